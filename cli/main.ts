@@ -1,0 +1,152 @@
+/**
+ * `ivrflow` — validate and run flows.
+ *
+ *   ivrflow validate <file...> [--json]
+ *   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--json] [--deadline-ms N]
+ *
+ * Exit codes: validate 0 all valid / 1 otherwise; run 0 SUCCEEDED / 1 FAILED or TIMED_OUT /
+ * 2 invalid flow or usage.
+ */
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { systemClock, systemRandomness } from '../shared/clock';
+import { runFlow } from '../shared/executor/executor';
+import { validateFlow } from '../shared/flow/validate';
+import { NodeHttpClient } from '../shared/http/client';
+import { folderResolver, readJsonFile } from './flow-files';
+import { formatDiagnostics, formatResult } from './format';
+
+const USAGE = `usage:
+  ivrflow validate <file...> [--json]
+  ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--deadline-ms N] [--json]`;
+
+/** Runs the CLI; returns the exit code. Never throws for bad input. */
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'validate':
+        return await validateCommand(rest, out, err);
+      case 'run':
+        return await runCommand(rest, out, err);
+      case undefined:
+      case 'help':
+      case '--help':
+        out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        err(`unknown command '${command}'\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      err(`${(e as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+async function validateCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, 'allow-private-hosts': { type: 'boolean' } } });
+  if (positionals.length === 0) {
+    err(`validate needs at least one file\n${USAGE}`);
+    return 2;
+  }
+  const files: Array<{ file: string; valid: boolean; errors: unknown[]; warnings: unknown[] }> = [];
+  for (const file of positionals) {
+    const { value, error } = readJsonFile(file);
+    if (error) {
+      files.push({ file, valid: false, errors: [error], warnings: [] });
+      if (!values.json) err(formatDiagnostics(file, [error], 'error').join('\n'));
+      continue;
+    }
+    const result = await validateFlow(value, { allowPrivateHosts: values['allow-private-hosts'] ?? false });
+    files.push({ file, valid: result.valid, errors: result.errors, warnings: result.warnings });
+    if (!values.json) {
+      for (const l of formatDiagnostics(file, result.errors, 'error')) err(l);
+      for (const l of formatDiagnostics(file, result.warnings, 'warning')) err(l);
+      if (result.valid) out(`${file}: valid${result.warnings.length ? ` (${result.warnings.length} warning(s))` : ''}`);
+    }
+  }
+  if (values.json) out(JSON.stringify({ valid: files.every((f) => f.valid), files }, null, 2));
+  return files.every((f) => f.valid) ? 0 : 1;
+}
+
+function parseVar(text: string): [string, unknown] {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--var expects name=value, got '${text}'`);
+  const raw = text.slice(eq + 1);
+  let value: unknown = raw;
+  // JSON values (numbers, booleans, objects) are typed; anything else is a string, as DTMF is.
+  if (/^(true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?|\{.*\}|\[.*\])$/s.test(raw.trim())) {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+  }
+  // Digit strings with a leading zero or longer than 15 digits (phone numbers, DTMF) stay strings.
+  if (typeof value === 'number' && /^0\d|^\d{16,}/.test(raw.trim())) value = raw;
+  return [text.slice(0, eq), value];
+}
+
+class UsageError extends Error {}
+
+async function runCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      flows: { type: 'string' },
+      var: { type: 'string', multiple: true },
+      'vars-file': { type: 'string' },
+      json: { type: 'boolean' },
+      'deadline-ms': { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) {
+    err(`run needs exactly one flow file\n${USAGE}`);
+    return 2;
+  }
+  const file = positionals[0]!;
+  const variables: Record<string, unknown> = {};
+  try {
+    if (values['vars-file']) {
+      const { value, error } = readJsonFile(values['vars-file']);
+      if (error || typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`--vars-file ${values['vars-file']}: ${error?.message ?? 'must hold a JSON object'}`);
+      Object.assign(variables, value);
+    }
+    for (const v of values.var ?? []) {
+      const [name, value] = parseVar(v);
+      variables[name] = value;
+    }
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err(e.message);
+    return 2;
+  }
+  const deadlineMs = values['deadline-ms'] === undefined ? undefined : Number(values['deadline-ms']);
+  if (deadlineMs !== undefined && !(Number.isInteger(deadlineMs) && deadlineMs > 0)) {
+    err('--deadline-ms must be a positive integer');
+    return 2;
+  }
+
+  const { value, error } = readJsonFile(file);
+  const flowsDir = resolve(values.flows ?? dirname(file));
+  const { resolve: resolveFlow } = await folderResolver(flowsDir, true);
+  const result = error ? { valid: false, errors: [error], warnings: [] } : await validateFlow(value, { allowPrivateHosts: true, flowExists: async (id, v) => (await resolveFlow(id, v)) !== undefined });
+  if (!result.valid || !('flow' in result) || !result.flow) {
+    if (values.json) out(JSON.stringify({ valid: false, errors: result.errors }));
+    else for (const l of formatDiagnostics(file, result.errors, 'error')) err(l);
+    return 2;
+  }
+  const http = new NodeHttpClient({ allowPrivateNetworks: true });
+  try {
+    const execution = await runFlow(result.flow, { variables, ...(deadlineMs ? { deadlineMs } : {}) }, { clock: systemClock, randomness: systemRandomness, http, resolveFlow });
+    out(values.json ? JSON.stringify(execution) : formatResult(execution));
+    return execution.status === 'SUCCEEDED' ? 0 : 1;
+  } finally {
+    http.close();
+  }
+}

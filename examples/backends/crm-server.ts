@@ -1,0 +1,113 @@
+/**
+ * A sample CRM + ticketing backend that answers like a real one, for the demo and the tests.
+ * Listens on 127.0.0.1 only.
+ *
+ * - `GET /v2/accounts?phone=<E.164>` (needs `X-API-Key`): a known caller → `{ status, data: [account] }`;
+ *   an unknown one → `{ status: "ok", data: [] }` (seed 003, edge case 3). Numbers ending in
+ *   0401/0404/0503 answer 401/404/503; 0900 answers after `slowMs` (default 10 s).
+ * - `POST /v1/tickets` (needs `X-API-Key`, JSON body with `account_id`) → 201 `{ id, case_number, metadata }`.
+ * - `GET /health` → 200.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface CrmServerOptions {
+  /** The API key callers must send in `X-API-Key`. @default 'demo-api-key' */
+  apiKey?: string;
+  /** Delay of the slow number, ms. @default 10000 */
+  slowMs?: number;
+  /** Port; 0 picks a free one. @default 0 */
+  port?: number;
+}
+
+export interface CrmServer {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** Requests received per `METHOD path` (path without query). */
+  hits: Map<string, number>;
+  /** Tickets created, by id. */
+  tickets: Map<string, unknown>;
+  close(): Promise<void>;
+}
+
+export const DEMO_API_KEY = 'demo-api-key';
+
+const ACCOUNTS: Record<string, unknown> = {
+  '+12125551234': { id: 'ACC-1001', type: 'account', attributes: { name: 'Dana Whitfield', loyalty_tier: 'PLATINUM', support_tickets: 2 } },
+  '+13125557788': { id: 'ACC-2002', type: 'account', attributes: { name: 'Luis Ortega', loyalty_tier: 'SILVER', support_tickets: 0 } },
+};
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Starts the sample CRM on 127.0.0.1. */
+export async function startCrmServer(options: CrmServerOptions = {}): Promise<CrmServer> {
+  const apiKey = options.apiKey ?? DEMO_API_KEY;
+  const slowMs = options.slowMs ?? 10000;
+  const hits = new Map<string, number>();
+  const tickets = new Map<string, unknown>();
+  const timers = new Set<NodeJS.Timeout>();
+  let nextTicket = 5000;
+
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const key = `${req.method} ${url.pathname}`;
+    hits.set(key, (hits.get(key) ?? 0) + 1);
+    if (url.pathname === '/health') return send(res, 200, { status: 'ok' });
+    if (req.headers['x-api-key'] !== apiKey) return send(res, 401, { error: 'invalid_api_key', message: 'missing or wrong X-API-Key' });
+
+    if (req.method === 'GET' && url.pathname === '/v2/accounts') {
+      const phone = url.searchParams.get('phone') ?? '';
+      if (!/^\+[1-9]\d{1,14}$/.test(phone)) return send(res, 400, { error: 'invalid_phone', message: 'phone must be E.164' });
+      if (phone.endsWith('0401')) return send(res, 401, { error: 'token_expired' });
+      if (phone.endsWith('0404')) return send(res, 404, { error: 'not_found' });
+      if (phone.endsWith('0503')) return send(res, 503, { error: 'service_unavailable' });
+      if (phone.endsWith('0900')) {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          send(res, 200, { status: 'ok', data: [] });
+        }, slowMs);
+        timers.add(timer);
+        return;
+      }
+      const account = ACCOUNTS[phone];
+      return send(res, 200, { status: 'ok', data: account ? [account] : [] });
+    }
+
+    if (req.method === 'POST' && url.pathname === '/v1/tickets') {
+      let body: { account_id?: unknown };
+      try {
+        body = JSON.parse(await readBody(req)) as { account_id?: unknown };
+      } catch {
+        return send(res, 400, { error: 'invalid_json' });
+      }
+      if (typeof body.account_id !== 'string' || body.account_id === '') return send(res, 422, { error: 'account_id required' });
+      const id = `TKT-${nextTicket++}`;
+      tickets.set(id, body);
+      return send(res, 201, { id, case_number: `CS-${id.slice(4)}`, metadata: { estimated_resolution_minutes: 45 } });
+    }
+    send(res, 404, { error: 'no_route' });
+  });
+
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits,
+    tickets,
+    close: async () => {
+      for (const t of timers) clearTimeout(t);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * Time and randomness, injected so that tests control them (CONVENTIONS habit 6).
+ */
+import { randomUUID } from 'node:crypto';
+
+/** A source of time. `now()` is milliseconds since the epoch; `sleep` resolves after `ms` or rejects on abort. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** The real clock: `Date.now()` and `setTimeout`. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, Math.max(0, ms));
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+
+/**
+ * A manual clock for tests: `sleep` advances time instantly, `advance` moves it by hand.
+ * @example const clock = new FakeClock(0); await clock.sleep(500); clock.now() // 500
+ */
+export class FakeClock implements Clock {
+  constructor(private current = 0) {}
+  now(): number {
+    return this.current;
+  }
+  async sleep(ms: number): Promise<void> {
+    this.current += Math.max(0, ms);
+  }
+  advance(ms: number): void {
+    this.current += ms;
+  }
+}
+
+/** Random identifiers and numbers, injectable. `random()` is uniform in [0, 1). */
+export interface Randomness {
+  id(): string;
+  random(): number;
+}
+
+export const systemRandomness: Randomness = { id: () => randomUUID(), random: () => Math.random() };

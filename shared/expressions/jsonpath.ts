@@ -1,0 +1,77 @@
+/**
+ * JSONPath queries with jsonpath-plus 11.x, never with its script evaluator.
+ *
+ * jsonpath-plus's own "safe" evaluator has had code-execution bypasses (CVE-2024-21534,
+ * CVE-2025-1302), so it is never used: filter scripts (`[?(@.x > 1)]`) are handed to ivrflow's
+ * own expression evaluator through jsonpath-plus's `eval` callback, where `@` is `_$_v` and only
+ * the expression language of {@link evaluate} is available.
+ *
+ * A definite path (only names and numeric indexes, e.g. `$.data[0].id`) yields one value or null;
+ * an indefinite path (`..`, `*`, filters, unions, slices) yields an array of every match (the
+ * Jayway JsonPath convention).
+ */
+import { JSONPath } from 'jsonpath-plus';
+import { ExpressionError } from '../errors';
+
+type ScriptEvaluator = (code: string, context: Record<string, unknown>) => unknown;
+let scriptEvaluator: ScriptEvaluator | undefined;
+
+/** Installed by evaluator.ts (avoids an import cycle). */
+export function setJsonPathScriptEvaluator(fn: ScriptEvaluator): void {
+  scriptEvaluator = fn;
+}
+
+const DEFINITE = /^\$(?:\.[A-Za-z_$][\w$]*|\[\d+\]|\['[^'\]]*'\]|\["[^"\]]*"\])*$/;
+
+/** True when the path can match at most one node. */
+export function isDefinitePath(path: string): boolean {
+  return DEFINITE.test(path);
+}
+
+const FILTER = /\[\?\((.*?)\)\]/g;
+
+/**
+ * Checks that a JSONPath parses and that its filter scripts are valid expressions.
+ * @throws ExpressionError naming the problem.
+ */
+export function checkJsonPath(path: string, checkScript: (code: string) => void): void {
+  if (!path.startsWith('$')) throw new ExpressionError(`JSONPath must start with '$': ${path}`);
+  let depth = 0;
+  for (const ch of path) {
+    if (ch === '[' || ch === '(') depth++;
+    if (ch === ']' || ch === ')') depth--;
+    if (depth < 0) break;
+  }
+  if (depth !== 0) throw new ExpressionError(`unbalanced brackets in JSONPath ${path}`);
+  try {
+    JSONPath.toPathArray(path);
+  } catch (cause) {
+    throw new ExpressionError(`JSONPath does not parse: ${path}`, { cause });
+  }
+  for (const m of path.matchAll(FILTER)) checkScript((m[1] ?? '').replace(/@/g, '_$_v'));
+}
+
+/**
+ * Runs a JSONPath over a value. Missing paths give null (definite) or [] (indefinite);
+ * a malformed path gives null rather than an exception (it was rejected at deploy time).
+ */
+export function queryJsonPath(json: unknown, path: string): unknown {
+  if (json === null || json === undefined || typeof json !== 'object') return isDefinitePath(path) ? null : [];
+  let result: unknown[];
+  try {
+    result = JSONPath({
+      path,
+      json: json as object,
+      wrap: true,
+      eval: (code: string, context: Record<string, unknown>) => {
+        if (!scriptEvaluator) throw new ExpressionError('JSONPath filters are not available');
+        return scriptEvaluator(code, context);
+      },
+      ignoreEvalErrors: true,
+    }) as unknown[];
+  } catch {
+    return isDefinitePath(path) ? null : [];
+  }
+  if (isDefinitePath(path)) return result[0] ?? null;
+  return result ?? [];
+}

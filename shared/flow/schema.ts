@@ -1,0 +1,72 @@
+/**
+ * The flow definition schema (DESIGN §2): the seed guide's Flow API payload (`id`, `name`,
+ * `flowType`, `version`, `steps[]` of `{ id, type, configuration }`) plus ivrflow's optional
+ * `startStepId`, `next`, `branches`, `inputs`, `outputs`, `deadlineMs`, `maxSteps`, `session`,
+ * `allowedHosts`. Types are inferred from it, and `flow.schema.json` is generated from it.
+ */
+import { z } from 'zod';
+import { StepId, VariableName } from '../steps/common';
+import { STEP_DEFINITIONS } from '../steps/registry';
+
+/** The default budget of a synchronous run: 8000 ms, Amazon Connect's Lambda invocation limit. */
+export const DEFAULT_DEADLINE_MS = 8000;
+/** The default cap on steps executed in one run (loops are allowed; this stops runaway ones). */
+export const DEFAULT_MAX_STEPS = 200;
+
+export const FlowId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, _ - . only');
+
+const stepSchemas = STEP_DEFINITIONS.map((def) =>
+  z
+    .object({
+      id: StepId,
+      type: z.literal(def.type),
+      description: z.string().max(1024).optional(),
+      next: StepId.optional().describe('Default transition (same as branches.Default)'),
+      branches: z
+        .partialRecord(z.enum(['Default', ...def.branches] as unknown as [string, ...string[]]), StepId)
+        .optional()
+        .describe(`Branch → step id; this type's branches: ${[...def.branches, 'Default'].join(', ')}`),
+      configuration: def.configSchema,
+    })
+    .strict(),
+);
+
+/** One step: a discriminated union on `type`, one member per registered step type. */
+export const StepSchema = z.discriminatedUnion('type', stepSchemas as unknown as [(typeof stepSchemas)[number], ...(typeof stepSchemas)[number][]]);
+
+export const SessionConfig = z
+  .object({
+    key: z.string().min(1).max(512).describe('Template naming the caller, e.g. {{phone_number}}'),
+    ttlSeconds: z.number().int().min(1).max(86400).default(900),
+    variables: z.array(VariableName).min(1).max(100),
+  })
+  .strict();
+
+export const FlowSchema = z
+  .object({
+    $schema: z.string().optional(),
+    id: FlowId,
+    name: z.string().min(1).max(256),
+    flowType: z.enum(['IVR', 'Integration', 'Workflow']).default('IVR'),
+    version: z.number().int().min(1).optional().describe('Set by the Flow API on deploy; current + 1 when given'),
+    description: z.string().max(4096).optional(),
+    startStepId: StepId.optional().describe('Default: the first step'),
+    inputs: z.array(VariableName).max(200).optional(),
+    outputs: z.array(VariableName).max(200).optional().describe('Variables the API returns (default: all)'),
+    deadlineMs: z.number().int().min(100).max(30000).default(DEFAULT_DEADLINE_MS).describe('Budget of a synchronous run, ms'),
+    maxSteps: z.number().int().min(1).max(10000).default(DEFAULT_MAX_STEPS),
+    session: SessionConfig.optional(),
+    allowedHosts: z.array(z.string().min(1).max(253)).max(100).optional().describe('Hosts HTTP steps may call (`*.example.com` allowed)'),
+    steps: z.array(StepSchema).min(1).max(1000),
+  })
+  .strict();
+
+/** A validated flow, defaults applied. */
+export type Flow = z.infer<typeof FlowSchema>;
+/** A flow as written in a file (defaults optional). */
+export type FlowInput = z.input<typeof FlowSchema>;
+export type Step = Flow['steps'][number];

@@ -1,0 +1,49 @@
+/**
+ * `Condition` (seed 003 §4, the error router): the first `conditions[i].expression` that is true
+ * sends the flow to its `nextStepId`; none true → `defaultStepId`, else the step's `next`.
+ */
+import { z } from 'zod';
+import { evaluate } from '../expressions/evaluator';
+import { ExpressionError } from '../errors';
+import { defineStep } from './types';
+import { StepId, Expression } from './common';
+
+export const ConditionConfig = z
+  .object({
+    conditions: z
+      .array(z.object({ expression: Expression, nextStepId: StepId }).strict())
+      .min(1)
+      .max(100)
+      .describe('Checked in order; the first true expression wins'),
+    defaultStepId: StepId.optional().describe('Taken when no condition is true (else the step\'s `next`)'),
+  })
+  .strict();
+export type ConditionConfig = z.infer<typeof ConditionConfig>;
+
+export const conditionStep = defineStep<ConditionConfig>({
+  type: 'Condition',
+  configSchema: ConditionConfig,
+  branches: ['OnError'],
+  analyze: (c) => ({
+    expressions: c.conditions.map((x, i) => ({ path: `conditions[${i}].expression`, source: x.expression })),
+    stepRefs: [
+      ...c.conditions.map((x, i) => ({ path: `conditions[${i}].nextStepId`, stepId: x.nextStepId })),
+      ...(c.defaultStepId ? [{ path: 'defaultStepId', stepId: c.defaultStepId }] : []),
+    ],
+  }),
+  async execute(step, ctx) {
+    const { conditions, defaultStepId } = step.configuration;
+    for (let i = 0; i < conditions.length; i++) {
+      const c = conditions[i]!;
+      let value: unknown;
+      try {
+        value = evaluate(c.expression, ctx.variables, ctx.functions);
+      } catch (err) {
+        const message = err instanceof ExpressionError ? err.message : String(err);
+        return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message } } };
+      }
+      if (value) return { branch: `conditions[${i}]`, status: 'SUCCEEDED', nextStepId: c.nextStepId };
+    }
+    return defaultStepId ? { branch: 'defaultStepId', status: 'SUCCEEDED', nextStepId: defaultStepId } : { branch: 'Default', status: 'SUCCEEDED' };
+  },
+});

@@ -1,0 +1,88 @@
+/**
+ * `DataAPI` (seed 003 §3, the transformation layer before an HTTP step):
+ * - `evaluate`: `expression` → `outputVariable` (default `result`);
+ * - `assign`: `variables` `{ name: value }`, string values rendered as templates (a value that is
+ *   exactly `{{ expr }}` keeps its type), other JSON values rendered leaf by leaf;
+ * - `validate`: checks `input` (an expression, default the whole variable set) against a JSON
+ *   Schema (draft 2020-12 subset via Ajv); sets `outputVariable` (default `is_valid`) to a boolean
+ *   and `validation_errors` to a list of `{ path, message }`.
+ * Branches: OnSuccess, OnError (an expression that fails at run time).
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+import { z } from 'zod';
+import { IvrflowError } from '../errors';
+import { evaluate } from '../expressions/evaluator';
+import { renderJsonValue, templatesIn } from '../expressions/template';
+import { Expression, VariableName } from './common';
+import { defineStep, type StepOutcome } from './types';
+
+export const DataApiConfig = z.discriminatedUnion('operation', [
+  z.object({ operation: z.literal('evaluate'), expression: Expression, outputVariable: VariableName.default('result') }).strict(),
+  z.object({ operation: z.literal('assign'), variables: z.record(VariableName, z.unknown()) }).strict(),
+  z
+    .object({
+      operation: z.literal('validate'),
+      schema: z.record(z.string(), z.unknown()).describe('A JSON Schema'),
+      input: Expression.optional().describe('What to validate; default: all variables'),
+      outputVariable: VariableName.default('is_valid'),
+    })
+    .strict(),
+]);
+export type DataApiConfig = z.infer<typeof DataApiConfig>;
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validators = new WeakMap<object, ValidateFunction>();
+
+/**
+ * Compiles a JSON Schema (cached per schema object).
+ * @throws IvrflowError `BAD_SCHEMA` when Ajv rejects the schema.
+ */
+export function compileJsonSchema(schema: object): ValidateFunction {
+  let fn = validators.get(schema);
+  if (!fn) {
+    try {
+      fn = ajv.compile(schema);
+    } catch (cause) {
+      throw new IvrflowError('BAD_SCHEMA', `JSON Schema does not compile: ${(cause as Error).message}`, { cause });
+    }
+    validators.set(schema, fn);
+  }
+  return fn;
+}
+
+export const dataApiStep = defineStep<DataApiConfig>({
+  type: 'DataAPI',
+  configSchema: DataApiConfig,
+  branches: ['OnSuccess', 'OnError'],
+  analyze(c) {
+    switch (c.operation) {
+      case 'evaluate':
+        return { expressions: [{ path: 'expression', source: c.expression }], sets: [c.outputVariable] };
+      case 'assign':
+        return { templates: templatesIn(c.variables, 'variables'), sets: Object.keys(c.variables) };
+      case 'validate':
+        return { expressions: c.input ? [{ path: 'input', source: c.input }] : [], sets: [c.outputVariable, 'validation_errors'] };
+    }
+  },
+  async execute(step, ctx): Promise<StepOutcome> {
+    const c = step.configuration;
+    try {
+      switch (c.operation) {
+        case 'evaluate':
+          return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { [c.outputVariable]: evaluate(c.expression, ctx.variables, ctx.functions) } };
+        case 'assign':
+          return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: renderJsonValue(c.variables, ctx.variables, ctx.functions) as Record<string, unknown> };
+        case 'validate': {
+          const input = c.input ? evaluate(c.input, ctx.variables, ctx.functions) : { ...ctx.variables };
+          const validate = compileJsonSchema(c.schema);
+          const ok = validate(input);
+          const errors = ok ? [] : (validate.errors ?? []).map((e) => ({ path: e.instancePath || '/', message: e.message ?? 'invalid' }));
+          return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { [c.outputVariable]: ok, validation_errors: errors } };
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof IvrflowError)) throw err;
+      return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message: err.message } } };
+    }
+  },
+});

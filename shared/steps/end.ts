@@ -1,0 +1,37 @@
+/**
+ * `End`: finishes the flow with an `outcome` (the execution's `branch`, default `Default`), a
+ * `status` (default SUCCEEDED) and optional `outputs` assigned first (templates, typed when a
+ * value is exactly `{{ expr }}`).
+ */
+import { z } from 'zod';
+import { IvrflowError } from '../errors';
+import { renderJsonValue, templatesIn } from '../expressions/template';
+import { VariableName } from './common';
+import { defineStep } from './types';
+
+export const EndConfig = z
+  .object({
+    outcome: z.string().min(1).max(128).default('Default'),
+    status: z.enum(['SUCCEEDED', 'FAILED']).default('SUCCEEDED'),
+    outputs: z.record(VariableName, z.unknown()).optional(),
+  })
+  .strict();
+export type EndConfig = z.infer<typeof EndConfig>;
+
+export const endStep = defineStep<EndConfig>({
+  type: 'End',
+  configSchema: EndConfig,
+  branches: [],
+  analyze: (c) => ({ templates: templatesIn(c.outputs ?? {}, 'outputs'), sets: Object.keys(c.outputs ?? {}) }),
+  async execute(step, ctx) {
+    const c = step.configuration;
+    let variables: Record<string, unknown> = {};
+    try {
+      if (c.outputs) variables = renderJsonValue(c.outputs, ctx.variables, ctx.functions) as Record<string, unknown>;
+    } catch (err) {
+      if (!(err instanceof IvrflowError)) throw err;
+      return { branch: c.outcome, status: 'FAILED', end: { status: 'FAILED', outcome: c.outcome }, trace: { error: { type: 'invalid_request', message: err.message } } };
+    }
+    return { branch: c.outcome, status: c.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED', variables, end: { status: c.status, outcome: c.outcome } };
+  },
+});

@@ -1,0 +1,24 @@
+/**
+ * The step-type registry: every step type ivrflow knows, by `type`. The flow schema, the
+ * validator and the executor all read it, so adding a step type is adding it here.
+ */
+import { conditionStep } from './condition';
+import { dataApiStep } from './data-api';
+import { endStep } from './end';
+import { httpRequestStep } from './http-request';
+import { subFlowStep } from './sub-flow';
+import type { StepDefinition } from './types';
+
+export const STEP_DEFINITIONS = [httpRequestStep, conditionStep, dataApiStep, subFlowStep, endStep] as const;
+
+const byType = new Map<string, StepDefinition<unknown>>(STEP_DEFINITIONS.map((d) => [d.type, d as unknown as StepDefinition<unknown>]));
+
+/** The definition of a step type, or undefined. */
+export function getStepDefinition(type: string): StepDefinition<unknown> | undefined {
+  return byType.get(type);
+}
+
+/** Branch names a step of this type may route: its own plus `Default`. */
+export function branchesOf(type: string): readonly string[] {
+  return [...(byType.get(type)?.branches ?? []), 'Default'];
+}

@@ -1,0 +1,47 @@
+/**
+ * `SubFlow` (seed 003 §1): runs another flow with `passThroughVariables` copied in and
+ * `returnVariables` copied back. It shares the parent's deadline. A failing sub-flow never tears
+ * down the parent: it takes OnError (its return variables are still copied back).
+ */
+import { z } from 'zod';
+import { VariableName } from './common';
+import { defineStep } from './types';
+
+export const SubFlowConfig = z
+  .object({
+    flowId: z.string().min(1).max(128),
+    version: z.number().int().min(1).optional().describe('Default: the latest version'),
+    passThroughVariables: z.array(VariableName).max(200).default([]),
+    returnVariables: z.array(VariableName).max(200).default([]),
+  })
+  .strict();
+export type SubFlowConfig = z.infer<typeof SubFlowConfig>;
+
+export const subFlowStep = defineStep<SubFlowConfig>({
+  type: 'SubFlow',
+  configSchema: SubFlowConfig,
+  branches: ['OnSuccess', 'OnError'],
+  analyze: (c) => ({
+    flowRefs: [{ path: 'flowId', flowId: c.flowId, ...(c.version ? { version: c.version } : {}) }],
+    expressions: c.passThroughVariables.map((v, i) => ({ path: `passThroughVariables[${i}]`, source: v })),
+    sets: c.returnVariables,
+  }),
+  async execute(step, ctx) {
+    const c = step.configuration;
+    const input: Record<string, unknown> = {};
+    for (const name of c.passThroughVariables) input[name] = Object.hasOwn(ctx.variables, name) ? ctx.variables[name] : null;
+    const child = await ctx.runSubFlow(c.flowId, c.version, input);
+    const variables: Record<string, unknown> = {};
+    for (const name of c.returnVariables) variables[name] = Object.hasOwn(child.variables, name) ? child.variables[name] : null;
+    const ok = child.status === 'SUCCEEDED';
+    return {
+      branch: ok ? 'OnSuccess' : 'OnError',
+      status: ok ? 'SUCCEEDED' : 'FAILED',
+      variables,
+      trace: {
+        subFlow: { flowId: child.flowId, version: child.flowVersion, status: child.status, trace: child.trace },
+        ...(ok ? {} : { error: { type: 'subflow_failed', message: child.error?.message ?? `sub-flow ended ${child.status} on ${child.branch}` } }),
+      },
+    };
+  },
+});

@@ -1,0 +1,116 @@
+/**
+ * The contract every step type implements. A step type is one module exporting a
+ * {@link StepDefinition}; the registry collects them and the flow schema is built from it, so a
+ * new step type plugs in without touching the executor or the validator.
+ */
+import type { z } from 'zod';
+import type { Clock, Randomness } from '../clock';
+import type { FunctionContext } from '../expressions/functions';
+import type { HttpClient } from '../http/client';
+
+/** Final states of an execution (DESIGN §4). */
+export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+
+/** What one step did, as recorded in the execution trace (DESIGN §3). */
+export interface TraceEntry {
+  stepId: string;
+  type: string;
+  /** The outcome branch (OnSuccess, OnServerError, ...), or the condition that matched. */
+  branch: string;
+  status: 'SUCCEEDED' | 'FAILED' | 'SKIPPED';
+  durationMs: number;
+  /** The step followed next, when any. */
+  nextStepId?: string;
+  /** HTTP only: final status code (null when no response), attempts made, SHA-256 of the final body. */
+  statusCode?: number | null;
+  attempts?: number;
+  bodySha256?: string | null;
+  /** Failure class and message, when the step failed. */
+  error?: { type: string; message: string };
+  /** SubFlow only: the child execution's status and trace. */
+  subFlow?: { flowId: string; version: number; status: ExecutionStatus; trace: TraceEntry[] };
+}
+
+/** The answer of an execution (DESIGN §4). */
+export interface ExecutionResult {
+  executionId: string;
+  flowId: string;
+  flowVersion: number;
+  status: ExecutionStatus;
+  /** The branch the flow ended on: an End step's outcome or the last step's branch. */
+  branch: string;
+  /** Declared outputs (all variables when the flow declares none). */
+  variables: Record<string, unknown>;
+  trace: TraceEntry[];
+  /** Set when the run stopped on an engine condition (MAX_STEPS_EXCEEDED, DEADLINE_EXCEEDED, ...). */
+  error?: { code: string; message: string };
+  startedAt: string;
+  durationMs: number;
+}
+
+/** What a step returns to the executor. */
+export interface StepOutcome {
+  branch: string;
+  status: TraceEntry['status'];
+  /** Variables to set (merged into the execution's variables). */
+  variables?: Record<string, unknown>;
+  /** An explicit next step (Condition); bypasses branch lookup. */
+  nextStepId?: string;
+  /** Ends the flow now (End). */
+  end?: { status: 'SUCCEEDED' | 'FAILED'; outcome: string };
+  trace?: Pick<TraceEntry, 'statusCode' | 'attempts' | 'bodySha256' | 'error' | 'subFlow'>;
+}
+
+/** Everything a step may use while it runs. */
+export interface StepContext {
+  readonly executionId: string;
+  readonly flowId: string;
+  /** The execution's variables; read-only for steps (they return changes). */
+  readonly variables: Readonly<Record<string, unknown>>;
+  /** Absolute deadline of the whole run, epoch ms (clock time). */
+  readonly deadlineAt: number;
+  readonly clock: Clock;
+  readonly randomness: Randomness;
+  readonly http: HttpClient;
+  readonly functions: FunctionContext;
+  /** Runs another flow with the same deadline; never throws (failures come back as FAILED). */
+  runSubFlow(flowId: string, version: number | undefined, variables: Record<string, unknown>): Promise<ExecutionResult>;
+}
+
+/** References and sources a step's configuration holds, for deploy-time validation. Paths are relative to `configuration`. */
+export interface StepAnalysis {
+  expressions?: Array<{ path: string; source: string }>;
+  templates?: Array<{ path: string; text: string }>;
+  mappings?: Array<{ path: string; source: string }>;
+  urls?: Array<{ path: string; text: string }>;
+  stepRefs?: Array<{ path: string; stepId: string }>;
+  flowRefs?: Array<{ path: string; flowId: string; version?: number }>;
+  /** Values that carry a secret and must be a `{{ reference }}`, never a literal. */
+  secrets?: Array<{ path: string; value: string }>;
+  /** Variables the step sets. */
+  sets?: string[];
+}
+
+/** A step with its parsed configuration. */
+export interface StepOf<C> {
+  id: string;
+  type: string;
+  next?: string | undefined;
+  branches?: Partial<Record<string, string>> | undefined;
+  configuration: C;
+}
+
+export interface StepDefinition<C = unknown> {
+  readonly type: string;
+  /** zod schema of `configuration` (strict: unknown keys are errors). */
+  readonly configSchema: z.ZodType<C>;
+  /** Branch names this step can take; `Default` is always allowed. */
+  readonly branches: readonly string[];
+  analyze(config: C): StepAnalysis;
+  execute(step: StepOf<C>, ctx: StepContext): Promise<StepOutcome>;
+}
+
+/** Helper preserving the config type. */
+export function defineStep<C>(definition: StepDefinition<C>): StepDefinition<C> {
+  return definition;
+}
