@@ -103,7 +103,9 @@ async function execute(
         const message = depth + 1 > MAX_SUBFLOW_DEPTH ? `sub-flows nest deeper than ${MAX_SUBFLOW_DEPTH}` : `flow '${flowId}'${version ? ` version ${version}` : ''} does not exist`;
         return failedResult(flowId, version ?? 0, executionId, 'SUBFLOW_UNAVAILABLE', message, deps.clock.now());
       }
-      return execute(child, vars, `${executionId}/${child.id}`, deadlineAt, deps, depth + 1);
+      // The child's own deadlineMs bounds it too, leaving the parent time to take its fallback branch.
+      const childDeadlineAt = Math.min(deadlineAt, deps.clock.now() + child.deadlineMs);
+      return execute(child, vars, `${executionId}/${child.id}`, childDeadlineAt, deps, depth + 1);
     },
   };
 
@@ -141,16 +143,17 @@ async function execute(
       branch = outcome.end.outcome;
       break;
     }
+    // Out of time with more to do (or on a failure the deadline likely caused): stop now.
+    if (deps.clock.now() >= deadlineAt && (next || outcome.status === 'FAILED')) {
+      status = 'TIMED_OUT';
+      error = { code: 'DEADLINE_EXCEEDED', message: `the run's deadline passed at step '${step.id}'` };
+      break;
+    }
     if (!next) {
       status = outcome.status === 'FAILED' ? 'FAILED' : 'SUCCEEDED';
       break;
     }
     current = stepsById.get(next.target);
-    if (deps.clock.now() >= deadlineAt) {
-      status = 'TIMED_OUT';
-      error = { code: 'DEADLINE_EXCEEDED', message: `the run's deadline passed after step '${step.id}'` };
-      break;
-    }
   }
 
   const outputs: Record<string, unknown> = {};

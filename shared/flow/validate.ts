@@ -91,6 +91,21 @@ function mapIssue(issue: z.core.$ZodIssue, prefix: ReadonlyArray<PropertyKey>): 
   }
 }
 
+/** A deep copy of `value` without the keys the issues point at (unknown keys, bad values). */
+function withoutIssues(value: unknown, issues: readonly z.core.$ZodIssue[]): unknown {
+  const copy = structuredClone(value) as Record<PropertyKey, unknown>;
+  for (const issue of issues) {
+    const paths = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
+    for (const path of paths) {
+      if (path.length === 0) continue;
+      let target: unknown = copy;
+      for (const key of path.slice(0, -1)) target = (target as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
+      if (target && typeof target === 'object') delete (target as Record<PropertyKey, unknown>)[path[path.length - 1] as PropertyKey];
+    }
+  }
+  return copy;
+}
+
 const FlowShell = FlowSchema.extend({ steps: z.array(z.unknown()).min(1).max(1000) });
 
 /**
@@ -108,8 +123,11 @@ export async function validateFlow(raw: unknown, options: ValidateOptions = {}):
   const steps: Array<{ step: Step; index: number }> = [];
   rawSteps.forEach((s, index) => {
     const parsed = StepSchema.safeParse(s);
-    if (parsed.success) steps.push({ step: parsed.data, index });
-    else errors.push(...parsed.error.issues.flatMap((i) => mapIssue(i, ['steps', index])));
+    if (parsed.success) return void steps.push({ step: parsed.data, index });
+    errors.push(...parsed.error.issues.flatMap((i) => mapIssue(i, ['steps', index])));
+    // Drop the offending keys and try again, so the rest of the step is still checked.
+    const repaired = StepSchema.safeParse(withoutIssues(s, parsed.error.issues));
+    if (repaired.success) steps.push({ step: repaired.data, index });
   });
 
   // Step ids, including those of steps that failed the schema, so one bad step does not cascade.
@@ -123,6 +141,14 @@ export async function validateFlow(raw: unknown, options: ValidateOptions = {}):
   const missingStep = (path: string, target: string) => {
     if (!ids.has(target)) errors.push({ code: 'MISSING_STEP', path, message: `no step has id '${target}'` });
   };
+  // Transitions are checked on every step, parsed or not.
+  rawSteps.forEach((s, index) => {
+    const { next, branches } = (s ?? {}) as { next?: unknown; branches?: unknown };
+    if (typeof next === 'string') missingStep(`steps[${index}].next`, next);
+    if (branches && typeof branches === 'object') {
+      for (const [branch, target] of Object.entries(branches)) if (typeof target === 'string') missingStep(`steps[${index}].branches.${branch}`, target);
+    }
+  });
   const top = (raw ?? {}) as { startStepId?: unknown; allowedHosts?: unknown; inputs?: unknown; session?: { variables?: unknown } };
   if (typeof top.startStepId === 'string') missingStep('startStepId', top.startStepId);
   const allowedHosts = Array.isArray(top.allowedHosts) ? (top.allowedHosts.filter((h) => typeof h === 'string') as string[]) : undefined;
@@ -136,16 +162,7 @@ export async function validateFlow(raw: unknown, options: ValidateOptions = {}):
 
   for (const { step, index } of steps) {
     const base = `steps[${index}]`;
-    const targets: string[] = [];
-    if (step.next) {
-      missingStep(`${base}.next`, step.next);
-      targets.push(step.next);
-    }
-    for (const [branch, target] of Object.entries(step.branches ?? {})) {
-      if (typeof target !== 'string') continue;
-      missingStep(`${base}.branches.${branch}`, target);
-      targets.push(target);
-    }
+    const targets: string[] = [...(step.next ? [step.next] : []), ...Object.values(step.branches ?? {}).filter((t): t is string => typeof t === 'string')];
     const definition = getStepDefinition(step.type)!;
     const analysis: StepAnalysis = definition.analyze(step.configuration);
     const cfg = `${base}.configuration`;

@@ -1,6 +1,7 @@
 /**
  * `SubFlow` (seed 003 §1): runs another flow with `passThroughVariables` copied in and
- * `returnVariables` copied back. It shares the parent's deadline. A failing sub-flow never tears
+ * `returnVariables` copied back. It runs within the parent's deadline and its own `deadlineMs`,
+ * whichever comes first, so the parent keeps time for a fallback. A failing sub-flow never tears
  * down the parent: it takes OnError (its return variables are still copied back).
  */
 import { z } from 'zod';

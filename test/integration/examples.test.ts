@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { folderResolver } from '../../cli/flow-files';
+import { DEMO_API_KEY, startCrmServer, type CrmServer } from '../../examples/backends/crm-server';
+import { systemClock, systemRandomness } from '../../shared/clock';
+import { runFlow } from '../../shared/executor/executor';
+import { NodeHttpClient } from '../../shared/http/client';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const flowsDir = `${root}/examples/flows`;
+let crm: CrmServer;
+const http = new NodeHttpClient({ allowPrivateNetworks: true });
+
+beforeAll(async () => {
+  crm = await startCrmServer({ slowMs: 5000 });
+});
+afterAll(async () => {
+  http.close();
+  await crm.close();
+});
+
+async function callIvr(dtmf: string, extra: Record<string, unknown> = {}) {
+  const { resolve } = await folderResolver(flowsDir, true);
+  const flow = (await resolve('customer-lookup-ivr'))!;
+  return runFlow(flow, { variables: { dtmf_input: dtmf, crm_base_url: crm.url, api_key_variable: DEMO_API_KEY, ...extra } }, { clock: systemClock, randomness: systemRandomness, http, resolveFlow: resolve });
+}
+
+describe('example flows against the sample CRM', () => {
+  it('a known PLATINUM caller is found, a ticket is opened, and routed to the priority queue', async () => {
+    const before = crm.tickets.size;
+    const result = await callIvr('(212) 555-1234');
+    expect(result).toMatchObject({ status: 'SUCCEEDED', branch: 'PriorityQueue' });
+    expect(result.variables).toMatchObject({ integration_status: 'FOUND', formatted_phone: '+12125551234', loyalty_tier: 'PLATINUM', has_open_tickets: true, case_number: expect.stringMatching(/^CS-/) });
+    expect(crm.tickets.size).toBe(before + 1);
+    const ticket = [...crm.tickets.values()].at(-1);
+    expect(ticket).toEqual({ account_id: 'ACC-1001', phone: '+12125551234', priority: 'HIGH', source: 'IVR_AUTO' });
+  });
+
+  it('an unknown caller ({"data": []}) maps to nulls and is asked again', async () => {
+    const result = await callIvr('3125550000');
+    expect(result).toMatchObject({ status: 'SUCCEEDED', branch: 'AskAgain', variables: { integration_status: 'NO_MATCH', customer_profile: null, has_open_tickets: false } });
+  });
+
+  it.each([
+    ['2125550503', 'BACKEND_UNAVAILABLE', 3],
+    ['2125550401', 'AUTH_FAILED', 1],
+    ['2125550404', 'NOT_FOUND', 1],
+  ])('the error router sends %s to %s (attempts %i)', async (dtmf, integrationStatus, attempts) => {
+    const result = await callIvr(dtmf);
+    expect(result.variables['integration_status']).toBe(integrationStatus);
+    const lookup = result.trace[0]!.subFlow!.trace.find((t) => t.stepId === 'http-customer-lookup')!;
+    expect(lookup.attempts).toBe(attempts);
+  });
+
+  it('a wrong API key is a 401 routed to the auth branch, then the agent fallback', async () => {
+    const result = await callIvr('2125551234', { api_key_variable: 'wrong' });
+    expect(result).toMatchObject({ branch: 'AgentFallback', variables: { integration_status: 'AUTH_FAILED', route: 'general-agent-queue' } });
+  });
+
+  it('a slow CRM is cut off by the deadline and the caller goes to an agent', async () => {
+    const result = await callIvr('2125550900');
+    expect(result).toMatchObject({ status: 'SUCCEEDED', branch: 'AgentFallback' });
+    expect(result.trace[0]!.subFlow!.status).toBe('TIMED_OUT');
+  });
+
+  it('bad DTMF never reaches the CRM', async () => {
+    const hits = crm.hits.get('GET /v2/accounts') ?? 0;
+    const result = await callIvr('12#');
+    expect(result.variables['integration_status']).toBe('INVALID_PHONE');
+    expect(crm.hits.get('GET /v2/accounts') ?? 0).toBe(hits);
+  });
+});
+
+describe('the ivrflow CLI', () => {
+  const cli = (args: string[]) => run(process.execPath, [`${root}/cli/bin.mjs`, ...args], { cwd: root }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+
+  it('run --json prints exactly one JSON object: the result of a real HTTP exchange', async () => {
+    const r = await cli(['run', 'examples/flows/customer-lookup-ivr.json', '--var', 'dtmf_input=2125551234', '--var', `crm_base_url=${crm.url}`, '--var', `api_key_variable=${DEMO_API_KEY}`, '--json']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as { status: string; branch: string; trace: Array<{ subFlow?: { trace: Array<{ stepId: string; statusCode?: number }> } }> };
+    expect(result).toMatchObject({ status: 'SUCCEEDED', branch: 'PriorityQueue' });
+    expect(result.trace[0]!.subFlow!.trace.find((t) => t.stepId === 'http-customer-lookup')!.statusCode).toBe(200);
+  });
+
+  it('run prints a trace table and exits 1 when the flow fails', async () => {
+    const r = await cli(['run', 'examples/flows/crm-integration.json', '--var', 'dtmf_input=2125550503', '--var', `crm_base_url=${crm.url}`, '--var', `api_key_variable=${DEMO_API_KEY}`]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/http-customer-lookup\s+HTTPRequest\s+OnError\s+FAILED\s+\d+\s+503\s+3/);
+    expect(r.stdout).toMatch(/status: FAILED\s+branch: BackendUnavailable/);
+  });
+
+  it('run exits 2 on an invalid flow and on bad arguments', async () => {
+    expect((await cli(['run', 'test/fixtures/broken-flow.json'])).code).toBe(2);
+    expect((await cli(['run', 'examples/flows/crm-integration.json', '--var', 'novalue'])).code).toBe(2);
+    expect((await cli(['run'])).code).toBe(2);
+  });
+
+  it('validate accepts the examples and rejects a broken flow with every problem coded', async () => {
+    expect((await cli(['validate', 'examples/flows/customer-lookup-ivr.json', 'examples/flows/crm-integration.json'])).code).toBe(0);
+    const r = await cli(['validate', '--json', 'test/fixtures/broken-flow.json', 'test/fixtures/missing.json']);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { valid: boolean; files: Array<{ file: string; errors: Array<{ code: string; path: string }> }> };
+    expect(report.valid).toBe(false);
+    expect(report.files[0]!.errors.map((e) => `${e.code} ${e.path}`).sort()).toEqual(
+      [
+        'PRIVATE_HOST steps[0].configuration.url',
+        'OUT_OF_BOUNDS steps[0].configuration.timeout',
+        'LITERAL_SECRET steps[0].configuration.authentication.headerValue',
+        'BAD_JSONPATH steps[0].configuration.responseMapping.profile',
+        'MISSING_STEP steps[0].branches.OnError',
+        'BAD_EXPRESSION steps[1].configuration.conditions[0].expression',
+        'UNKNOWN_STEP_TYPE steps[2].type',
+        'DUPLICATE_STEP_ID steps[2].id',
+      ].sort(),
+    );
+    expect(report.files[1]!.errors[0]!.code).toBe('UNREADABLE_FILE');
+  });
+});

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { ExpressionError, TemplateError } from '../../../shared/errors';
+import { compileTemplate, renderHeader, renderJsonText, renderJsonValue, renderText, renderUrl, renderValue } from '../../../shared/expressions/template';
+
+const tricky = `a"b'c{d}e\\f&g+h#i\nj`;
+
+describe('templates: text', () => {
+  it('renders values as text, null as empty', () => {
+    expect(renderText('Hi {{name}}, {{missing}}!', { name: 'Dana' })).toBe('Hi Dana, !');
+    expect(renderText('{{obj}}', { obj: { a: 1 } })).toBe('{"a":1}');
+  });
+  it('keeps the type when the whole string is one reference', () => {
+    expect(renderValue('{{n}}', { n: 5 })).toBe(5);
+    expect(renderValue('{{ obj }}', { obj: { a: 1 } })).toEqual({ a: 1 });
+    expect(renderValue('n={{n}}', { n: 5 })).toBe('n=5');
+  });
+  it('finds }} only outside quotes', () => {
+    expect(renderText("{{ x == '}}' ? 'yes' : 'no' }}", { x: '}}' })).toBe('yes');
+  });
+  it('rejects unclosed and empty references at compile time', () => {
+    expect(() => compileTemplate('a {{ b')).toThrow(ExpressionError);
+    expect(() => compileTemplate('a {{ }} b')).toThrow(ExpressionError);
+  });
+});
+
+describe('templates: URL', () => {
+  it('percent-encodes values in path and query', () => {
+    const url = renderUrl('https://api.example.com/v2/accounts/{{id}}?phone={{p}}&q={{t}}', { id: 'a/b c', p: '+12125551234', t: tricky });
+    expect(url.pathname).toBe('/v2/accounts/a%2Fb%20c');
+    expect(url.searchParams.get('phone')).toBe('+12125551234');
+    expect(url.searchParams.get('q')).toBe(tricky);
+    expect([...url.searchParams.keys()]).toEqual(['phone', 'q']);
+    expect(url.hash).toBe('');
+  });
+  it('inserts a base URL in the origin position as is', () => {
+    expect(renderUrl('{{base}}/v1/tickets', { base: 'http://127.0.0.1:8080' }).href).toBe('http://127.0.0.1:8080/v1/tickets');
+  });
+  it('refuses non-http schemes, credentials and garbage', () => {
+    expect(() => renderUrl('{{base}}/x', { base: 'file:///etc' })).toThrow(TemplateError);
+    expect(() => renderUrl('{{base}}/x', { base: 'http://user:pw@example.com' })).toThrow(TemplateError);
+    expect(() => renderUrl('{{base}}/x', { base: null })).toThrow(TemplateError);
+  });
+});
+
+describe('templates: JSON string body', () => {
+  const body = '{"account_id": "{{id}}", "note": "{{note}}", "count": {{n}}, "tags": {{tags}}}';
+  it('JSON-escapes values inside strings and writes typed values outside', () => {
+    const text = renderJsonText(body, { id: 'ACC-1', note: tricky, n: 3, tags: ['a', 'b'] });
+    expect(JSON.parse(text)).toEqual({ account_id: 'ACC-1', note: tricky, count: 3, tags: ['a', 'b'] });
+  });
+  it('an injection attempt stays inside its string', () => {
+    const text = renderJsonText('{"a": "{{x}}", "admin": false}', { x: '", "admin": true, "z": "' });
+    expect(JSON.parse(text)).toEqual({ a: '", "admin": true, "z": "', admin: false });
+  });
+  it('null outside a string is null, inside is empty', () => {
+    expect(JSON.parse(renderJsonText('{"a": {{x}}, "b": "{{x}}"}', {}))).toEqual({ a: null, b: '' });
+  });
+  it('a template that cannot make JSON fails before sending, naming the problem', () => {
+    expect(() => renderJsonText('{"a": {{x}}', { x: 1 })).toThrow(/body is not valid JSON after rendering/);
+  });
+  it('the seed guide ticket body renders', () => {
+    const guide = "{\"account_id\": \"{{customer_profile.id}}\", \"phone\": \"{{formatted_phone}}\", \"priority\": \"{{loyalty_tier == 'PLATINUM' ? 'HIGH' : 'NORMAL'}}\", \"source\": \"IVR_AUTO\"}";
+    expect(JSON.parse(renderJsonText(guide, { customer_profile: { id: 'ACC-1' }, formatted_phone: '+12125551234', loyalty_tier: 'PLATINUM' }))).toEqual({
+      account_id: 'ACC-1',
+      phone: '+12125551234',
+      priority: 'HIGH',
+      source: 'IVR_AUTO',
+    });
+  });
+});
+
+describe('templates: JSON object body and headers', () => {
+  it('renders leaf by leaf, exact references keep their type', () => {
+    expect(renderJsonValue({ a: '{{n}}', b: ['x{{n}}', { c: '{{obj}}' }], d: 4, e: tricky }, { n: 2, obj: { k: true } })).toEqual({ a: 2, b: ['x2', { c: { k: true } }], d: 4, e: tricky });
+  });
+  it('refuses header values with line breaks (header injection)', () => {
+    expect(() => renderHeader('X-Id', '{{v}}', { v: 'a\r\nX-Admin: 1' })).toThrow(TemplateError);
+    expect(renderHeader('X-Id', 'id-{{v}}', { v: 'a&b' })).toBe('id-a&b');
+  });
+});
