@@ -3,6 +3,8 @@
  *
  *   ivrflow validate <file...> [--json]
  *   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--json] [--deadline-ms N]
+ *   ivrflow serve [--port N] [--data <dir>] [--no-examples]
+ *   ivrflow deploy <file...> --api <url>
  *
  * Exit codes: validate 0 all valid / 1 otherwise; run 0 SUCCEEDED / 1 FAILED or TIMED_OUT /
  * 2 invalid flow or usage.
@@ -13,12 +15,16 @@ import { systemClock, systemRandomness } from '../shared/clock';
 import { runFlow } from '../shared/executor/executor';
 import { validateFlow } from '../shared/flow/validate';
 import { NodeHttpClient } from '../shared/http/client';
+import { deployCommand } from './deploy';
 import { folderResolver, readJsonFile } from './flow-files';
+import { serveCommand } from './serve';
 import { formatDiagnostics, formatResult } from './format';
 
 const USAGE = `usage:
   ivrflow validate <file...> [--json]
-  ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--deadline-ms N] [--json]`;
+  ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--deadline-ms N] [--json]
+  ivrflow serve [--port N] [--data <dir>] [--no-examples]
+  ivrflow deploy <file...> --api <url>`;
 
 /** Runs the CLI; returns the exit code. Never throws for bad input. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> {
@@ -29,6 +35,10 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await validateCommand(rest, out, err);
       case 'run':
         return await runCommand(rest, out, err);
+      case 'serve':
+        return await serveCommand(rest, out, err);
+      case 'deploy':
+        return await deployCommand(rest, out, err);
       case undefined:
       case 'help':
       case '--help':

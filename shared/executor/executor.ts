@@ -62,9 +62,16 @@ function transition(step: Step, outcome: StepOutcome): { taken: string; target: 
  * @returns the result; never throws for anything a flow or its backends do (an engine bug still throws)
  */
 export async function runFlow(flow: Flow, request: ExecutionRequest, deps: ExecutorDeps): Promise<ExecutionResult> {
+  return (await runFlowWithVariables(flow, request, deps)).result;
+}
+
+/** {@link runFlow}, also returning every variable at the end (not only the declared outputs), e.g. to save a session. */
+export async function runFlowWithVariables(flow: Flow, request: ExecutionRequest, deps: ExecutorDeps): Promise<{ result: ExecutionResult; variables: Readonly<Record<string, unknown>> }> {
   const startMs = deps.clock.now();
   const budgetMs = Math.min(flow.deadlineMs, request.deadlineMs ?? flow.deadlineMs);
-  return execute(flow, request.variables ?? {}, request.executionId ?? deps.randomness.id(), startMs + budgetMs, deps, 0);
+  const variables = nullProtoCopy(undefined);
+  const result = await execute(flow, request.variables ?? {}, request.executionId ?? deps.randomness.id(), startMs + budgetMs, deps, 0, variables);
+  return { result, variables };
 }
 
 async function execute(
@@ -74,9 +81,9 @@ async function execute(
   deadlineAt: number,
   deps: ExecutorDeps,
   depth: number,
+  variables: Record<string, unknown> = nullProtoCopy(undefined),
 ): Promise<ExecutionResult> {
   const startMs = deps.clock.now();
-  const variables = nullProtoCopy(undefined);
   for (const name of flow.inputs ?? []) variables[name] = null;
   Object.assign(variables, input);
   variables['flow_execution_id'] = executionId;

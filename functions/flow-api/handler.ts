@@ -1,0 +1,33 @@
+/**
+ * flow-api Lambda: `PUT /flows/{flowId}`, `GET /flows/{flowId}[?version=N]`, `GET /flows[?limit=&cursor=]`,
+ * `DELETE /flows/{flowId}`, `POST /flows/validate`. A thin middy adapter over {@link FlowService}.
+ */
+import middy from '@middy/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { httpErrors, intQuery, json, pathParam, readJsonBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
+import { servicesFromEnv, type Services } from '../../shared/api/runtime';
+
+const logger = new Logger({ serviceName: 'ivrflow-flow-api' });
+
+/** The handler over given services (the local server and tests inject theirs). */
+export function createFlowApiHandler(services: () => Services) {
+  const routes = router({
+    'PUT /flows/{flowId}': async (event) => {
+      const result = await services().flowService.deploy(pathParam(event, 'flowId'), readJsonBody(event));
+      return json(result.version === 1 ? 201 : 200, result);
+    },
+    'GET /flows/{flowId}': async (event) => json(200, await services().flowService.get(pathParam(event, 'flowId'), intQuery(event, 'version', { min: 1, max: 1e9 }))),
+    'GET /flows': async (event) => json(200, await services().flowService.list(intQuery(event, 'limit', { min: 1, max: 100 }) ?? 25, event.queryStringParameters?.['cursor'])),
+    'DELETE /flows/{flowId}': async (event) => {
+      await services().flowService.delete(pathParam(event, 'flowId'));
+      return { statusCode: 204 };
+    },
+    'POST /flows/validate': async (event) => {
+      const report = await services().flowService.check(readJsonBody(event));
+      return json(report.valid ? 200 : 422, report);
+    },
+  });
+  return middy<ApiEvent, ApiResult>(routes).use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
+}
+
+export const handler = createFlowApiHandler(servicesFromEnv);

@@ -1,0 +1,26 @@
+/**
+ * flow-executor Lambda: `POST /flows/{flowId}/executions` (optional `Idempotency-Key` header) runs
+ * a flow synchronously within its deadline; `GET /executions/{executionId}` reads a record back.
+ * A thin middy adapter over {@link ExecutionService}.
+ */
+import middy from '@middy/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { header, httpErrors, json, pathParam, readJsonBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
+import { servicesFromEnv, type Services } from '../../shared/api/runtime';
+
+const logger = new Logger({ serviceName: 'ivrflow-flow-executor' });
+
+export function createFlowExecutorHandler(services: () => Services) {
+  const routes = router({
+    'POST /flows/{flowId}/executions': async (event) => {
+      const flowId = pathParam(event, 'flowId');
+      const result = await services().executionService.start(flowId, readJsonBody(event, { optional: true }), header(event, 'idempotency-key'));
+      logger.info('execution finished', { executionId: result.executionId, flowId, status: result.status, branch: result.branch, durationMs: result.durationMs });
+      return json(200, result);
+    },
+    'GET /executions/{executionId}': async (event) => json(200, await services().executionService.get(pathParam(event, 'executionId'))),
+  });
+  return middy<ApiEvent, ApiResult>(routes).use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
+}
+
+export const handler = createFlowExecutorHandler(servicesFromEnv);

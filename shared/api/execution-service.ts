@@ -1,0 +1,137 @@
+/**
+ * Executions (DESIGN §4): run a flow synchronously within its deadline, with an optional
+ * idempotency key (a repeat returns the first answer and does not run the flow again), re-dial
+ * sessions (DESIGN §2), and one write of the execution record at the end.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Clock, Randomness } from '../clock';
+import { BadRequestError, IvrflowError, NotFoundError } from '../errors';
+import { runFlowWithVariables, sessionKeyOf, type ExecutorDeps } from '../executor/executor';
+import type { Flow } from '../flow/schema';
+import type { HttpClient } from '../http/client';
+import type { FlowStore, StateStore } from '../stores/ports';
+import type { ExecutionResult } from '../steps/types';
+
+/** The body of `POST /flows/{flowId}/executions`. */
+export const ExecutionRequestBody = z
+  .object({
+    variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names must be identifiers'), z.unknown()).default({}),
+    contactId: z.string().min(1).max(256).optional(),
+    deadlineMs: z.number().int().min(100).max(30000).optional().describe("The caller's own limit, ms"),
+  })
+  .strict();
+
+/** Idempotency keys: printable ASCII, 1–255 characters (IETF draft "The Idempotency-Key HTTP Header Field"). */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export interface ExecutionServiceProps {
+  flows: FlowStore;
+  state: StateStore;
+  http: HttpClient;
+  clock: Clock;
+  randomness: Randomness;
+  /** How long execution records are kept, seconds. @default 7 days */
+  executionTtlSeconds?: number;
+  /** How long an idempotency key remembers its first answer, seconds. @default 24 h */
+  idempotencyTtlSeconds?: number;
+  /** Interval of polling a key another request is running, ms. @default 50 */
+  idempotencyPollMs?: number;
+}
+
+export class ExecutionService {
+  private readonly executionTtlSeconds: number;
+  private readonly idempotencyTtlSeconds: number;
+  private readonly pollMs: number;
+
+  constructor(private readonly props: ExecutionServiceProps) {
+    this.executionTtlSeconds = props.executionTtlSeconds ?? 7 * 24 * 3600;
+    this.idempotencyTtlSeconds = props.idempotencyTtlSeconds ?? 24 * 3600;
+    this.pollMs = props.idempotencyPollMs ?? 50;
+  }
+
+  /**
+   * Runs the latest version of `flowId` with the request body.
+   * @throws BadRequestError (400/422) for a malformed body or key; NotFoundError (404) for an
+   *   unknown flow; IvrflowError 422 IDEMPOTENCY_KEY_REUSED when a key comes back with another body,
+   *   409 IDEMPOTENCY_IN_PROGRESS when the first request with the key is still running at the deadline.
+   */
+  async start(flowId: string, body: unknown, idempotencyKey?: string): Promise<ExecutionResult> {
+    const parsed = ExecutionRequestBody.safeParse(body ?? {});
+    if (!parsed.success) {
+      const details = parsed.error.issues.map((i) => ({ code: i.code === 'unrecognized_keys' ? 'UNKNOWN_KEY' : 'INVALID_VALUE', path: i.path.join('.'), message: i.message }));
+      throw new BadRequestError('INVALID_BODY', `invalid execution request: ${details[0]?.path || '(body)'}: ${details[0]?.message}`, 422, details);
+    }
+    const request = parsed.data;
+    const flow = await this.props.flows.getFlow(flowId);
+    if (!flow) throw new NotFoundError(`flow '${flowId}' does not exist`);
+    if (idempotencyKey === undefined) return this.run(flow, request);
+
+    if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new BadRequestError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1–255 printable ASCII characters', 400);
+    const requestHash = createHash('sha256').update(JSON.stringify([flowId, request])).digest('hex');
+    const executionId = this.props.randomness.id();
+    const deadlineMs = Math.min(flow.deadlineMs, request.deadlineMs ?? flow.deadlineMs);
+    const lockExpiresAt = Math.ceil((this.props.clock.now() + deadlineMs) / 1000) + 5;
+    const claim = await this.props.state.claimIdempotencyKey(flowId, idempotencyKey, { status: 'IN_PROGRESS', requestHash, executionId, lockExpiresAt }, this.idempotencyTtlSeconds);
+    if (claim.claimed) {
+      try {
+        return await this.run(flow, request, { executionId, idempotency: { scope: flowId, key: idempotencyKey } });
+      } catch (err) {
+        await this.props.state.releaseIdempotencyKey(flowId, idempotencyKey);
+        throw err;
+      }
+    }
+    if (claim.record.requestHash !== requestHash) {
+      throw new IvrflowError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request', { statusCode: 422 });
+    }
+    return this.awaitFirst(flowId, idempotencyKey, claim.record.executionId, deadlineMs);
+  }
+
+  /** Waits for the request that holds the key to finish, then returns its result. */
+  private async awaitFirst(flowId: string, key: string, executionId: string, deadlineMs: number): Promise<ExecutionResult> {
+    const giveUpAt = this.props.clock.now() + deadlineMs + 1000;
+    for (;;) {
+      const record = await this.props.state.getIdempotencyRecord(flowId, key);
+      if (record?.status === 'COMPLETED') {
+        const result = await this.props.state.getExecution(record.executionId);
+        if (result) return result;
+      }
+      if (!record || this.props.clock.now() >= giveUpAt) {
+        throw new IvrflowError('IDEMPOTENCY_IN_PROGRESS', `the first request with this Idempotency-Key (execution ${executionId}) has not finished; retry later`, { statusCode: 409 });
+      }
+      await this.props.clock.sleep(this.pollMs);
+    }
+  }
+
+  private async run(flow: Flow, request: z.infer<typeof ExecutionRequestBody>, options: { executionId?: string; idempotency?: { scope: string; key: string } } = {}): Promise<ExecutionResult> {
+    const { clock, state } = this.props;
+    const variables: Record<string, unknown> = { ...request.variables, ...(request.contactId ? { contact_id: request.contactId } : {}) };
+    const sessionKey = sessionKeyOf(flow, variables);
+    if (flow.session && sessionKey) {
+      const restored = await state.getSession(flow.id, sessionKey, clock.now());
+      // Restored values fill in what this call did not send.
+      for (const [k, v] of Object.entries(restored ?? {})) if (!Object.hasOwn(variables, k)) variables[k] = v;
+    }
+    const deps: ExecutorDeps = {
+      clock,
+      randomness: this.props.randomness,
+      http: this.props.http,
+      resolveFlow: (id, version) => this.props.flows.getFlow(id, version),
+    };
+    const { result, variables: finalVariables } = await runFlowWithVariables(flow, { variables, ...(options.executionId ? { executionId: options.executionId } : {}), ...(request.deadlineMs ? { deadlineMs: request.deadlineMs } : {}) }, deps);
+    if (flow.session && sessionKey) {
+      const saved: Record<string, unknown> = {};
+      for (const name of flow.session.variables) if (Object.hasOwn(finalVariables, name)) saved[name] = finalVariables[name];
+      await state.putSession(flow.id, sessionKey, saved, clock.now() + flow.session.ttlSeconds * 1000);
+    }
+    await state.putExecution(result, this.executionTtlSeconds, options.idempotency);
+    return result;
+  }
+
+  /** @throws NotFoundError (404) */
+  async get(executionId: string): Promise<ExecutionResult> {
+    const result = await this.props.state.getExecution(executionId);
+    if (!result) throw new NotFoundError(`execution '${executionId}' does not exist`);
+    return result;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The Flow API's core (DESIGN §1, §2): deploy (validate, then store the next version), read,
+ * list, delete and validate-only. HTTP-free: handlers and the local server call it.
+ */
+import type { Clock } from '../clock';
+import { BadRequestError, FlowValidationError, NotFoundError, VersionConflictError, type Diagnostic } from '../errors';
+import type { Flow } from '../flow/schema';
+import { validateFlow } from '../flow/validate';
+import type { FlowStore, FlowSummary, Page } from '../stores/ports';
+
+export interface FlowServiceProps {
+  flows: FlowStore;
+  clock: Clock;
+  /** Accept loopback/private hosts in flows (local development only). @default false */
+  allowPrivateHosts?: boolean;
+}
+
+export interface DeployResult {
+  flowId: string;
+  version: number;
+  warnings: Diagnostic[];
+}
+
+export class FlowService {
+  constructor(private readonly props: FlowServiceProps) {}
+
+  private validate(raw: unknown) {
+    return validateFlow(raw, {
+      allowPrivateHosts: this.props.allowPrivateHosts ?? false,
+      flowExists: async (id, version) => (await this.props.flows.getFlow(id, version)) !== undefined,
+    });
+  }
+
+  /**
+   * Validates `raw` and stores it as the next version of `flowId`.
+   * `raw.id` must equal `flowId` when given; `raw.version`, when given, must be current + 1.
+   * @throws FlowValidationError (422) with every problem; BadRequestError (400) for an id mismatch;
+   *   VersionConflictError (409, `details.currentVersion`) for a stale or concurrent version.
+   */
+  async deploy(flowId: string, raw: unknown): Promise<DeployResult> {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new BadRequestError('INVALID_BODY', 'the body must be a JSON object (a flow definition)', 400);
+    const body = raw as Record<string, unknown>;
+    if (body['id'] !== undefined && body['id'] !== flowId) throw new BadRequestError('ID_MISMATCH', `the body's id '${String(body['id'])}' differs from the path's '${flowId}'`, 400);
+    const result = await this.validate({ ...body, id: flowId });
+    if (!result.flow) throw new FlowValidationError(result.errors);
+    const current = await this.props.flows.getLatestVersion(flowId);
+    const version = result.flow.version ?? current + 1;
+    if (version !== current + 1) {
+      throw new VersionConflictError(`flow '${flowId}' is at version ${current}; the body's version must be ${current + 1} or absent`, { flowId, currentVersion: current });
+    }
+    const flow: Flow & { version: number } = { ...result.flow, version };
+    await this.props.flows.putFlowVersion(flow, new Date(this.props.clock.now()).toISOString());
+    return { flowId, version, warnings: result.warnings };
+  }
+
+  /** @throws NotFoundError (404) */
+  async get(flowId: string, version?: number): Promise<Flow> {
+    const flow = await this.props.flows.getFlow(flowId, version);
+    if (!flow) throw new NotFoundError(version === undefined ? `flow '${flowId}' does not exist` : `flow '${flowId}' has no version ${version}`);
+    return flow;
+  }
+
+  list(limit: number, cursor?: string): Promise<Page<FlowSummary>> {
+    return this.props.flows.listFlows(limit, cursor);
+  }
+
+  /** @throws NotFoundError (404) */
+  async delete(flowId: string): Promise<void> {
+    if (!(await this.props.flows.deleteFlow(flowId))) throw new NotFoundError(`flow '${flowId}' does not exist`);
+  }
+
+  /** Diagnostics only; stores nothing. */
+  async check(raw: unknown): Promise<{ valid: boolean; errors: Diagnostic[]; warnings: Diagnostic[] }> {
+    const { valid, errors, warnings } = await this.validate(raw);
+    return { valid, errors, warnings };
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The HTTP edge for API Gateway HTTP API (payload v2) handlers: JSON bodies, responses, routing
+ * on `routeKey`, and the one error mapping (CONVENTIONS habit 4): deliberate errors become
+ * `{ error: { code, message, details } }` with their 4xx status; anything else a generic 500 with
+ * the request id — never a stack trace.
+ */
+import type middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { BadRequestError, IvrflowError } from '../errors';
+
+export type ApiEvent = APIGatewayProxyEventV2;
+export type ApiResult = APIGatewayProxyStructuredResultV2;
+export type RouteHandler = (event: ApiEvent) => Promise<ApiResult>;
+
+/** The largest request body accepted, bytes (256 KiB). */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+/** A JSON response. */
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+/** A header, case-insensitively. */
+export function header(event: ApiEvent, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === lower) return v;
+  return undefined;
+}
+
+/**
+ * Parses the JSON body.
+ * @throws BadRequestError 413 BODY_TOO_LARGE (over {@link MAX_BODY_BYTES}), 415 UNSUPPORTED_MEDIA_TYPE
+ *   (a content type that is not JSON), 400 INVALID_JSON (naming the parse error), 400 MISSING_BODY.
+ */
+export function readJsonBody(event: ApiEvent, options: { optional?: boolean } = {}): unknown {
+  const raw = event.body;
+  if (raw === undefined || raw === null || raw === '') {
+    if (options.optional) return undefined;
+    throw new BadRequestError('MISSING_BODY', 'a JSON body is required');
+  }
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new BadRequestError('BODY_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`, 413);
+  const contentType = header(event, 'content-type');
+  if (contentType && !/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
+    throw new BadRequestError('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, got '${contentType}'`, 415);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new BadRequestError('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** A path parameter that must be present. */
+export function pathParam(event: ApiEvent, name: string): string {
+  const value = event.pathParameters?.[name];
+  if (!value) throw new BadRequestError('MISSING_PARAMETER', `path parameter ${name} is required`);
+  return value;
+}
+
+/** An optional positive integer query parameter. @throws BadRequestError 400 naming it. */
+export function intQuery(event: ApiEvent, name: string, bounds: { min: number; max: number }): number | undefined {
+  const raw = event.queryStringParameters?.[name];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < bounds.min || n > bounds.max) throw new BadRequestError('INVALID_PARAMETER', `query parameter ${name} must be an integer in [${bounds.min}, ${bounds.max}]`);
+  return n;
+}
+
+/** Maps an error to the API's error body. */
+export function errorResult(err: unknown, requestId: string): ApiResult {
+  if (err instanceof IvrflowError && err.statusCode < 500) {
+    return json(err.statusCode, { error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } });
+  }
+  return json(500, { error: { code: 'INTERNAL_ERROR', message: `internal error; request id ${requestId}` } });
+}
+
+/** Dispatches on `event.routeKey`; an unknown route is a 404. */
+export function router(routes: Record<string, RouteHandler>): (event: ApiEvent) => Promise<ApiResult> {
+  return async (event) => {
+    const route = routes[event.routeKey];
+    if (!route) return json(404, { error: { code: 'NO_ROUTE', message: `no route for ${event.routeKey}` } });
+    return route(event);
+  };
+}
+
+/** middy middleware: the one place errors become HTTP answers; unexpected ones are logged with the request id. */
+export function httpErrors(log: (message: string, error: unknown, requestId: string) => void): middy.MiddlewareObj<ApiEvent, ApiResult, Error, Context> {
+  return {
+    onError: async (request) => {
+      const requestId = request.context?.awsRequestId ?? request.event?.requestContext?.requestId ?? 'unknown';
+      if (!(request.error instanceof IvrflowError) || request.error.statusCode >= 500) log('unhandled error', request.error, requestId);
+      request.response = errorResult(request.error, requestId);
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Builds the services a function needs from its configuration, once per Lambda instance.
+ * Handlers call {@link servicesFromEnv}; the local server and tests call {@link createServices}
+ * with their own clients and settings.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { systemClock, systemRandomness, type Clock, type Randomness } from '../clock';
+import { boolEnv, ENV, intEnv, requiredEnv } from '../config/env';
+import { NodeHttpClient, type HttpClient } from '../http/client';
+import { CachedFlowStore } from '../stores/cached-flow-store';
+import { DynamoFlowStore } from '../stores/dynamodb/flow-store';
+import { DynamoStateStore } from '../stores/dynamodb/state-store';
+import { ExecutionService } from './execution-service';
+import { FlowService } from './flow-service';
+
+export interface ServiceConfig {
+  definitionsTable: string;
+  stateTable: string;
+  /** Flows may call loopback and private hosts (local development only). */
+  allowPrivateNetworks: boolean;
+  /** TTL of the cached latest-version pointer, ms. */
+  flowCacheTtlMs: number;
+}
+
+export interface Services {
+  flowService: FlowService;
+  executionService: ExecutionService;
+}
+
+/** Reads {@link ServiceConfig} from the environment. @throws ConfigError naming a missing variable. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  return {
+    definitionsTable: requiredEnv(ENV.definitionsTable, env),
+    stateTable: requiredEnv(ENV.stateTable, env),
+    allowPrivateNetworks: boolEnv(ENV.allowPrivateNetworks, false, env),
+    flowCacheTtlMs: intEnv(ENV.flowCacheTtlMs, 5000, { min: 0, max: 3_600_000 }, env),
+  };
+}
+
+export function createServices(config: ServiceConfig, overrides: { dynamodb?: DynamoDBClient; http?: HttpClient; clock?: Clock; randomness?: Randomness } = {}): Services {
+  const clock = overrides.clock ?? systemClock;
+  const randomness = overrides.randomness ?? systemRandomness;
+  const client = overrides.dynamodb ?? new DynamoDBClient({});
+  const flows = new CachedFlowStore(new DynamoFlowStore({ tableName: config.definitionsTable, client }), { clock, latestTtlMs: config.flowCacheTtlMs });
+  const state = new DynamoStateStore({ tableName: config.stateTable, client, now: () => clock.now() });
+  const http = overrides.http ?? new NodeHttpClient({ allowPrivateNetworks: config.allowPrivateNetworks });
+  return {
+    flowService: new FlowService({ flows, clock, allowPrivateHosts: config.allowPrivateNetworks }),
+    executionService: new ExecutionService({ flows, state, http, clock, randomness }),
+  };
+}
+
+let fromEnv: Services | undefined;
+/** The services of this Lambda instance, built on first use from the environment. */
+export function servicesFromEnv(): Services {
+  fromEnv ??= createServices(configFromEnv());
+  return fromEnv;
+}

@@ -1,0 +1,40 @@
+/**
+ * Configuration read once from the environment, failing fast with the variable's name
+ * (Powertools `getStringFromEnv` style). No silent default for a required value.
+ */
+import { ConfigError } from '../errors';
+
+/** The value of a required variable. @throws ConfigError naming the variable when it is missing or empty. */
+export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') throw new ConfigError(`environment variable ${name} is required`);
+  return value;
+}
+
+/** An optional integer variable. @throws ConfigError when it is set but not an integer within [min, max]. */
+export function intEnv(name: string, fallback: number, bounds: { min: number; max: number }, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < bounds.min || n > bounds.max) throw new ConfigError(`environment variable ${name} must be an integer in [${bounds.min}, ${bounds.max}], got '${raw}'`);
+  return n;
+}
+
+/** An optional boolean variable (`true`/`false`). @throws ConfigError for any other value. */
+export function boolEnv(name: string, fallback: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(`environment variable ${name} must be true or false, got '${raw}'`);
+}
+
+/** Names of the environment variables the functions read. */
+export const ENV = {
+  definitionsTable: 'IVRFLOW_DEFINITIONS_TABLE',
+  stateTable: 'IVRFLOW_STATE_TABLE',
+  /** `true` only in local development: lets flows call loopback and private hosts. */
+  allowPrivateNetworks: 'IVRFLOW_ALLOW_PRIVATE_NETWORKS',
+  /** TTL of the in-memory latest-version pointer cache, ms. */
+  flowCacheTtlMs: 'IVRFLOW_FLOW_CACHE_TTL_MS',
+} as const;
