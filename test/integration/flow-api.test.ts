@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, startTestStack } from '../support/local';
+
+type Stack = Awaited<ReturnType<typeof startTestStack>>;
+let stack: Stack;
+let base: string;
+beforeAll(async () => {
+  stack = await startTestStack();
+  base = stack.api.url;
+});
+afterAll(async () => stack.close());
+
+const flow = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  name: `Flow ${id}`,
+  steps: [{ id: 'set', type: 'DataAPI', configuration: { operation: 'assign', variables: { greeting: 'hello {{who}}' } } }],
+  inputs: ['who'],
+  ...extra,
+});
+
+describe('Flow API on DynamoDB Local', () => {
+  it('deploys, reads (latest and by version), lists and deletes', async () => {
+    expect(await api(base, 'PUT', '/flows/greet', flow('greet'))).toMatchObject({ status: 201, body: { flowId: 'greet', version: 1 } });
+    expect(await api(base, 'PUT', '/flows/greet', flow('greet', { name: 'Greeter v2' }))).toMatchObject({ status: 200, body: { version: 2 } });
+    expect((await api(base, 'GET', '/flows/greet')).body).toMatchObject({ id: 'greet', name: 'Greeter v2', version: 2 });
+    expect((await api(base, 'GET', '/flows/greet?version=1')).body).toMatchObject({ name: 'Flow greet', version: 1 });
+    expect((await api(base, 'GET', '/flows/greet?version=9')).status).toBe(404);
+    const list = await api(base, 'GET', '/flows');
+    expect(list.body.items).toContainEqual(expect.objectContaining({ id: 'greet', latestVersion: 2 }));
+    expect((await api(base, 'DELETE', '/flows/greet')).status).toBe(204);
+    expect((await api(base, 'GET', '/flows/greet')).status).toBe(404);
+    expect((await api(base, 'GET', '/flows/greet?version=1')).status).toBe(404);
+    expect((await api(base, 'DELETE', '/flows/greet')).status).toBe(404);
+  });
+
+  it('lists with pagination', async () => {
+    for (const id of ['page-a', 'page-b', 'page-c']) await api(base, 'PUT', `/flows/${id}`, flow(id));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await api(base, 'GET', `/flows?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.items.map((i: { id: string }) => i.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(expect.arrayContaining(['page-a', 'page-b', 'page-c']));
+    expect((await api(base, 'GET', '/flows?cursor=garbage')).body.error.code).toBe('BAD_CURSOR');
+    expect((await api(base, 'GET', '/flows?limit=0')).status).toBe(400);
+  });
+
+  it('a stale version gets 409 with the current version', async () => {
+    await api(base, 'PUT', '/flows/stale', flow('stale'));
+    const r = await api(base, 'PUT', '/flows/stale', flow('stale', { version: 1 }));
+    expect(r).toMatchObject({ status: 409, body: { error: { code: 'VERSION_CONFLICT', details: { currentVersion: 1 } } } });
+    expect((await api(base, 'PUT', '/flows/stale', flow('stale', { version: 2 }))).status).toBe(200);
+  });
+
+  it('20 concurrent deploys of the same version: exactly one wins, 19 get 409', async () => {
+    await api(base, 'PUT', '/flows/race', flow('race'));
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => api(base, 'PUT', '/flows/race', flow('race', { version: 2, name: `racer ${i}` }))));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(19);
+    const winner = results.find((r) => r.status === 200)!;
+    expect(winner.body.version).toBe(2);
+    for (const loser of results.filter((r) => r.status === 409)) expect(loser.body.error.details.currentVersion).toBe(2);
+    const stored = await api(base, 'GET', '/flows/race');
+    expect(stored.body.version).toBe(2);
+  });
+
+  it('20 concurrent deploys without a version: versions are never skipped or reused', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, () => api(base, 'PUT', '/flows/burst', flow('burst'))));
+    const versions = results.filter((r) => r.status < 300).map((r) => r.body.version as number).sort((a, b) => a - b);
+    expect(versions).toEqual(versions.map((_, i) => i + 1));
+    expect(results.every((r) => r.status < 300 || r.status === 409)).toBe(true);
+  });
+
+  it('POST /flows/validate lists problems and stores nothing', async () => {
+    const r = await api(base, 'POST', '/flows/validate', { id: 'checked', name: 'x', steps: [{ id: 'a', type: 'Fax', configuration: {} }] });
+    expect(r).toMatchObject({ status: 422, body: { valid: false, errors: [{ code: 'UNKNOWN_STEP_TYPE', path: 'steps[0].type' }] } });
+    expect((await api(base, 'POST', '/flows/validate', flow('checked'))).body).toMatchObject({ valid: true });
+    expect((await api(base, 'GET', '/flows/checked')).status).toBe(404);
+  });
+
+  it('checks sub-flow references against the store', async () => {
+    const parent = { id: 'parent', name: 'p', steps: [{ id: 's', type: 'SubFlow', configuration: { flowId: 'not-deployed' } }] };
+    expect((await api(base, 'PUT', '/flows/parent', parent)).body.error.details).toEqual([expect.objectContaining({ code: 'MISSING_FLOW' })]);
+  });
+});
+
+describe('Flow API: bad input gets a 4xx with a code and changes nothing', () => {
+  beforeAll(async () => {
+    await api(base, 'PUT', '/flows/keep', flow('keep'));
+  });
+  const unchanged = async () => {
+    const r = await api(base, 'GET', '/flows/keep');
+    expect(r.body).toMatchObject({ version: 1, name: 'Flow keep' });
+  };
+
+  it.each([
+    ['not JSON', '{"id": "keep", ', 400, 'INVALID_JSON'],
+    ['a JSON array', '[1,2]', 400, 'INVALID_BODY'],
+    ['wrong types', JSON.stringify({ ...flow('keep'), name: 7, steps: 'none' }), 422, 'INVALID_FLOW'],
+    ['an unknown step type', JSON.stringify({ ...flow('keep'), steps: [{ id: 'a', type: 'Teleport', configuration: {} }] }), 422, 'INVALID_FLOW'],
+    ['a mismatched id', JSON.stringify(flow('other')), 400, 'ID_MISMATCH'],
+    ['an oversized body', JSON.stringify({ ...flow('keep'), description: 'x'.repeat(300 * 1024) }), 413, 'BODY_TOO_LARGE'],
+    ['an empty body', '', 400, 'MISSING_BODY'],
+  ])('%s → %i %s', async (_label, body, status, code) => {
+    const res = await fetch(`${base}/flows/keep`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+    const answer = (await res.json()) as { error: { code: string; message: string } };
+    expect(res.status).toBe(status);
+    expect(answer.error.code).toBe(code);
+    expect(answer.error.message).not.toMatch(/at .*\.ts:\d+/);
+    await unchanged();
+  });
+
+  it('a non-JSON content type → 415', async () => {
+    const res = await fetch(`${base}/flows/keep`, { method: 'PUT', headers: { 'content-type': 'text/yaml' }, body: 'id: keep' });
+    expect(res.status).toBe(415);
+    await unchanged();
+  });
+
+  it('unknown routes → 404', async () => {
+    expect((await api(base, 'PATCH', '/flows/keep', {})).status).toBe(404);
+    expect((await api(base, 'GET', '/nothing/here')).body.error.code).toBe('NO_ROUTE');
+  });
+});

@@ -1,0 +1,43 @@
+/** Test helpers around the local stack: unique tables per test file, a DynamoDB request counter. */
+import { randomUUID } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { inject } from 'vitest';
+import { localDynamoDbClient } from '../../shared/local/dynamodb-local';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../shared/local/stack';
+
+/** A DynamoDB client that counts the requests it sends, by operation. */
+export function countingClient(): { client: DynamoDBClient; calls: string[]; reset(): void } {
+  const client = localDynamoDbClient(inject('dynamodbEndpoint'));
+  const calls: string[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      calls.push(String(context.commandName));
+      return next(args);
+    },
+    { step: 'initialize', name: 'countRequests' },
+  );
+  return { client, calls, reset: () => void calls.splice(0) };
+}
+
+/** Unique table names for one test file. */
+export function uniqueTables(): { definitionsTable: string; stateTable: string } {
+  const suffix = randomUUID().slice(0, 8);
+  return { definitionsTable: `defs-${suffix}`, stateTable: `state-${suffix}` };
+}
+
+export async function startTestStack(options: Partial<LocalStackOptions> = {}): Promise<LocalStack & { calls: string[]; resetCalls(): void; client: DynamoDBClient }> {
+  const counting = countingClient();
+  const stack = await startLocalStack({ dynamodbEndpoint: inject('dynamodbEndpoint'), tables: uniqueTables(), dynamodb: counting.client, ...options });
+  return { ...stack, calls: counting.calls, resetCalls: counting.reset, client: counting.client };
+}
+
+/** fetch + JSON for the local API. */
+export async function api(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
