@@ -1,0 +1,41 @@
+/**
+ * The `Definitions` and `State` tables, built from the same layouts as the local tables
+ * (shared/stores/dynamodb/tables.ts): one source of truth for keys, GSIs and TTL.
+ */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+import { DEFINITIONS_TABLE, STATE_TABLE, type TableDefinition } from '../../shared/stores/dynamodb/tables';
+
+export interface IvrflowTablesProps {
+  /** What happens to the tables when the stack is deleted. @default RemovalPolicy.RETAIN */
+  removalPolicy?: RemovalPolicy;
+}
+
+function tableFrom(scope: Construct, id: string, def: TableDefinition, removalPolicy: RemovalPolicy): Table {
+  const table = new Table(scope, id, {
+    partitionKey: { name: def.partitionKey, type: AttributeType.STRING },
+    sortKey: { name: def.sortKey, type: AttributeType.STRING },
+    billingMode: BillingMode.PAY_PER_REQUEST,
+    encryption: TableEncryption.AWS_MANAGED,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    removalPolicy,
+    ...(def.timeToLiveAttribute ? { timeToLiveAttribute: def.timeToLiveAttribute } : {}),
+  });
+  for (const gsi of def.globalSecondaryIndexes) {
+    table.addGlobalSecondaryIndex({ indexName: gsi.indexName, partitionKey: { name: gsi.partitionKey, type: AttributeType.STRING }, sortKey: { name: gsi.sortKey, type: AttributeType.STRING } });
+  }
+  return table;
+}
+
+export class IvrflowTables extends Construct {
+  readonly definitions: Table;
+  readonly state: Table;
+
+  constructor(scope: Construct, id: string, props: IvrflowTablesProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.definitions = tableFrom(this, 'Definitions', DEFINITIONS_TABLE, removalPolicy);
+    this.state = tableFrom(this, 'State', STATE_TABLE, removalPolicy);
+  }
+}

@@ -1,0 +1,73 @@
+import { App, Aspects } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { IvrflowStack } from '../../infra/ivrflow-stack';
+import { ROUTES } from '../../shared/api/routes';
+import { DEFINITIONS_TABLE, STATE_TABLE } from '../../shared/stores/dynamodb/tables';
+
+let stack: IvrflowStack;
+let template: Template;
+
+beforeAll(() => {
+  // Skip esbuild bundling: these tests assert the template, `npm run synth` bundles for real.
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  stack = new IvrflowStack(app, 'Test');
+  Aspects.of(app).add(new AwsSolutionsChecks());
+  app.synth();
+  template = Template.fromStack(stack);
+});
+
+describe('IvrflowStack', () => {
+  it('builds both tables from the shared layouts, TTL on State', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 2);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: DEFINITIONS_TABLE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: DEFINITIONS_TABLE.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [Match.objectLike({ IndexName: 'byKind' })],
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TimeToLiveSpecification: { AttributeName: STATE_TABLE.timeToLiveAttribute, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it('runs the functions on Node.js 22+ with their table names in the environment', () => {
+    const fns = template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } });
+    expect(Object.keys(fns)).toHaveLength(2);
+    for (const fn of Object.values(fns) as Array<{ Properties: { Runtime: string; Environment: { Variables: Record<string, unknown> } } }>) {
+      expect(Number(/^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime)?.[1])).toBeGreaterThanOrEqual(22);
+      expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['IVRFLOW_DEFINITIONS_TABLE', 'IVRFLOW_STATE_TABLE']));
+    }
+  });
+
+  it('grants least privilege: the executor only reads definitions', () => {
+    const policies = template.findResources('AWS::IAM::Policy');
+    const executorPolicy = Object.entries(policies).find(([id]) => id.startsWith('FlowExecutor'))![1] as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[] | string; Resource: unknown }> } } };
+    const statements = executorPolicy.Properties.PolicyDocument.Statement;
+    const onDefinitions = statements.filter((s) => JSON.stringify(s.Resource).includes('TablesDefinitions'));
+    const actions = onDefinitions.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    expect(actions.length).toBeGreaterThan(0);
+    expect(actions.filter((a) => /Put|Update|Delete|BatchWrite/.test(a))).toEqual([]);
+    const apiPolicy = Object.entries(policies).find(([id]) => id.startsWith('FlowApi'))![1] as typeof executorPolicy;
+    expect(JSON.stringify(apiPolicy.Properties.PolicyDocument)).not.toContain('TablesState');
+  });
+
+  it('creates every route with IAM authorization', () => {
+    const routes = template.findResources('AWS::ApiGatewayV2::Route');
+    const keys = Object.values(routes).map((r) => (r as { Properties: { RouteKey: string; AuthorizationType: string } }).Properties);
+    expect(keys.map((k) => k.RouteKey).sort()).toEqual([...ROUTES.flowApi, ...ROUTES.flowExecutor].sort());
+    for (const k of keys) expect(k.AuthorizationType).toBe('AWS_IAM');
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: '$default', AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }) });
+  });
+
+  it('has no unsuppressed cdk-nag AwsSolutions error or warning', () => {
+    const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+    expect(errors.map((e) => `${e.id}: ${String(e.entry.data).slice(0, 120)}`)).toEqual([]);
+    expect(warnings.map((e) => `${e.id}: ${String(e.entry.data).slice(0, 120)}`)).toEqual([]);
+  });
+});
