@@ -34,6 +34,8 @@ export class IvrflowStack extends Stack {
 
     const flowApi = new IvrflowFunction(this, 'FlowApi', { entry: entry('flow-api'), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-flow-api' } });
     this.tables.definitions.grantReadWriteData(flowApi);
+    // Circuits: list, read and operator reset only.
+    this.tables.state.grant(flowApi, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem');
 
     const flowExecutor = new IvrflowFunction(this, 'FlowExecutor', { entry: entry('flow-executor'), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-flow-executor' } });
     this.tables.definitions.grantReadData(flowExecutor);

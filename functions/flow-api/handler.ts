@@ -1,13 +1,12 @@
 /**
  * flow-api Lambda: `PUT /flows/{flowId}`, `GET /flows/{flowId}[?version=N]`, `GET /flows[?limit=&cursor=]`,
- * `DELETE /flows/{flowId}`, `POST /flows/validate`. A thin middy adapter over {@link FlowService}.
+ * `DELETE /flows/{flowId}`, `POST /flows/validate`; circuits: `GET /circuits`, `GET /circuits/{key}`
+ * (key URL-encoded), `DELETE /circuits/{key}` (operator reset). A thin middy adapter over the services.
  */
 import middy from '@middy/core';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { httpErrors, intQuery, json, pathParam, readJsonBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
 import { servicesFromEnv, type Services } from '../../shared/api/runtime';
-
-const logger = new Logger({ serviceName: 'ivrflow-flow-api' });
+import { logger } from '../../shared/observability';
 
 /** The handler over given services (the local server and tests inject theirs). */
 export function createFlowApiHandler(services: () => Services) {
@@ -20,6 +19,12 @@ export function createFlowApiHandler(services: () => Services) {
     'GET /flows': async (event) => json(200, await services().flowService.list(intQuery(event, 'limit', { min: 1, max: 100 }) ?? 25, event.queryStringParameters?.['cursor'])),
     'DELETE /flows/{flowId}': async (event) => {
       await services().flowService.delete(pathParam(event, 'flowId'));
+      return { statusCode: 204 };
+    },
+    'GET /circuits': async (event) => json(200, await services().circuitService.list(intQuery(event, 'limit', { min: 1, max: 100 }) ?? 25, event.queryStringParameters?.['cursor'])),
+    'GET /circuits/{key}': async (event) => json(200, await services().circuitService.get(pathParam(event, 'key'))),
+    'DELETE /circuits/{key}': async (event) => {
+      await services().circuitService.reset(pathParam(event, 'key'));
       return { statusCode: 204 };
     },
     'POST /flows/validate': async (event) => {

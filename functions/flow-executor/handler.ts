@@ -4,11 +4,10 @@
  * A thin middy adapter over {@link ExecutionService}.
  */
 import middy from '@middy/core';
-import { Logger } from '@aws-lambda-powertools/logger';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { header, httpErrors, json, pathParam, readJsonBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
 import { servicesFromEnv, type Services } from '../../shared/api/runtime';
-
-const logger = new Logger({ serviceName: 'ivrflow-flow-executor' });
+import { logger, metrics } from '../../shared/observability';
 
 export function createFlowExecutorHandler(services: () => Services) {
   const routes = router({
@@ -20,7 +19,7 @@ export function createFlowExecutorHandler(services: () => Services) {
     },
     'GET /executions/{executionId}': async (event) => json(200, await services().executionService.get(pathParam(event, 'executionId'))),
   });
-  return middy<ApiEvent, ApiResult>(routes).use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
+  return middy<ApiEvent, ApiResult>(routes).use(logMetrics(metrics)).use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 
 export const handler = createFlowExecutorHandler(servicesFromEnv);

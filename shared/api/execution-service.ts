@@ -10,6 +10,7 @@ import { BadRequestError, IvrflowError, NotFoundError } from '../errors';
 import { runFlowWithVariables, sessionKeyOf, type ExecutorDeps } from '../executor/executor';
 import type { Flow } from '../flow/schema';
 import type { HttpClient } from '../http/client';
+import type { CircuitBreaker } from '../resilience/circuit-breaker';
 import type { FlowStore, StateStore } from '../stores/ports';
 import type { ExecutionResult } from '../steps/types';
 
@@ -31,6 +32,8 @@ export interface ExecutionServiceProps {
   http: HttpClient;
   clock: Clock;
   randomness: Randomness;
+  /** The shared circuit breaker. @default one over this process's memory */
+  circuits?: CircuitBreaker;
   /** How long execution records are kept, seconds. @default 7 days */
   executionTtlSeconds?: number;
   /** How long an idempotency key remembers its first answer, seconds. @default 24 h */
@@ -117,6 +120,7 @@ export class ExecutionService {
       randomness: this.props.randomness,
       http: this.props.http,
       resolveFlow: (id, version) => this.props.flows.getFlow(id, version),
+      ...(this.props.circuits ? { circuits: this.props.circuits } : {}),
     };
     const { result, variables: finalVariables } = await runFlowWithVariables(flow, { variables, ...(options.executionId ? { executionId: options.executionId } : {}), ...(request.deadlineMs ? { deadlineMs: request.deadlineMs } : {}) }, deps);
     if (flow.session && sessionKey) {

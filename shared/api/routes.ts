@@ -3,7 +3,7 @@
  * handlers (to dispatch on `routeKey`) and by the local server (to match requests).
  */
 export const ROUTES = {
-  flowApi: ['PUT /flows/{flowId}', 'GET /flows/{flowId}', 'GET /flows', 'DELETE /flows/{flowId}', 'POST /flows/validate'],
+  flowApi: ['PUT /flows/{flowId}', 'GET /flows/{flowId}', 'GET /flows', 'DELETE /flows/{flowId}', 'POST /flows/validate', 'GET /circuits', 'GET /circuits/{key}', 'DELETE /circuits/{key}'],
   flowExecutor: ['POST /flows/{flowId}/executions', 'GET /executions/{executionId}'],
 } as const satisfies Record<string, readonly string[]>;
 

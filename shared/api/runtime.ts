@@ -10,6 +10,10 @@ import { NodeHttpClient, type HttpClient } from '../http/client';
 import { CachedFlowStore } from '../stores/cached-flow-store';
 import { DynamoFlowStore } from '../stores/dynamodb/flow-store';
 import { DynamoStateStore } from '../stores/dynamodb/state-store';
+import { DynamoCircuitStore } from '../stores/dynamodb/circuit-store';
+import { reportCircuitEvent } from '../observability';
+import { CircuitBreaker, type CircuitEvent } from '../resilience/circuit-breaker';
+import { CircuitService } from './circuit-service';
 import { ExecutionService } from './execution-service';
 import { FlowService } from './flow-service';
 
@@ -20,11 +24,17 @@ export interface ServiceConfig {
   allowPrivateNetworks: boolean;
   /** TTL of the cached latest-version pointer, ms. */
   flowCacheTtlMs: number;
+  /** TTL of the cached circuit state, ms. */
+  circuitCacheTtlMs: number;
+  /** Let calls through when the State table is unreachable. */
+  circuitFailOpen: boolean;
 }
 
 export interface Services {
   flowService: FlowService;
   executionService: ExecutionService;
+  circuitService: CircuitService;
+  circuits: CircuitBreaker;
 }
 
 /** Reads {@link ServiceConfig} from the environment. @throws ConfigError naming a missing variable. */
@@ -34,19 +44,35 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServiceConf
     stateTable: requiredEnv(ENV.stateTable, env),
     allowPrivateNetworks: boolEnv(ENV.allowPrivateNetworks, false, env),
     flowCacheTtlMs: intEnv(ENV.flowCacheTtlMs, 5000, { min: 0, max: 3_600_000 }, env),
+    circuitCacheTtlMs: intEnv(ENV.circuitCacheTtlMs, 1000, { min: 0, max: 60_000 }, env),
+    circuitFailOpen: boolEnv(ENV.circuitFailOpen, true, env),
   };
 }
 
-export function createServices(config: ServiceConfig, overrides: { dynamodb?: DynamoDBClient; http?: HttpClient; clock?: Clock; randomness?: Randomness } = {}): Services {
+export function createServices(
+  config: ServiceConfig,
+  overrides: { dynamodb?: DynamoDBClient; http?: HttpClient; clock?: Clock; randomness?: Randomness; onCircuitEvent?: (event: CircuitEvent) => void } = {},
+): Services {
   const clock = overrides.clock ?? systemClock;
   const randomness = overrides.randomness ?? systemRandomness;
   const client = overrides.dynamodb ?? new DynamoDBClient({});
   const flows = new CachedFlowStore(new DynamoFlowStore({ tableName: config.definitionsTable, client }), { clock, latestTtlMs: config.flowCacheTtlMs });
   const state = new DynamoStateStore({ tableName: config.stateTable, client, now: () => clock.now() });
   const http = overrides.http ?? new NodeHttpClient({ allowPrivateNetworks: config.allowPrivateNetworks });
+  const circuitStore = new DynamoCircuitStore({ tableName: config.stateTable, client });
+  const circuits = new CircuitBreaker({
+    store: circuitStore,
+    clock,
+    instanceId: randomness.id(),
+    cacheTtlMs: config.circuitCacheTtlMs,
+    failOpen: config.circuitFailOpen,
+    onEvent: overrides.onCircuitEvent ?? reportCircuitEvent,
+  });
   return {
     flowService: new FlowService({ flows, clock, allowPrivateHosts: config.allowPrivateNetworks }),
-    executionService: new ExecutionService({ flows, state, http, clock, randomness }),
+    executionService: new ExecutionService({ flows, state, http, clock, randomness, circuits }),
+    circuitService: new CircuitService(circuitStore, circuits),
+    circuits,
   };
 }
 

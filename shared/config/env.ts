@@ -37,4 +37,8 @@ export const ENV = {
   allowPrivateNetworks: 'IVRFLOW_ALLOW_PRIVATE_NETWORKS',
   /** TTL of the in-memory latest-version pointer cache, ms. */
   flowCacheTtlMs: 'IVRFLOW_FLOW_CACHE_TTL_MS',
+  /** TTL of the in-memory circuit state cache, ms. */
+  circuitCacheTtlMs: 'IVRFLOW_CIRCUIT_CACHE_TTL_MS',
+  /** `false` makes the breaker refuse calls when the State table is unreachable (default: fail open). */
+  circuitFailOpen: 'IVRFLOW_CIRCUIT_FAIL_OPEN',
 } as const;

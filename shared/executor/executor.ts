@@ -13,6 +13,8 @@ import type { FunctionContext } from '../expressions/functions';
 import { renderText } from '../expressions/template';
 import type { Flow, Step } from '../flow/schema';
 import type { HttpClient } from '../http/client';
+import { CircuitBreaker } from '../resilience/circuit-breaker';
+import { MemoryCircuitStore } from '../resilience/memory-circuit-store';
 import { getStepDefinition } from '../steps/registry';
 import type { ExecutionResult, ExecutionStatus, StepContext, StepOutcome, TraceEntry } from '../steps/types';
 
@@ -24,7 +26,12 @@ export interface ExecutorDeps {
   randomness: Randomness;
   http: HttpClient;
   resolveFlow: FlowResolver;
+  /** The shared circuit breaker. @default one over this process's memory (CLI runs, flow tests) */
+  circuits?: CircuitBreaker;
 }
+
+/** Circuits of in-process runs (no DynamoDB): shared by every run in this process. */
+const processCircuits = new MemoryCircuitStore();
 
 export interface ExecutionRequest {
   variables?: Record<string, unknown>;
@@ -70,7 +77,8 @@ export async function runFlowWithVariables(flow: Flow, request: ExecutionRequest
   const startMs = deps.clock.now();
   const budgetMs = Math.min(flow.deadlineMs, request.deadlineMs ?? flow.deadlineMs);
   const variables = nullProtoCopy(undefined);
-  const result = await execute(flow, request.variables ?? {}, request.executionId ?? deps.randomness.id(), startMs + budgetMs, deps, 0, variables);
+  const withCircuits = { ...deps, circuits: deps.circuits ?? new CircuitBreaker({ store: processCircuits, clock: deps.clock, instanceId: 'local' }) };
+  const result = await execute(flow, request.variables ?? {}, request.executionId ?? deps.randomness.id(), startMs + budgetMs, withCircuits, 0, variables);
   return { result, variables };
 }
 
@@ -79,7 +87,7 @@ async function execute(
   input: Readonly<Record<string, unknown>>,
   executionId: string,
   deadlineAt: number,
-  deps: ExecutorDeps,
+  deps: ExecutorDeps & { circuits: CircuitBreaker },
   depth: number,
   variables: Record<string, unknown> = nullProtoCopy(undefined),
 ): Promise<ExecutionResult> {
@@ -103,6 +111,7 @@ async function execute(
     clock: deps.clock,
     randomness: deps.randomness,
     http: deps.http,
+    circuits: deps.circuits,
     functions,
     runSubFlow: async (flowId, version, vars) => {
       const child = depth + 1 > MAX_SUBFLOW_DEPTH ? undefined : await deps.resolveFlow(flowId, version);

@@ -34,7 +34,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const tables = options.tables ?? { definitionsTable: 'ivrflow-definitions', stateTable: 'ivrflow-state' };
   const dynamodb = options.dynamodb ?? localDynamoDbClient(options.dynamodbEndpoint);
   await ensureTables(dynamodb, tables);
-  const config: ServiceConfig = { ...tables, allowPrivateNetworks: true, flowCacheTtlMs: options.flowCacheTtlMs ?? 5000 };
+  const config: ServiceConfig = { ...tables, allowPrivateNetworks: true, flowCacheTtlMs: options.flowCacheTtlMs ?? 5000, circuitCacheTtlMs: 1000, circuitFailOpen: true };
   const services = createServices(config, { dynamodb, ...(options.http ? { http: options.http } : {}) });
   const api = await startLocalApiServer(
     {

@@ -5,9 +5,14 @@
  *
  * Sets `http_status_code` (number, or null without a response) and `http_error` (null on 2xx,
  * else `{ type, message, statusCode }` where `type` is `timeout | connection | http_4xx | http_5xx
- * | http_3xx | invalid_request | blocked`), plus the mapped variables.
- * Branches: OnSuccess (2xx), OnClientError (4xx), OnServerError (5xx), OnTimeout, OnError (any
- * failure without its own branch), Default.
+ * | auth (401, 403) | http_3xx (redirects are not followed) | circuit_open | invalid_request` (a
+ * request that could not be built or a destination that is not allowed)), plus the mapped variables.
+ * Branches: OnSuccess (2xx), OnClientError (4xx), OnServerError (5xx), OnTimeout, OnCircuitOpen,
+ * OnError (any failure without its own branch), Default.
+ *
+ * With `circuitBreaker`, every attempt first asks the shared breaker (DESIGN §5): an open circuit
+ * answers OnCircuitOpen at once with no network call; 5xx, timeouts and connection errors count
+ * as failures, 4xx never do.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -16,6 +21,7 @@ import { evaluate } from '../expressions/evaluator';
 import { applyResponseMapping } from '../expressions/response-mapping';
 import { renderHeader, renderJsonText, renderJsonValue, renderText, renderUrl, templatesIn } from '../expressions/template';
 import type { HttpResponse } from '../http/client';
+import type { Admission, CircuitState } from '../resilience/circuit-breaker';
 import { IDEMPOTENT_METHODS, RetryPolicy, backoffDelayMs } from '../resilience/retry';
 import { Expression, Template, VariableName } from './common';
 import { defineStep, type StepContext, type StepOutcome } from './types';
@@ -35,6 +41,15 @@ export const Authentication = z.discriminatedUnion('type', [
 ]);
 export type Authentication = z.infer<typeof Authentication>;
 
+export const CircuitBreakerConfig = z
+  .object({
+    key: Template.optional().describe('Circuit key template; default: method + host + path template of the URL'),
+    failureThreshold: z.number().int().min(1).max(100).default(3).describe('Consecutive failures (5xx, timeouts, connection errors) that open the circuit'),
+    cooldownMs: z.number().int().min(100).max(3_600_000).default(30000).describe('How long the circuit stays open before one probe, ms'),
+  })
+  .strict();
+export type CircuitBreakerConfig = z.infer<typeof CircuitBreakerConfig>;
+
 export const HttpRequestConfig = z
   .object({
     url: Template.describe('Absolute http(s) URL; {{ }} values are percent-encoded'),
@@ -50,23 +65,38 @@ export const HttpRequestConfig = z
     responseMapping: z.record(VariableName, z.string().min(1).max(4096)).optional().describe('variable → JSONPath or expression over $ (the body)'),
     defaultResponse: z.unknown().optional().describe('Used as the body when it is empty or not JSON, and on failures'),
     when: Expression.optional().describe('Skip the step (branch Default) unless this is true'),
+    circuitBreaker: CircuitBreakerConfig.optional().describe('Use the shared circuit breaker for this call'),
   })
   .strict();
 export type HttpRequestConfig = z.infer<typeof HttpRequestConfig>;
 
-export const HTTP_BRANCHES = ['OnSuccess', 'OnClientError', 'OnServerError', 'OnTimeout', 'OnError'] as const;
+export const HTTP_BRANCHES = ['OnSuccess', 'OnClientError', 'OnServerError', 'OnTimeout', 'OnCircuitOpen', 'OnError'] as const;
 
-type FailureType = 'timeout' | 'connection' | 'http_3xx' | 'http_4xx' | 'http_5xx' | 'invalid_request' | 'blocked';
+/** The failure classes exposed as `http_error.type`. */
+export type FailureType = 'timeout' | 'connection' | 'http_3xx' | 'http_4xx' | 'auth' | 'http_5xx' | 'circuit_open' | 'invalid_request';
 
 const BRANCH_OF: Record<FailureType, string> = {
   timeout: 'OnTimeout',
   connection: 'OnError',
-  blocked: 'OnError',
   invalid_request: 'OnError',
   http_3xx: 'OnError',
   http_4xx: 'OnClientError',
+  auth: 'OnClientError',
   http_5xx: 'OnServerError',
+  circuit_open: 'OnCircuitOpen',
 };
+
+/** Failures that count toward the circuit breaker (DESIGN §3, §5): never 4xx. */
+const BREAKER_FAILURES: ReadonlySet<FailureType | undefined> = new Set<FailureType | undefined>(['http_5xx', 'timeout', 'connection']);
+
+/** The default circuit key: method, host and the URL template's path (values left as `{{ }}`). */
+export function defaultCircuitKey(method: string, url: URL, urlTemplate: string): string {
+  const path = urlTemplate
+    .replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
+    .replace(/^\{\{[\s\S]*?\}\}/, '')
+    .replace(/[?#].*$/s, '');
+  return `${method} ${url.host}${path || '/'}`;
+}
 
 function sha256(body: Buffer): string {
   return createHash('sha256').update(body).digest('hex');
@@ -166,10 +196,32 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
 
     const policy = config.retryPolicy ?? RetryPolicy.parse({});
     const retryable = IDEMPOTENT_METHODS.has(request.method) || 'idempotency-key' in request.headers;
+    const breaker = config.circuitBreaker;
+    let circuit: { key: string; state: CircuitState; transitions?: string[] } | undefined;
+    if (breaker) {
+      try {
+        circuit = { key: breaker.key ? renderText(breaker.key, ctx.variables, ctx.functions) : defaultCircuitKey(request.method, request.url, config.url), state: 'CLOSED' };
+      } catch (err) {
+        if (err instanceof IvrflowError) return fail('invalid_request', err.message, null, { trace: { attempts: 0, statusCode: null, bodySha256: null } });
+        throw err;
+      }
+    }
     let attempts = 0;
+    let last: { type: FailureType; message: string; statusCode: number | null; trace: { attempts: number; statusCode: number | null; bodySha256: string | null } } | undefined;
     for (;;) {
       const remainingMs = ctx.deadlineAt - ctx.clock.now();
-      if (remainingMs <= 0) return fail('timeout', 'the run deadline passed before the request could be sent', null, { trace: { attempts, statusCode: null, bodySha256: null } });
+      if (remainingMs <= 0) return fail('timeout', 'the run deadline passed before the request could be sent', null, { trace: { attempts, statusCode: null, bodySha256: null, ...(circuit ? { circuit } : {}) } });
+      let admission: Admission | undefined;
+      if (circuit) {
+        admission = await ctx.circuits.admit(circuit.key);
+        circuit.state = admission.state;
+        if (!admission.allowed) {
+          // A retry refused by a circuit that opened meanwhile ends with the failure already seen.
+          if (last) return fail(last.type, last.message, last.statusCode, { trace: { ...last.trace, circuit } });
+          return fail('circuit_open', `circuit '${circuit.key}' is ${admission.state}; no request was sent`, null, { trace: { attempts: 0, statusCode: null, bodySha256: null, circuit } });
+        }
+        if (admission.probe) circuit.transitions = [...(circuit.transitions ?? []), 'OPEN→HALF_OPEN'];
+      }
       const timeoutMs = Math.min(config.timeout, remainingMs);
       attempts++;
       const result = await ctx.http.send({ ...request, timeoutMs });
@@ -178,14 +230,23 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       let message: string;
       if (result.kind === 'response') {
         const s = result.status;
-        type = s >= 200 && s < 300 ? undefined : s >= 500 ? 'http_5xx' : s >= 400 ? 'http_4xx' : 'http_3xx';
+        type = s >= 200 && s < 300 ? undefined : s >= 500 ? 'http_5xx' : s === 401 || s === 403 ? 'auth' : s >= 400 ? 'http_4xx' : 'http_3xx';
         message = `HTTP ${s}`;
       } else {
-        type = result.kind === 'timeout' ? 'timeout' : result.kind === 'blocked' ? 'blocked' : 'connection';
+        type = result.kind === 'timeout' ? 'timeout' : result.kind === 'blocked' ? 'invalid_request' : 'connection';
         message = result.message;
       }
       const statusCode = result.kind === 'response' ? result.status : null;
       const trace = { attempts, statusCode, bodySha256: result.kind === 'response' ? sha256(result.body) : null };
+
+      if (circuit && admission?.allowed && type !== 'invalid_request') {
+        const recorded = await ctx.circuits.record(circuit.key, admission, BREAKER_FAILURES.has(type), breaker!);
+        if (recorded.transition) {
+          circuit.state = recorded.transition.to;
+          circuit.transitions = [...(circuit.transitions ?? []), `${recorded.transition.from}→${recorded.transition.to}`];
+        } else if (admission.state === 'HALF_OPEN') circuit.state = 'HALF_OPEN';
+      }
+      const traced = circuit ? { ...trace, circuit } : trace;
 
       const canRetry =
         type !== undefined &&
@@ -195,6 +256,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       if (canRetry) {
         const delayMs = backoffDelayMs(policy, attempts - 1, ctx.randomness.random());
         if (ctx.clock.now() + delayMs < ctx.deadlineAt) {
+          last = { type: type!, message, statusCode, trace };
           await ctx.clock.sleep(delayMs);
           continue;
         }
@@ -202,9 +264,9 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
 
       const body = result.kind === 'response' ? parseBody(result) : undefined;
       if (type === undefined) {
-        return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { ...mapped(config, body, ctx), http_status_code: statusCode, http_error: null }, trace };
+        return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { ...mapped(config, body, ctx), http_status_code: statusCode, http_error: null }, trace: traced };
       }
-      return fail(type, message, statusCode, { trace });
+      return fail(type, message, statusCode, { trace: traced });
     }
   },
 });

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { Clock, Randomness } from '../clock';
 import type { FunctionContext } from '../expressions/functions';
 import type { HttpClient } from '../http/client';
+import type { CircuitBreaker, CircuitState } from '../resilience/circuit-breaker';
 
 /** Final states of an execution (DESIGN §4). */
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
@@ -25,6 +26,8 @@ export interface TraceEntry {
   statusCode?: number | null;
   attempts?: number;
   bodySha256?: string | null;
+  /** HTTP with a circuit breaker: its key, its state after the step, and the transitions the step caused (e.g. `CLOSED→OPEN`). */
+  circuit?: { key: string; state: CircuitState; transitions?: string[] };
   /** Failure class and message, when the step failed. */
   error?: { type: string; message: string };
   /** SubFlow only: the child execution's status and trace. */
@@ -58,7 +61,7 @@ export interface StepOutcome {
   nextStepId?: string;
   /** Ends the flow now (End). */
   end?: { status: 'SUCCEEDED' | 'FAILED'; outcome: string };
-  trace?: Pick<TraceEntry, 'statusCode' | 'attempts' | 'bodySha256' | 'error' | 'subFlow'>;
+  trace?: Pick<TraceEntry, 'statusCode' | 'attempts' | 'bodySha256' | 'error' | 'subFlow' | 'circuit'>;
 }
 
 /** Everything a step may use while it runs. */
@@ -72,6 +75,8 @@ export interface StepContext {
   readonly clock: Clock;
   readonly randomness: Randomness;
   readonly http: HttpClient;
+  /** The shared circuit breaker (DESIGN §5). */
+  readonly circuits: CircuitBreaker;
   readonly functions: FunctionContext;
   /** Runs another flow with the same deadline; never throws (failures come back as FAILED). */
   runSubFlow(flowId: string, version: number | undefined, variables: Record<string, unknown>): Promise<ExecutionResult>;

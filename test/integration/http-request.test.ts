@@ -102,7 +102,7 @@ describe('HTTPRequest against real loopback servers', () => {
       const flow = await parsed([{ id: 'call', type: 'HTTPRequest', configuration: { url: '{{base}}/x' } }]);
       for (const base of [server.url, 'http://169.254.169.254', 'http://localhost:1']) {
         const result = await runFlow(flow, { variables: { base } }, { ...deps, http: strict });
-        expect(result.variables['http_error']).toMatchObject({ type: 'blocked' });
+        expect(result.variables['http_error']).toMatchObject({ type: 'invalid_request', message: expect.stringMatching(/private, loopback or link-local/) });
       }
       expect(server.requests).toHaveLength(0);
     } finally {

@@ -24,12 +24,15 @@ export const DEFINITIONS_TABLE: TableDefinition = {
   globalSecondaryIndexes: [{ indexName: 'byKind', partitionKey: 'kind', sortKey: 'id' }],
 };
 
-/** `State`: executions, idempotency keys, re-dial sessions (later circuits, leases, agent events). TTL on `expiresAt`. */
+/**
+ * `State`: executions, idempotency keys, re-dial sessions, circuit-breaker records (later leases,
+ * agent events). TTL on `expiresAt`. The sparse `byKind` index lists circuits (`kind = CIRCUIT`).
+ */
 export const STATE_TABLE: TableDefinition = {
   partitionKey: 'pk',
   sortKey: 'sk',
   timeToLiveAttribute: 'expiresAt',
-  globalSecondaryIndexes: [],
+  globalSecondaryIndexes: [{ indexName: 'byKind', partitionKey: 'kind', sortKey: 'id' }],
 };
 
 /** The CreateTable request for a layout (on-demand billing), used locally and in tests. */

@@ -1,0 +1,157 @@
+/**
+ * {@link CircuitStore} on the `State` table: one item per circuit (`CIRCUIT#<key>` / `CIRCUIT`),
+ * listed through the sparse `byKind` index (`kind = CIRCUIT`). Every method is one atomic
+ * conditional write (`ADD` for counters, conditions on `state` and `prober`) or one read; there
+ * is no read-modify-write. Records expire 30 days after their last change (TTL).
+ */
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BadRequestError } from '../../errors';
+import type { CircuitRecord, CircuitStore } from '../../resilience/circuit-breaker';
+import { documentClient } from './flow-store';
+
+const RECORD_TTL_SECONDS = 30 * 24 * 3600;
+const keyOf = (key: string) => ({ pk: `CIRCUIT#${key}`, sk: 'CIRCUIT' });
+const names = { '#state': 'state' };
+
+function toRecord(item: Record<string, unknown>): CircuitRecord {
+  const r: CircuitRecord = { key: item['id'] as string, state: item['state'] as CircuitRecord['state'], failures: (item['failures'] as number) ?? 0, version: (item['version'] as number) ?? 0 };
+  for (const k of ['retryAt', 'probeLeaseUntil', 'updatedAt'] as const) if (typeof item[k] === 'number') r[k] = item[k] as number;
+  if (typeof item['prober'] === 'string') r.prober = item['prober'];
+  return r;
+}
+
+async function conditional(op: Promise<unknown>): Promise<boolean> {
+  try {
+    await op;
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return false;
+    throw err;
+  }
+}
+
+export class DynamoCircuitStore implements CircuitStore {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly table: string;
+
+  constructor(props: { tableName: string; client?: DynamoDBClient }) {
+    this.table = props.tableName;
+    this.doc = documentClient(props.client ?? new DynamoDBClient({}));
+  }
+
+  private common(now: number) {
+    return { ':now': now, ':one': 1, ':expires': Math.floor(now / 1000) + RECORD_TTL_SECONDS };
+  }
+
+  async get(key: string): Promise<CircuitRecord | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: keyOf(key), ConsistentRead: true }));
+    return out.Item ? toRecord(out.Item) : undefined;
+  }
+
+  async addFailure(key: string, now: number): Promise<CircuitRecord | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keyOf(key),
+          UpdateExpression: 'SET kind = :kind, id = :id, #state = if_not_exists(#state, :closed), updatedAt = :now, expiresAt = :expires ADD failures :one, version :one',
+          ConditionExpression: 'attribute_not_exists(pk) OR #state = :closed',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ...this.common(now), ':kind': 'CIRCUIT', ':id': key, ':closed': 'CLOSED' },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toRecord(out.Attributes ?? {});
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return undefined;
+      throw err;
+    }
+  }
+
+  open(key: string, threshold: number, retryAt: number, now: number): Promise<boolean> {
+    return conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keyOf(key),
+          UpdateExpression: 'SET #state = :open, retryAt = :retryAt, updatedAt = :now, expiresAt = :expires ADD version :one',
+          ConditionExpression: '#state = :closed AND failures >= :threshold',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ...this.common(now), ':open': 'OPEN', ':closed': 'CLOSED', ':retryAt': retryAt, ':threshold': threshold },
+        }),
+      ),
+    );
+  }
+
+  async resetFailures(key: string, now: number): Promise<void> {
+    await conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keyOf(key),
+          UpdateExpression: 'SET failures = :zero, updatedAt = :now, expiresAt = :expires ADD version :one',
+          ConditionExpression: '#state = :closed AND failures > :zero',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ...this.common(now), ':closed': 'CLOSED', ':zero': 0 },
+        }),
+      ),
+    );
+  }
+
+  claimProbe(key: string, prober: string, leaseUntil: number, now: number): Promise<boolean> {
+    return conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keyOf(key),
+          UpdateExpression: 'SET #state = :half, prober = :prober, probeLeaseUntil = :lease, updatedAt = :now, expiresAt = :expires ADD version :one',
+          ConditionExpression: '(#state = :open AND retryAt <= :now) OR (#state = :half AND probeLeaseUntil <= :now)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ...this.common(now), ':half': 'HALF_OPEN', ':open': 'OPEN', ':prober': prober, ':lease': leaseUntil },
+        }),
+      ),
+    );
+  }
+
+  settleProbe(key: string, prober: string, outcome: { success: true } | { success: false; retryAt: number }, now: number): Promise<boolean> {
+    const set = outcome.success ? '#state = :closed, failures = :zero' : '#state = :open, retryAt = :retryAt';
+    return conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keyOf(key),
+          UpdateExpression: `SET ${set}, updatedAt = :now, expiresAt = :expires REMOVE prober, probeLeaseUntil${outcome.success ? ', retryAt' : ''} ADD version :one`,
+          ConditionExpression: '#state = :half AND prober = :prober',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: {
+            ...this.common(now),
+            ':half': 'HALF_OPEN',
+            ':prober': prober,
+            ...(outcome.success ? { ':closed': 'CLOSED', ':zero': 0 } : { ':open': 'OPEN', ':retryAt': outcome.retryAt }),
+          },
+        }),
+      ),
+    );
+  }
+
+  async list(limit: number, cursor?: string): Promise<{ items: CircuitRecord[]; nextCursor?: string }> {
+    let start: Record<string, unknown> | undefined;
+    if (cursor) {
+      try {
+        start = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+      } catch {
+        throw new BadRequestError('BAD_CURSOR', 'cursor is not one this API returned');
+      }
+    }
+    const out = await this.doc.send(
+      new QueryCommand({ TableName: this.table, IndexName: 'byKind', KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': 'CIRCUIT' }, Limit: limit, ExclusiveStartKey: start }),
+    );
+    return { items: (out.Items ?? []).map(toRecord), ...(out.LastEvaluatedKey ? { nextCursor: Buffer.from(JSON.stringify(out.LastEvaluatedKey)).toString('base64url') } : {}) };
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const out = await this.doc.send(new DeleteCommand({ TableName: this.table, Key: keyOf(key), ReturnValues: 'ALL_OLD' }));
+    return out.Attributes !== undefined;
+  }
+}
