@@ -6,8 +6,8 @@
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BadRequestError } from '../../errors';
 import type { CircuitRecord, CircuitStore } from '../../resilience/circuit-breaker';
+import { decodeCursor, encodeCursor } from './cursor';
 import { documentClient } from './flow-store';
 
 const RECORD_TTL_SECONDS = 30 * 24 * 3600;
@@ -136,18 +136,11 @@ export class DynamoCircuitStore implements CircuitStore {
   }
 
   async list(limit: number, cursor?: string): Promise<{ items: CircuitRecord[]; nextCursor?: string }> {
-    let start: Record<string, unknown> | undefined;
-    if (cursor) {
-      try {
-        start = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
-      } catch {
-        throw new BadRequestError('BAD_CURSOR', 'cursor is not one this API returned');
-      }
-    }
+    const start = decodeCursor(cursor);
     const out = await this.doc.send(
       new QueryCommand({ TableName: this.table, IndexName: 'byKind', KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': 'CIRCUIT' }, Limit: limit, ExclusiveStartKey: start }),
     );
-    return { items: (out.Items ?? []).map(toRecord), ...(out.LastEvaluatedKey ? { nextCursor: Buffer.from(JSON.stringify(out.LastEvaluatedKey)).toString('base64url') } : {}) };
+    return { items: (out.Items ?? []).map(toRecord), ...encodeCursor(out.LastEvaluatedKey) };
   }
 
   async delete(key: string): Promise<boolean> {

@@ -7,9 +7,10 @@
  */
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { BadRequestError, VersionConflictError } from '../../errors';
+import { VersionConflictError } from '../../errors';
 import type { Flow } from '../../flow/schema';
 import type { FlowStore, FlowSummary, Page } from '../ports';
+import { decodeCursor, encodeCursor } from './cursor';
 
 const pk = (flowId: string) => `FLOW#${flowId}`;
 const versionSk = (version: number) => `V#${String(version).padStart(10, '0')}`;
@@ -74,20 +75,12 @@ export class DynamoFlowStore implements FlowStore {
   }
 
   async listFlows(limit: number, cursor?: string): Promise<Page<FlowSummary>> {
-    let start: Record<string, unknown> | undefined;
-    if (cursor) {
-      try {
-        start = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
-        if (typeof start !== 'object' || start === null || typeof start['pk'] !== 'string') throw new Error('shape');
-      } catch {
-        throw new BadRequestError('BAD_CURSOR', 'cursor is not one this API returned');
-      }
-    }
+    const start = decodeCursor(cursor);
     const out = await this.doc.send(
       new QueryCommand({ TableName: this.table, IndexName: 'byKind', KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': 'FLOW' }, Limit: limit, ExclusiveStartKey: start }),
     );
     const items = (out.Items ?? []).map((i) => ({ id: i['id'] as string, name: i['name'] as string, flowType: i['flowType'] as string, latestVersion: i['version'] as number, updatedAt: i['updatedAt'] as string }));
-    return { items, ...(out.LastEvaluatedKey ? { nextCursor: Buffer.from(JSON.stringify(out.LastEvaluatedKey)).toString('base64url') } : {}) };
+    return { items, ...encodeCursor(out.LastEvaluatedKey) };
   }
 
   async deleteFlow(flowId: string): Promise<boolean> {
