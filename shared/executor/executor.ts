@@ -77,7 +77,7 @@ export async function runFlowWithVariables(flow: Flow, request: ExecutionRequest
   const startMs = deps.clock.now();
   const budgetMs = Math.min(flow.deadlineMs, request.deadlineMs ?? flow.deadlineMs);
   const variables = nullProtoCopy(undefined);
-  const withCircuits = { ...deps, circuits: deps.circuits ?? new CircuitBreaker({ store: processCircuits, clock: deps.clock, instanceId: 'local' }) };
+  const withCircuits = { ...deps, circuits: deps.circuits ?? new CircuitBreaker({ store: processCircuits, clock: deps.clock, instanceId: deps.randomness.id() }) };
   const result = await execute(flow, request.variables ?? {}, request.executionId ?? deps.randomness.id(), startMs + budgetMs, withCircuits, 0, variables);
   return { result, variables };
 }

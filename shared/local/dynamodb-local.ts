@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { createTableInput, DEFINITIONS_TABLE, STATE_TABLE, type TableDefinition } from '../stores/dynamodb/tables';
 
 export interface DynamoDbLocal {
@@ -109,7 +109,6 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, def
   if (def.timeToLiveAttribute) {
     await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: def.timeToLiveAttribute, Enabled: true } }));
   }
-  await client.send(new DescribeTableCommand({ TableName: tableName }));
 }
 
 /** Creates the `Definitions` and `State` tables under the given names. */

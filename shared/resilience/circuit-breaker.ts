@@ -98,6 +98,8 @@ export class CircuitBreaker {
   private readonly probeLeaseMs: number;
   private readonly failOpen: boolean;
   private readonly storeTimeoutMs: number;
+  /** Numbers this instance's probe claims; with `instanceId` it names the prober uniquely. */
+  private probeSeq = 0;
 
   constructor(private readonly props: CircuitBreakerProps) {
     this.cacheTtlMs = props.cacheTtlMs ?? 1000;
@@ -144,7 +146,7 @@ export class CircuitBreaker {
     if (!record || record.state === 'CLOSED') return { allowed: true, state: 'CLOSED' };
     const probeDue = record.state === 'OPEN' ? (record.retryAt ?? 0) <= now : (record.probeLeaseUntil ?? 0) <= now;
     if (!probeDue) return { allowed: false, state: record.state, ...(record.retryAt ? { retryAt: record.retryAt } : {}) };
-    const prober = `${this.props.instanceId}:${now}:${Math.random().toString(36).slice(2, 10)}`;
+    const prober = `${this.props.instanceId}:${++this.probeSeq}`;
     let claimed: boolean;
     try {
       claimed = await this.store(() => this.props.store.claimProbe(key, prober, now + this.probeLeaseMs, now));

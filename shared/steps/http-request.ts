@@ -98,6 +98,11 @@ export function defaultCircuitKey(method: string, url: URL, urlTemplate: string)
   return `${method} ${url.host}${path || '/'}`;
 }
 
+/** The HTTP trace fields of a step that got no response. */
+function noResponse(attempts: number) {
+  return { attempts, statusCode: null, bodySha256: null };
+}
+
 function sha256(body: Buffer): string {
   return createHash('sha256').update(body).digest('hex');
 }
@@ -190,7 +195,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     try {
       request = prepare(config, ctx);
     } catch (err) {
-      if (err instanceof IvrflowError) return fail('invalid_request', err.message, null, { trace: { attempts: 0, statusCode: null, bodySha256: null } });
+      if (err instanceof IvrflowError) return fail('invalid_request', err.message, null, { trace: noResponse(0) });
       throw err;
     }
 
@@ -202,7 +207,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       try {
         circuit = { key: breaker.key ? renderText(breaker.key, ctx.variables, ctx.functions) : defaultCircuitKey(request.method, request.url, config.url), state: 'CLOSED' };
       } catch (err) {
-        if (err instanceof IvrflowError) return fail('invalid_request', err.message, null, { trace: { attempts: 0, statusCode: null, bodySha256: null } });
+        if (err instanceof IvrflowError) return fail('invalid_request', err.message, null, { trace: noResponse(0) });
         throw err;
       }
     }
@@ -210,7 +215,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     let last: { type: FailureType; message: string; statusCode: number | null; trace: { attempts: number; statusCode: number | null; bodySha256: string | null } } | undefined;
     for (;;) {
       const remainingMs = ctx.deadlineAt - ctx.clock.now();
-      if (remainingMs <= 0) return fail('timeout', 'the run deadline passed before the request could be sent', null, { trace: { attempts, statusCode: null, bodySha256: null, ...(circuit ? { circuit } : {}) } });
+      if (remainingMs <= 0) return fail('timeout', 'the run deadline passed before the request could be sent', null, { trace: { ...noResponse(attempts), ...(circuit ? { circuit } : {}) } });
       let admission: Admission | undefined;
       if (circuit) {
         admission = await ctx.circuits.admit(circuit.key);
@@ -218,7 +223,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
         if (!admission.allowed) {
           // A retry refused by a circuit that opened meanwhile ends with the failure already seen.
           if (last) return fail(last.type, last.message, last.statusCode, { trace: { ...last.trace, circuit } });
-          return fail('circuit_open', `circuit '${circuit.key}' is ${admission.state}; no request was sent`, null, { trace: { attempts: 0, statusCode: null, bodySha256: null, circuit } });
+          return fail('circuit_open', `circuit '${circuit.key}' is ${admission.state}; no request was sent`, null, { trace: { ...noResponse(0), circuit } });
         }
         if (admission.probe) circuit.transitions = [...(circuit.transitions ?? []), 'OPEN→HALF_OPEN'];
       }
@@ -244,7 +249,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
         if (recorded.transition) {
           circuit.state = recorded.transition.to;
           circuit.transitions = [...(circuit.transitions ?? []), `${recorded.transition.from}→${recorded.transition.to}`];
-        } else if (admission.state === 'HALF_OPEN') circuit.state = 'HALF_OPEN';
+        }
       }
       const traced = circuit ? { ...trace, circuit } : trace;
 

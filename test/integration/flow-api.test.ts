@@ -125,3 +125,19 @@ describe('Flow API: bad input gets a 4xx with a code and changes nothing', () =>
     expect((await api(base, 'GET', '/nothing/here')).body.error.code).toBe('NO_ROUTE');
   });
 });
+
+describe('ivrflow deploy', () => {
+  it('pushes flow files to the API, sub-flows first, and reports bad files', async () => {
+    const { deployCommand } = await import('../../cli/deploy');
+    const out: string[] = [];
+    const err: string[] = [];
+    // The parent comes first on the command line: it is retried once its sub-flow is there.
+    const code = await deployCommand(['examples/flows/customer-lookup-ivr.json', 'examples/flows/crm-integration.json', '--api', base], (s) => out.push(s), (s) => err.push(s));
+    expect({ code, err }).toEqual({ code: 0, err: [] });
+    expect(out).toEqual([expect.stringMatching(/crm-integration version 1$/), expect.stringMatching(/customer-lookup-ivr version 1$/)]);
+    expect(await deployCommand(['test/fixtures/broken-flow.json', 'test/fixtures/missing.json', '--api', base], () => undefined, (s) => err.push(s))).toBe(1);
+    expect(err.join('\n')).toMatch(/broken-flow.json: 422 INVALID_FLOW/);
+    expect(err.join('\n')).toMatch(/missing.json: ENOENT/);
+    expect(await deployCommand(['examples/flows/crm-integration.json'], () => undefined, () => undefined)).toBe(2);
+  });
+});

@@ -69,70 +69,51 @@ export class DynamoCircuitStore implements CircuitStore {
     }
   }
 
-  open(key: string, threshold: number, retryAt: number, now: number): Promise<boolean> {
+  /**
+   * One conditional state change: `set`/`remove` plus the bookkeeping every change makes
+   * (`updatedAt`, `expiresAt`, `ADD version 1`). @returns false when the condition did not hold.
+   */
+  private change(key: string, now: number, change: { set: string; remove?: string; condition: string; values: Record<string, unknown> }): Promise<boolean> {
     return conditional(
       this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: keyOf(key),
-          UpdateExpression: 'SET #state = :open, retryAt = :retryAt, updatedAt = :now, expiresAt = :expires ADD version :one',
-          ConditionExpression: '#state = :closed AND failures >= :threshold',
+          UpdateExpression: `SET ${change.set}, updatedAt = :now, expiresAt = :expires${change.remove ? ` REMOVE ${change.remove}` : ''} ADD version :one`,
+          ConditionExpression: change.condition,
           ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ...this.common(now), ':open': 'OPEN', ':closed': 'CLOSED', ':retryAt': retryAt, ':threshold': threshold },
+          ExpressionAttributeValues: { ...this.common(now), ...change.values },
         }),
       ),
     );
+  }
+
+  open(key: string, threshold: number, retryAt: number, now: number): Promise<boolean> {
+    return this.change(key, now, {
+      set: '#state = :open, retryAt = :retryAt',
+      condition: '#state = :closed AND failures >= :threshold',
+      values: { ':open': 'OPEN', ':closed': 'CLOSED', ':retryAt': retryAt, ':threshold': threshold },
+    });
   }
 
   async resetFailures(key: string, now: number): Promise<void> {
-    await conditional(
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keyOf(key),
-          UpdateExpression: 'SET failures = :zero, updatedAt = :now, expiresAt = :expires ADD version :one',
-          ConditionExpression: '#state = :closed AND failures > :zero',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ...this.common(now), ':closed': 'CLOSED', ':zero': 0 },
-        }),
-      ),
-    );
+    await this.change(key, now, { set: 'failures = :zero', condition: '#state = :closed AND failures > :zero', values: { ':closed': 'CLOSED', ':zero': 0 } });
   }
 
   claimProbe(key: string, prober: string, leaseUntil: number, now: number): Promise<boolean> {
-    return conditional(
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keyOf(key),
-          UpdateExpression: 'SET #state = :half, prober = :prober, probeLeaseUntil = :lease, updatedAt = :now, expiresAt = :expires ADD version :one',
-          ConditionExpression: '(#state = :open AND retryAt <= :now) OR (#state = :half AND probeLeaseUntil <= :now)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ...this.common(now), ':half': 'HALF_OPEN', ':open': 'OPEN', ':prober': prober, ':lease': leaseUntil },
-        }),
-      ),
-    );
+    return this.change(key, now, {
+      set: '#state = :half, prober = :prober, probeLeaseUntil = :lease',
+      condition: '(#state = :open AND retryAt <= :now) OR (#state = :half AND probeLeaseUntil <= :now)',
+      values: { ':half': 'HALF_OPEN', ':open': 'OPEN', ':prober': prober, ':lease': leaseUntil },
+    });
   }
 
   settleProbe(key: string, prober: string, outcome: { success: true } | { success: false; retryAt: number }, now: number): Promise<boolean> {
-    const set = outcome.success ? '#state = :closed, failures = :zero' : '#state = :open, retryAt = :retryAt';
-    return conditional(
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keyOf(key),
-          UpdateExpression: `SET ${set}, updatedAt = :now, expiresAt = :expires REMOVE prober, probeLeaseUntil${outcome.success ? ', retryAt' : ''} ADD version :one`,
-          ConditionExpression: '#state = :half AND prober = :prober',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: {
-            ...this.common(now),
-            ':half': 'HALF_OPEN',
-            ':prober': prober,
-            ...(outcome.success ? { ':closed': 'CLOSED', ':zero': 0 } : { ':open': 'OPEN', ':retryAt': outcome.retryAt }),
-          },
-        }),
-      ),
-    );
+    const condition = '#state = :half AND prober = :prober';
+    const held = { ':half': 'HALF_OPEN', ':prober': prober };
+    return outcome.success
+      ? this.change(key, now, { set: '#state = :closed, failures = :zero', remove: 'prober, probeLeaseUntil, retryAt', condition, values: { ...held, ':closed': 'CLOSED', ':zero': 0 } })
+      : this.change(key, now, { set: '#state = :open, retryAt = :retryAt', remove: 'prober, probeLeaseUntil', condition, values: { ...held, ':open': 'OPEN', ':retryAt': outcome.retryAt } });
   }
 
   async list(limit: number, cursor?: string): Promise<{ items: CircuitRecord[]; nextCursor?: string }> {
