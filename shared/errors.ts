@@ -87,6 +87,32 @@ export class BadRequestError extends IvrflowError {
   }
 }
 
+/**
+ * An execution ran out of one of its budgets (docs/architecture.md, "Budgets"): steps across
+ * sub-flows, the size or depth of a value, all variables together. It is never routed as a step
+ * branch: the execution ends FAILED with `error.code` `BUDGET_EXCEEDED` and `error.budget`.
+ */
+export class BudgetExceededError extends IvrflowError {
+  /** Which budget: `steps`, `valueBytes`, `valueDepth`, `variablesBytes`. */
+  readonly budget: string;
+  /** Its limit (bytes, levels or steps). */
+  readonly limit: number;
+  constructor(budget: string, limit: number, message: string) {
+    super('BUDGET_EXCEEDED', message, { statusCode: 422, details: { budget, limit } });
+    this.name = 'BudgetExceededError';
+    this.budget = budget;
+    this.limit = limit;
+  }
+}
+
+/**
+ * True for an error that a step turns into a routed failure (its OnError branch): a deliberate
+ * error caused by the flow or its data. Budgets and configuration errors are never routed.
+ */
+export function isFlowFailure(err: unknown): err is IvrflowError {
+  return err instanceof IvrflowError && !(err instanceof BudgetExceededError) && !(err instanceof ConfigError);
+}
+
 /** A required configuration value (environment variable) is missing or malformed. */
 export class ConfigError extends IvrflowError {
   constructor(message: string) {

@@ -14,6 +14,7 @@
  * quotes it is the value of `x`; inside a quoted string (`'{{dtmf_input}}'`) it is its text.
  */
 import jsep from 'jsep';
+import { checkStringLength, checkValue } from '../budgets';
 import { ExpressionError } from '../errors';
 import { FUNCTIONS, TEXT_FUNCTION, toText, type FunctionContext } from './functions';
 import { setJsonPathScriptEvaluator } from './jsonpath';
@@ -285,7 +286,12 @@ function binary(op: string, left: unknown, right: () => unknown): unknown {
     case '>=':
       return compare(op, left, r);
     case '+':
-      if (typeof left === 'string' || typeof r === 'string') return toText(left) + toText(r);
+      if (typeof left === 'string' || typeof r === 'string') {
+        const a = toText(left);
+        const b = toText(r);
+        checkStringLength(a.length + b.length, "the result of '+'");
+        return a + b;
+      }
       return finite(num(left) + num(r));
     case '-':
       return finite(num(left) - num(r));
@@ -319,7 +325,9 @@ function run(node: Node, scope: Scope, ctx: FunctionContext): unknown {
       if (name === TEXT_FUNCTION) return toText(args[0]);
       const fn = FUNCTIONS[name];
       if (!fn) throw new ExpressionError(`unknown function '${name}'`);
-      return fn(ctx, ...args) ?? null;
+      const result = fn(ctx, ...args) ?? null;
+      checkValue(result, `the result of ${name}()`);
+      return result;
     }
     case 'UnaryExpression': {
       const v = run(node.argument as Node, scope, ctx);
@@ -331,8 +339,11 @@ function run(node: Node, scope: Scope, ctx: FunctionContext): unknown {
       return binary(node.operator as string, run(node.left as Node, scope, ctx), () => run(node.right as Node, scope, ctx));
     case 'ConditionalExpression':
       return truthy(run(node.test as Node, scope, ctx)) ? run(node.consequent as Node, scope, ctx) : run(node.alternate as Node, scope, ctx);
-    case 'ArrayExpression':
-      return (node.elements as Array<Node | null>).map((el) => (el ? run(el, scope, ctx) : null));
+    case 'ArrayExpression': {
+      const array = (node.elements as Array<Node | null>).map((el) => (el ? run(el, scope, ctx) : null));
+      checkValue(array, 'an array literal');
+      return array;
+    }
     default:
       throw new ExpressionError(`unsupported syntax: ${node.type}`);
   }
@@ -343,7 +354,8 @@ const defaultContext: FunctionContext = { now: () => Date.now() };
 /**
  * Evaluates an expression (source or compiled) against a scope of variables.
  * @returns the value; `null` for anything missing (never `undefined`).
- * @throws ExpressionError only for a source that does not compile.
+ * @throws ExpressionError for a source that does not compile; BudgetExceededError when a value it
+ *   makes would pass 64 KiB or 64 levels (checked before large strings are allocated).
  * @example evaluate("$.data && $.data.length > 0 ? $.data[0] : null", { $: { data: [] } }) // null
  */
 export function evaluate(expression: string | CompiledExpression, scope: Scope, ctx: FunctionContext = defaultContext): unknown {

@@ -3,10 +3,14 @@
  * there is no method call on values, no `eval`, no `Function`.
  *
  * Every function is total: bad input gives `null` (or `false` for predicates), never an
- * exception, so a malformed caller input routes the flow instead of crashing it.
+ * exception, so a malformed caller input routes the flow instead of crashing it. The one
+ * exception is the value budget: a result that would pass 64 KiB throws BudgetExceededError,
+ * checked before the string is built where its size can be predicted (`replaceAll`, `join`).
  */
 import { decodeJwt as joseDecodeJwt } from 'jose';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { checkStringLength, MAX_JSONPATH_LENGTH } from '../budgets';
+import { parseUntrustedJson } from '../json';
 import { queryJsonPath } from './jsonpath';
 
 /** What a function may read besides its arguments. `now()` is epoch milliseconds from the injected clock. */
@@ -45,6 +49,14 @@ function phone(value: unknown, region: unknown) {
   }
 }
 
+/** How many separators `text.split(needle)` cuts at, counted without allocating the pieces. */
+function occurrences(text: string, needle: string): number {
+  if (needle === '') return text.length - 1;
+  let count = 0;
+  for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + needle.length)) count++;
+  return count;
+}
+
 function str(value: unknown): string | null {
   return value === null || value === undefined ? null : toText(value);
 }
@@ -68,11 +80,11 @@ const table: Record<string, ExpressionFunction> = {
     },
     encodeUriComponent: (_ctx, value) => encodeURIComponent(toText(value)),
     encodeURIComponent: (_ctx, value) => encodeURIComponent(toText(value)),
-    /** `parseJson(text)` → the parsed value, or null when the text is not JSON. */
+    /** `parseJson(text)` → the parsed value, or null when the text is not JSON or nests deeper than 64 levels. */
     parseJson: (_ctx, value) => {
       if (typeof value !== 'string') return value ?? null;
       try {
-        return JSON.parse(value) as unknown;
+        return parseUntrustedJson(value, { protectProto: false });
       } catch {
         return null;
       }
@@ -90,7 +102,7 @@ const table: Record<string, ExpressionFunction> = {
     /** `currentTimestamp()` → now, in epoch milliseconds (injected clock). */
     currentTimestamp: (ctx) => ctx.now(),
     /** `jsonPath(value, path)` → JSONPath query (jsonpath-plus, no script evaluation); see {@link queryJsonPath}. */
-    jsonPath: (_ctx, value, path) => (typeof path === 'string' ? queryJsonPath(value, path) : null),
+    jsonPath: (_ctx, value, path) => (typeof path === 'string' && path.length <= MAX_JSONPATH_LENGTH ? queryJsonPath(value, path) : null),
     // string helpers
     toUpperCase: (_ctx, v) => str(v)?.toUpperCase() ?? null,
     toLowerCase: (_ctx, v) => str(v)?.toLowerCase() ?? null,
@@ -102,12 +114,30 @@ const table: Record<string, ExpressionFunction> = {
       if (s === null) return null;
       return s.substring(toNumberOrNull(start) ?? 0, end === undefined || end === null ? undefined : (toNumberOrNull(end) ?? s.length));
     },
-    replaceAll: (_ctx, v, search, replacement) => str(v)?.split(toText(search)).join(toText(replacement)) ?? null,
+    replaceAll: (_ctx, v, search, replacement) => {
+      const s = str(v);
+      if (s === null) return null;
+      const needle = toText(search);
+      const glue = toText(replacement);
+      checkStringLength(s.length + Math.max(0, occurrences(s, needle)) * (glue.length - needle.length), 'the result of replaceAll()');
+      return s.split(needle).join(glue);
+    },
     startsWith: (_ctx, v, prefix) => str(v)?.startsWith(toText(prefix)) ?? false,
     endsWith: (_ctx, v, suffix) => str(v)?.endsWith(toText(suffix)) ?? false,
     includes: (_ctx, v, item) => (Array.isArray(v) ? v.includes(item) : (str(v)?.includes(toText(item)) ?? false)),
     split: (_ctx, v, sep) => str(v)?.split(toText(sep)) ?? null,
-    join: (_ctx, v, sep) => (Array.isArray(v) ? v.map(toText).join(sep === undefined ? ',' : toText(sep)) : null),
+    join: (_ctx, v, sep) => {
+      if (!Array.isArray(v)) return null;
+      const glue = sep === undefined ? ',' : toText(sep);
+      let length = Math.max(0, v.length - 1) * glue.length;
+      const texts = v.map((item) => {
+        const text = toText(item);
+        length += text.length;
+        return text;
+      });
+      checkStringLength(length, 'the result of join()');
+      return texts.join(glue);
+    },
     padStart: (_ctx, v, len, fill) => str(v)?.padStart(Math.min(toNumberOrNull(len) ?? 0, 1024), fill === undefined ? ' ' : toText(fill)) ?? null,
     length: (_ctx, v) => (typeof v === 'string' || Array.isArray(v) ? v.length : null),
     isEmpty: (_ctx, v) => v === null || v === undefined || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && Object.keys(v as object).length === 0),

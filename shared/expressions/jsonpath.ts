@@ -9,9 +9,18 @@
  * A definite path (only names and numeric indexes, e.g. `$.data[0].id`) yields one value or null;
  * an indefinite path (`..`, `*`, filters, unions, slices) yields an array of every match (the
  * Jayway JsonPath convention).
+ *
+ * jsonpath-plus caches every path it ever parsed, without bound; paths can come from callers
+ * (`jsonPath(value, path)`), so the paths seen are tracked in a bounded LRU and jsonpath-plus's
+ * cache is cleared whenever one is evicted: its size stays bounded by {@link PATH_CACHE_SIZE}.
  */
 import { JSONPath } from 'jsonpath-plus';
+import { LRUCache } from 'lru-cache';
 import { ExpressionError } from '../errors';
+
+/** Distinct JSONPaths kept parsed at once. */
+export const PATH_CACHE_SIZE = 1000;
+const seenPaths = new LRUCache<string, true>({ max: PATH_CACHE_SIZE, dispose: () => JSONPath.clearCache() });
 
 type ScriptEvaluator = (code: string, context: Record<string, unknown>) => unknown;
 let scriptEvaluator: ScriptEvaluator | undefined;
@@ -58,6 +67,7 @@ export function checkJsonPath(path: string, checkScript: (code: string) => void)
 export function queryJsonPath(json: unknown, path: string): unknown {
   if (json === null || json === undefined || typeof json !== 'object') return isDefinitePath(path) ? null : [];
   let result: unknown[];
+  if (!seenPaths.get(path)) seenPaths.set(path, true);
   try {
     result = JSONPath({
       path,

@@ -90,6 +90,10 @@ export interface StepAnalysis {
   urls?: Array<{ path: string; text: string }>;
   stepRefs?: Array<{ path: string; stepId: string }>;
   flowRefs?: Array<{ path: string; flowId: string; version?: number }>;
+  /** String templates that must render to JSON (a string `body`): checked with placeholder values at deploy time. */
+  jsonTemplates?: Array<{ path: string; text: string }>;
+  /** JSON Schemas the step compiles (DataAPI `validate`): compiled at deploy time. */
+  jsonSchemas?: Array<{ path: string; schema: Record<string, unknown> }>;
   /** Values that carry a secret and must be a `{{ reference }}`, never a literal. */
   secrets?: Array<{ path: string; value: string }>;
   /** Variables the step sets. */
