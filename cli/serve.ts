@@ -2,16 +2,24 @@
  * `ivrflow serve [--port N] [--data <dir>] [--no-examples]`: DynamoDB Local, the tables, every
  * route through the real handlers on 127.0.0.1, the example flows deployed and the sample CRM
  * started for them. Stops cleanly on SIGINT/SIGTERM.
+ *
+ * When DynamoDB Local exits on its own (Java crashed or was killed), serve says so on stderr,
+ * restarts it on the same port (the endpoint is baked into the SDK clients), creates the tables
+ * again and, for an in-memory database (which comes back empty), redeploys the example flows;
+ * `--data` keeps everything. A failed restart, or a fourth unexpected exit within 60 s, ends serve
+ * with exit code 1.
+ * Whatever the way out, the API server, the sample CRM and DynamoDB Local are stopped; if this
+ * process dies without running its handlers, DynamoDB Local's watchdog stops Java.
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEMO_API_KEY, startCrmServer } from '../examples/backends/crm-server';
+import { DEMO_API_KEY, startCrmServer, type CrmServer } from '../examples/backends/crm-server';
 import type { FlowService } from '../shared/api/flow-service';
 import { IvrflowError } from '../shared/errors';
-import { startDynamoDbLocal } from '../shared/local/dynamodb-local';
-import { startLocalStack } from '../shared/local/stack';
+import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalExit } from '../shared/local/dynamodb-local';
+import { startLocalStack, type LocalStack } from '../shared/local/stack';
 import { deployInOrder, flowFilesIn, readJsonFile } from './flow-files';
 
 async function deployExamples(service: FlowService, log: (s: string) => void): Promise<void> {
@@ -31,6 +39,15 @@ async function deployExamples(service: FlowService, log: (s: string) => void): P
   });
 }
 
+/** More unexpected exits of DynamoDB Local than this within {@link CRASH_WINDOW_MS} end serve. */
+const MAX_CRASHES = 3;
+const CRASH_WINDOW_MS = 60_000;
+
+/**
+ * Runs until SIGINT/SIGTERM (resolves 0) or until DynamoDB Local cannot be brought back
+ * (resolves 1); stops everything it started before resolving or throwing.
+ * @returns the exit code; 2 for a bad `--port`.
+ */
 export async function serveCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const { values } = parseArgs({ args, options: { port: { type: 'string' }, data: { type: 'string' }, 'no-examples': { type: 'boolean' } } });
   const port = values.port === undefined ? 3000 : Number(values.port);
@@ -43,28 +60,93 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
     dataDir = resolve(values.data);
     mkdirSync(dataDir, { recursive: true });
   }
-  const ddb = await startDynamoDbLocal(dataDir ? { dataDir } : {});
-  const stack = await startLocalStack({ dynamodbEndpoint: ddb.endpoint, port }).catch(async (e: unknown) => {
-    await ddb.stop();
-    throw e;
-  });
-  const crm = values['no-examples'] ? undefined : await startCrmServer();
-  if (!values['no-examples']) {
-    out('example flows:');
-    await deployExamples(stack.services.flowService, out);
-  }
-  out(`DynamoDB Local at ${ddb.endpoint}${dataDir ? ` (data in ${dataDir})` : ' (in memory)'}`);
-  if (crm) out(`sample CRM at ${crm.url} (X-API-Key: ${DEMO_API_KEY})`);
-  out(`listening on ${stack.api.url}`);
+  const examples = !values['no-examples'];
 
-  await new Promise<void>((done) => {
-    const stop = () => done();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  out('stopping');
-  await stack.close();
-  await crm?.close();
-  await ddb.stop();
-  return 0;
+  let ddb: DynamoDbLocal | undefined;
+  let stack: LocalStack | undefined;
+  let crm: CrmServer | undefined;
+  // Set once serve is on its way out: by a signal, a failed recovery, or a startup error.
+  let closing = false;
+  let finish!: (code: number) => void;
+  const finished = new Promise<number>((done) => (finish = done));
+  const onSignal = () => {
+    closing = true;
+    finish(0);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let markStarted!: () => void;
+  const started = new Promise<void>((done) => (markStarted = done));
+
+  const crashes: number[] = [];
+  const recover = async ({ code, signal }: DynamoDbLocalExit): Promise<void> => {
+    await started;
+    if (closing || !ddb || !stack) return;
+    const now = Date.now();
+    crashes.push(now);
+    while (crashes.length > 0 && now - crashes[0]! >= CRASH_WINDOW_MS) crashes.shift();
+    const exited = `DynamoDB Local exited (code ${code} / signal ${signal})`;
+    const giveUp = (why: string) => {
+      err(`${why}; stopping serve`);
+      closing = true;
+      finish(1);
+    };
+    if (crashes.length > MAX_CRASHES) return giveUp(`${exited}: ${crashes.length} unexpected exits within ${CRASH_WINDOW_MS / 1000} s`);
+    err(`${exited}; restarting on the same port`);
+    // A kept database still holds the flows: redeploying would only add versions.
+    const redeploy = examples && !dataDir;
+    err(dataDir ? `the data is kept in ${dataDir}` : `in-memory data is gone: tables recreated${redeploy ? ', example flows redeployed' : ''}`);
+    const client = localDynamoDbClient(ddb.endpoint);
+    try {
+      await ddb.restart();
+      await ensureTables(client, { definitionsTable: stack.config.definitionsTable, stateTable: stack.config.stateTable });
+      if (redeploy) await deployExamples(stack.services.flowService, out);
+      if (!closing) err(`DynamoDB Local is back at ${ddb.endpoint}`);
+    } catch (e) {
+      if (!closing) giveUp(`could not restart DynamoDB Local: ${(e as Error).message}`);
+    } finally {
+      client.destroy();
+    }
+  };
+  // Recoveries run one after the other: a restarted process may die again while the tables are made.
+  let recovering = Promise.resolve();
+  const onExit = (info: DynamoDbLocalExit) => {
+    recovering = recovering.then(() => recover(info));
+  };
+
+  try {
+    ddb = await startDynamoDbLocal({ ...(dataDir ? { dataDir } : {}), onExit });
+    if (!closing) stack = await startLocalStack({ dynamodbEndpoint: ddb.endpoint, port });
+    if (!closing && examples) {
+      crm = await startCrmServer();
+      out('example flows:');
+      await deployExamples(stack!.services.flowService, out);
+    }
+    if (!closing) {
+      out(`DynamoDB Local at ${ddb.endpoint}${dataDir ? ` (data in ${dataDir})` : ' (in memory)'}`);
+      if (crm) out(`sample CRM at ${crm.url} (X-API-Key: ${DEMO_API_KEY})`);
+      out(`listening on ${stack!.api.url}`);
+    }
+    markStarted();
+    const code = await finished;
+    out('stopping');
+    return code;
+  } finally {
+    closing = true;
+    markStarted();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    // Each one is stopped even when another fails to.
+    const quietly = async (stop: (() => Promise<void>) | undefined) => {
+      try {
+        await stop?.();
+      } catch (e) {
+        err(`while stopping: ${(e as Error).message}`);
+      }
+    };
+    await quietly(stack && (() => stack!.close()));
+    await quietly(crm && (() => crm!.close()));
+    await quietly(ddb && (() => ddb!.stop()));
+    await recovering;
+  }
 }
