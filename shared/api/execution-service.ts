@@ -8,8 +8,9 @@ import { z } from 'zod';
 import type { Clock, Randomness } from '../clock';
 import { BadRequestError, IvrflowError, NotFoundError } from '../errors';
 import { runFlowWithVariables, sessionKeyOf, type ExecutorDeps } from '../executor/executor';
+import { fitRecord } from '../executor/record';
 import type { Flow } from '../flow/schema';
-import type { HttpClient } from '../http/client';
+import type { HttpClient, HttpRequest } from '../http/client';
 import type { CircuitBreaker } from '../resilience/circuit-breaker';
 import type { FlowStore, StateStore } from '../stores/ports';
 import type { ExecutionResult } from '../steps/types';
@@ -77,10 +78,12 @@ export class ExecutionService {
     const lockExpiresAt = Math.ceil((this.props.clock.now() + deadlineMs) / 1000) + 5;
     const claim = await this.props.state.claimIdempotencyKey(flowId, idempotencyKey, { status: 'IN_PROGRESS', requestHash, executionId, lockExpiresAt }, this.idempotencyTtlSeconds);
     if (claim.claimed) {
+      const progress = { backendCalled: false };
       try {
-        return await this.run(flow, request, { executionId, idempotency: { scope: flowId, key: idempotencyKey } });
+        return await this.run(flow, request, { executionId, idempotency: { scope: flowId, key: idempotencyKey }, progress });
       } catch (err) {
-        await this.props.state.releaseIdempotencyKey(flowId, idempotencyKey);
+        // Once a backend was called, the key is never released: a retry must not repeat side effects.
+        if (!progress.backendCalled) await this.props.state.releaseIdempotencyKey(flowId, idempotencyKey);
         throw err;
       }
     }
@@ -106,30 +109,71 @@ export class ExecutionService {
     }
   }
 
-  private async run(flow: Flow, request: z.infer<typeof ExecutionRequestBody>, options: { executionId?: string; idempotency?: { scope: string; key: string } } = {}): Promise<ExecutionResult> {
+  /**
+   * Runs the flow, saves the session and writes the record (shrunk to fit, see {@link fitRecord}).
+   * When an engine fault stops it after a backend was called, a FAILED record (`ENGINE_ERROR`) is
+   * still written, completing the idempotency key, before the fault goes on to the edge (500).
+   */
+  private async run(
+    flow: Flow,
+    request: z.infer<typeof ExecutionRequestBody>,
+    options: { executionId?: string; idempotency?: { scope: string; key: string }; progress?: { backendCalled: boolean } } = {},
+  ): Promise<ExecutionResult> {
     const { clock, state } = this.props;
-    const variables: Record<string, unknown> = { ...request.variables, ...(request.contactId ? { contact_id: request.contactId } : {}) };
-    const sessionKey = sessionKeyOf(flow, variables);
-    if (flow.session && sessionKey) {
-      const restored = await state.getSession(flow.id, sessionKey, clock.now());
-      // Restored values fill in what this call did not send.
-      for (const [k, v] of Object.entries(restored ?? {})) if (!Object.hasOwn(variables, k)) variables[k] = v;
-    }
-    const deps: ExecutorDeps = {
-      clock,
-      randomness: this.props.randomness,
-      http: this.props.http,
-      resolveFlow: (id, version) => this.props.flows.getFlow(id, version),
-      ...(this.props.circuits ? { circuits: this.props.circuits } : {}),
+    const progress = options.progress ?? { backendCalled: false };
+    const executionId = options.executionId ?? this.props.randomness.id();
+    const startedAt = clock.now();
+    const http: HttpClient = {
+      send: (req: HttpRequest) => {
+        progress.backendCalled = true;
+        return this.props.http.send(req);
+      },
     };
-    const { result, variables: finalVariables } = await runFlowWithVariables(flow, { variables, ...(options.executionId ? { executionId: options.executionId } : {}), ...(request.deadlineMs ? { deadlineMs: request.deadlineMs } : {}) }, deps);
-    if (flow.session && sessionKey) {
-      const saved: Record<string, unknown> = {};
-      for (const name of flow.session.variables) if (Object.hasOwn(finalVariables, name)) saved[name] = finalVariables[name];
-      await state.putSession(flow.id, sessionKey, saved, clock.now() + flow.session.ttlSeconds * 1000);
+    try {
+      const variables: Record<string, unknown> = { ...request.variables, ...(request.contactId ? { contact_id: request.contactId } : {}) };
+      const sessionKey = sessionKeyOf(flow, variables);
+      if (flow.session && sessionKey) {
+        const restored = await state.getSession(flow.id, sessionKey, clock.now());
+        // Restored values fill in what this call did not send.
+        for (const [k, v] of Object.entries(restored ?? {})) if (!Object.hasOwn(variables, k)) variables[k] = v;
+      }
+      const deps: ExecutorDeps = {
+        clock,
+        randomness: this.props.randomness,
+        http,
+        resolveFlow: (id, version) => this.props.flows.getFlow(id, version),
+        ...(this.props.circuits ? { circuits: this.props.circuits } : {}),
+      };
+      const { result, variables: finalVariables } = await runFlowWithVariables(flow, { variables, executionId, ...(request.deadlineMs ? { deadlineMs: request.deadlineMs } : {}) }, deps);
+      if (flow.session && sessionKey) {
+        const saved: Record<string, unknown> = {};
+        for (const name of flow.session.variables) if (Object.hasOwn(finalVariables, name)) saved[name] = finalVariables[name];
+        await state.putSession(flow.id, sessionKey, saved, clock.now() + flow.session.ttlSeconds * 1000);
+      }
+      const record = fitRecord(result);
+      await state.putExecution(record, this.executionTtlSeconds, options.idempotency);
+      return record;
+    } catch (err) {
+      if (progress.backendCalled) await this.recordEngineFailure(flow, executionId, startedAt, options.idempotency);
+      throw err;
     }
-    await state.putExecution(result, this.executionTtlSeconds, options.idempotency);
-    return result;
+  }
+
+  /** Best effort: a FAILED record for an execution an engine fault stopped after its side effects ran. */
+  private async recordEngineFailure(flow: Flow, executionId: string, startedAt: number, idempotency?: { scope: string; key: string }): Promise<void> {
+    const result: ExecutionResult = {
+      executionId,
+      flowId: flow.id,
+      flowVersion: flow.version ?? 0,
+      status: 'FAILED',
+      branch: 'EngineError',
+      variables: {},
+      trace: [],
+      error: { code: 'ENGINE_ERROR', message: 'the execution stopped on an internal error after calling a backend; see the logs' },
+      startedAt: new Date(startedAt).toISOString(),
+      durationMs: this.props.clock.now() - startedAt,
+    };
+    await this.props.state.putExecution(result, this.executionTtlSeconds, idempotency).catch(() => undefined);
   }
 
   /** @throws NotFoundError (404) */

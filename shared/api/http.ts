@@ -7,6 +7,7 @@
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { BadRequestError, IvrflowError } from '../errors';
+import { parseUntrustedJson, UnsafeJsonError } from '../json';
 
 export type ApiEvent = APIGatewayProxyEventV2;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
@@ -30,7 +31,8 @@ export function header(event: ApiEvent, name: string): string | undefined {
 /**
  * Parses the JSON body.
  * @throws BadRequestError 413 BODY_TOO_LARGE (over {@link MAX_BODY_BYTES}), 415 UNSUPPORTED_MEDIA_TYPE
- *   (a content type that is not JSON), 400 INVALID_JSON (naming the parse error), 400 MISSING_BODY.
+ *   (a content type that is not JSON), 400 INVALID_JSON (naming the parse error), 400 UNSAFE_JSON
+ *   (nested deeper than 64 levels, or a `__proto__` / `constructor.prototype` key), 400 MISSING_BODY.
  */
 export function readJsonBody(event: ApiEvent, options: { optional?: boolean } = {}): unknown {
   const raw = event.body;
@@ -45,8 +47,9 @@ export function readJsonBody(event: ApiEvent, options: { optional?: boolean } = 
     throw new BadRequestError('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, got '${contentType}'`, 415);
   }
   try {
-    return JSON.parse(text) as unknown;
+    return parseUntrustedJson(text);
   } catch (err) {
+    if (err instanceof UnsafeJsonError) throw new BadRequestError('UNSAFE_JSON', `the body is refused: ${err.message}`);
     throw new BadRequestError('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`);
   }
 }

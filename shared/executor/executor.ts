@@ -1,14 +1,25 @@
 /**
- * The flow executor (DESIGN §4): runs a validated flow from `startStepId`, follows branches,
- * keeps variables, enforces `maxSteps` and the deadline, and returns the execution result.
+ * The flow executor (docs/architecture.md, "Executing a flow"): runs a validated flow from
+ * `startStepId`, follows branches, keeps variables, enforces `maxSteps`, the deadline and the
+ * budgets, and returns the execution result.
  *
  * Transitions: a step's outcome branch (e.g. OnServerError) is looked up in `branches`; a failed
  * step with no branch of its own falls back to `OnError`; then `Default` (`branches.Default` or
  * `next`). No transition ends the flow: SUCCEEDED unless the last step failed. An `End` step ends
  * it with its own status and outcome. When the deadline passes the run stops TIMED_OUT at once.
+ *
+ * Budgets (see `shared/budgets.ts`): steps are counted across all sub-flows against the root
+ * flow's `maxSteps`; every variable a step sets must fit the 64 KiB value budget and a frame's
+ * variables together 256 KiB. A budget that runs out ends the whole execution FAILED with
+ * `error.code` `BUDGET_EXCEEDED` (branch `BudgetExceeded`), wherever in the sub-flows it ran out.
+ *
+ * Outputs: the declared `outputs`, else every variable a step of the flow set (never the caller's
+ * input echoed back, never the engine's own `flow_execution_id`/`flow_id`). Credentials the steps
+ * sent are redacted (`***`) from the outputs, the trace and the error.
  */
 import type { Clock, Randomness } from '../clock';
-import { IvrflowError } from '../errors';
+import { checkValue, jsonSizeWithin, MAX_JSON_DEPTH, MAX_SUBFLOW_DEPTH, MAX_VARIABLES_BYTES } from '../budgets';
+import { BudgetExceededError, isFlowFailure } from '../errors';
 import type { FunctionContext } from '../expressions/functions';
 import { renderText } from '../expressions/template';
 import type { Flow, Step } from '../flow/schema';
@@ -17,6 +28,9 @@ import { CircuitBreaker } from '../resilience/circuit-breaker';
 import { MemoryCircuitStore } from '../resilience/memory-circuit-store';
 import { getStepDefinition } from '../steps/registry';
 import type { ExecutionResult, ExecutionStatus, StepContext, StepOutcome, TraceEntry } from '../steps/types';
+import { SecretRedactor } from './redact';
+
+export { MAX_SUBFLOW_DEPTH };
 
 /** Resolves sub-flows by id and optional version (latest when absent); undefined when missing. */
 export type FlowResolver = (flowId: string, version?: number) => Promise<Flow | undefined>;
@@ -41,13 +55,48 @@ export interface ExecutionRequest {
   deadlineMs?: number;
 }
 
-/** Sub-flows may nest this deep (a flow calling itself is allowed but bounded). */
-export const MAX_SUBFLOW_DEPTH = 8;
+/** What every frame of one execution shares: the step count across sub-flows and the credentials sent. */
+interface ExecutionScope {
+  deps: ExecutorDeps & { circuits: CircuitBreaker };
+  executionId: string;
+  /** Steps run so far across all frames, and the limit (the root flow's `maxSteps`). */
+  steps: { count: number; limit: number; rootFlowId: string };
+  secrets: SecretRedactor;
+}
 
-function nullProtoCopy(source: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
-  const out = Object.create(null) as Record<string, unknown>;
-  if (source) for (const [k, v] of Object.entries(source)) out[k] = v;
-  return out;
+/** One running flow: its variables and their sizes (for the variables budget). */
+class Frame {
+  readonly variables = Object.create(null) as Record<string, unknown>;
+  /** Names set by the flow's steps: the default outputs. */
+  readonly setByFlow = new Set<string>();
+  private readonly sizes = new Map<string, number>();
+  private total = 0;
+
+  /** Sets caller or engine variables (not counted as set by the flow). @throws BudgetExceededError */
+  seed(values: Readonly<Record<string, unknown>>): void {
+    for (const [name, value] of Object.entries(values)) {
+      const size = jsonSizeWithin(value, MAX_VARIABLES_BYTES);
+      if (size === -1) throw new BudgetExceededError('valueDepth', MAX_JSON_DEPTH, `variable ${name} nests deeper than ${MAX_JSON_DEPTH} levels`);
+      this.put(name, value, size);
+    }
+  }
+
+  /** Sets variables a step produced: each within the value budget. @throws BudgetExceededError */
+  assign(values: Readonly<Record<string, unknown>>): void {
+    for (const [name, value] of Object.entries(values)) {
+      this.put(name, value, checkValue(value, `variable ${name}`));
+      this.setByFlow.add(name);
+    }
+  }
+
+  private put(name: string, value: unknown, size: number): void {
+    this.total += size - (this.sizes.get(name) ?? 0);
+    this.sizes.set(name, size);
+    this.variables[name] = value;
+    if (this.total > MAX_VARIABLES_BYTES) {
+      throw new BudgetExceededError('variablesBytes', MAX_VARIABLES_BYTES, `the variables together are larger than ${MAX_VARIABLES_BYTES} bytes (after setting ${name})`);
+    }
+  }
 }
 
 /** Picks the transition for an outcome; returns the branch key used and the target. */
@@ -64,22 +113,30 @@ function transition(step: Step, outcome: StepOutcome): { taken: string; target: 
 }
 
 /**
- * Runs a flow to its end, its deadline or `maxSteps`.
+ * Runs a flow to its end, its deadline, `maxSteps` or a budget.
  * @param flow a validated flow (see `parseFlow`)
- * @returns the result; never throws for anything a flow or its backends do (an engine bug still throws)
+ * @returns the result; never throws for anything a flow, its caller or its backends do (an engine bug still throws)
  */
 export async function runFlow(flow: Flow, request: ExecutionRequest, deps: ExecutorDeps): Promise<ExecutionResult> {
   return (await runFlowWithVariables(flow, request, deps)).result;
 }
 
-/** {@link runFlow}, also returning every variable at the end (not only the declared outputs), e.g. to save a session. */
+/**
+ * {@link runFlow}, also returning every variable at the end (not only the outputs, credentials
+ * redacted), e.g. to save a session.
+ */
 export async function runFlowWithVariables(flow: Flow, request: ExecutionRequest, deps: ExecutorDeps): Promise<{ result: ExecutionResult; variables: Readonly<Record<string, unknown>> }> {
   const startMs = deps.clock.now();
   const budgetMs = Math.min(flow.deadlineMs, request.deadlineMs ?? flow.deadlineMs);
-  const variables = nullProtoCopy(undefined);
-  const withCircuits = { ...deps, circuits: deps.circuits ?? new CircuitBreaker({ store: processCircuits, clock: deps.clock, instanceId: deps.randomness.id() }) };
-  const result = await execute(flow, request.variables ?? {}, request.executionId ?? deps.randomness.id(), startMs + budgetMs, withCircuits, 0, variables);
-  return { result, variables };
+  const scope: ExecutionScope = {
+    deps: { ...deps, circuits: deps.circuits ?? new CircuitBreaker({ store: processCircuits, clock: deps.clock, instanceId: deps.randomness.id() }) },
+    executionId: request.executionId ?? deps.randomness.id(),
+    steps: { count: 0, limit: flow.maxSteps, rootFlowId: flow.id },
+    secrets: new SecretRedactor(),
+  };
+  const frame = new Frame();
+  const result = await execute(flow, request.variables ?? {}, scope.executionId, startMs + budgetMs, scope, 0, frame);
+  return { result: scope.secrets.redact(result), variables: scope.secrets.redact({ ...frame.variables }) };
 }
 
 async function execute(
@@ -87,23 +144,29 @@ async function execute(
   input: Readonly<Record<string, unknown>>,
   executionId: string,
   deadlineAt: number,
-  deps: ExecutorDeps & { circuits: CircuitBreaker },
+  scope: ExecutionScope,
   depth: number,
-  variables: Record<string, unknown> = nullProtoCopy(undefined),
+  frame: Frame = new Frame(),
 ): Promise<ExecutionResult> {
+  const { deps } = scope;
   const startMs = deps.clock.now();
-  for (const name of flow.inputs ?? []) variables[name] = null;
-  Object.assign(variables, input);
-  variables['flow_execution_id'] = executionId;
-  variables['flow_id'] = flow.id;
-
-  const functions: FunctionContext = { now: () => deps.clock.now() };
-  const stepsById = new Map(flow.steps.map((s) => [s.id, s]));
   const trace: TraceEntry[] = [];
   let status: ExecutionStatus = 'SUCCEEDED';
   let branch = 'Default';
   let error: ExecutionResult['error'];
+  let current: Step | undefined = flow.startStepId ? flow.steps.find((s) => s.id === flow.startStepId) : flow.steps[0];
 
+  try {
+    frame.seed(Object.fromEntries((flow.inputs ?? []).map((name) => [name, null])));
+    frame.seed(input);
+    frame.seed({ flow_execution_id: executionId, flow_id: flow.id });
+  } catch (err) {
+    if (!(err instanceof BudgetExceededError) || depth > 0) throw err;
+    return finish(err);
+  }
+
+  const functions: FunctionContext = { now: () => deps.clock.now() };
+  const stepsById = new Map(flow.steps.map((s) => [s.id, s]));
   const ctx: Omit<StepContext, 'variables'> = {
     executionId,
     flowId: flow.id,
@@ -113,6 +176,8 @@ async function execute(
     http: deps.http,
     circuits: deps.circuits,
     functions,
+    allowedHosts: flow.allowedHosts,
+    markSecret: (value) => scope.secrets.add(value),
     runSubFlow: async (flowId, version, vars) => {
       const child = depth + 1 > MAX_SUBFLOW_DEPTH ? undefined : await deps.resolveFlow(flowId, version);
       if (!child) {
@@ -121,11 +186,10 @@ async function execute(
       }
       // The child's own deadlineMs bounds it too, leaving the parent time to take its fallback branch.
       const childDeadlineAt = Math.min(deadlineAt, deps.clock.now() + child.deadlineMs);
-      return execute(child, vars, `${executionId}/${child.id}`, childDeadlineAt, deps, depth + 1);
+      return execute(child, vars, `${executionId}/${child.id}`, childDeadlineAt, scope, depth + 1);
     },
   };
 
-  let current: Step | undefined = flow.startStepId ? stepsById.get(flow.startStepId) : flow.steps[0];
   let executed = 0;
   while (current) {
     if (deps.clock.now() >= deadlineAt) {
@@ -141,8 +205,18 @@ async function execute(
     }
     const step: Step = current;
     const began = deps.clock.now();
-    const outcome = await runStep(step, { ...ctx, variables });
-    if (outcome.variables) Object.assign(variables, outcome.variables);
+    let outcome: StepOutcome;
+    try {
+      if (++scope.steps.count > scope.steps.limit) {
+        throw new BudgetExceededError('steps', scope.steps.limit, `the execution ran ${scope.steps.limit} steps across its sub-flows (maxSteps of '${scope.steps.rootFlowId}') without ending`);
+      }
+      outcome = await runStep(step, { ...ctx, variables: frame.variables });
+      if (outcome.variables) frame.assign(outcome.variables);
+    } catch (err) {
+      if (!(err instanceof BudgetExceededError) || depth > 0) throw err;
+      trace.push({ stepId: step.id, type: step.type, branch: 'BudgetExceeded', status: 'FAILED', durationMs: deps.clock.now() - began, error: { type: 'budget_exceeded', message: err.message } });
+      return finish(err);
+    }
     const next = outcome.end ? undefined : transition(step, outcome);
     trace.push({
       stepId: step.id,
@@ -171,21 +245,29 @@ async function execute(
     }
     current = stepsById.get(next.target);
   }
+  return finish();
 
-  const outputs: Record<string, unknown> = {};
-  for (const name of flow.outputs ?? Object.keys(variables)) outputs[name] = Object.hasOwn(variables, name) ? variables[name] : null;
-  return {
-    executionId,
-    flowId: flow.id,
-    flowVersion: flow.version ?? 0,
-    status,
-    branch,
-    variables: outputs,
-    trace,
-    ...(error ? { error } : {}),
-    startedAt: new Date(startMs).toISOString(),
-    durationMs: deps.clock.now() - startMs,
-  };
+  function finish(budget?: BudgetExceededError): ExecutionResult {
+    if (budget) {
+      status = 'FAILED';
+      branch = 'BudgetExceeded';
+      error = { code: 'BUDGET_EXCEEDED', message: budget.message, budget: budget.budget };
+    }
+    const outputs: Record<string, unknown> = {};
+    for (const name of flow.outputs ?? frame.setByFlow) outputs[name] = Object.hasOwn(frame.variables, name) ? frame.variables[name] : null;
+    return {
+      executionId,
+      flowId: flow.id,
+      flowVersion: flow.version ?? 0,
+      status,
+      branch,
+      variables: outputs,
+      trace,
+      ...(error ? { error } : {}),
+      startedAt: new Date(startMs).toISOString(),
+      durationMs: deps.clock.now() - startMs,
+    };
+  }
 }
 
 async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome> {
@@ -195,7 +277,7 @@ async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome> {
     return await definition.execute(step, ctx);
   } catch (err) {
     // Expressions that fail at run time (e.g. reading `__proto__` through a computed key) are the flow's fault, not the engine's.
-    if (err instanceof IvrflowError) return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message: err.message } } };
+    if (isFlowFailure(err)) return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message: err.message } } };
     throw err;
   }
 }

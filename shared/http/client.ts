@@ -26,9 +26,12 @@ export interface HttpResponse {
   body: Buffer;
 }
 
-/** A request that produced no HTTP response. `blocked`: the destination is not allowed. */
+/**
+ * A request that produced no HTTP response. `blocked`: the destination is not allowed;
+ * `invalid`: the request could not be sent as built (e.g. a header value Node refuses).
+ */
 export interface HttpFailure {
-  kind: 'timeout' | 'connection' | 'blocked';
+  kind: 'timeout' | 'connection' | 'blocked' | 'invalid';
   message: string;
 }
 
@@ -86,13 +89,16 @@ export class NodeHttpClient implements HttpClient {
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise((resolve) => {
       let settled = false;
+      let timer: NodeJS.Timeout | undefined;
       const finish = (value: HttpResponse | HttpFailure) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         resolve(value);
       };
-      const req = transport.request(
+      let req: http.ClientRequest;
+      try {
+        req = transport.request(
         url,
         {
           method: request.method,
@@ -118,8 +124,12 @@ export class NodeHttpClient implements HttpClient {
           });
           res.on('error', (err) => finish({ kind: 'connection', message: err.message }));
         },
-      );
-      const timer = setTimeout(() => {
+        );
+      } catch (err) {
+        // transport.request validates headers and options synchronously (ERR_INVALID_CHAR, ...).
+        return finish({ kind: 'invalid', message: (err as Error).message });
+      }
+      timer = setTimeout(() => {
         finish({ kind: 'timeout', message: `no complete response within ${request.timeoutMs} ms` });
         req.destroy();
       }, Math.max(1, request.timeoutMs));

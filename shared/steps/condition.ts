@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { evaluate } from '../expressions/evaluator';
-import { ExpressionError } from '../errors';
+import { isFlowFailure } from '../errors';
 import { defineStep } from './types';
 import { StepId, Expression } from './common';
 
@@ -39,8 +39,8 @@ export const conditionStep = defineStep<ConditionConfig>({
       try {
         value = evaluate(c.expression, ctx.variables, ctx.functions);
       } catch (err) {
-        const message = err instanceof ExpressionError ? err.message : String(err);
-        return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message } } };
+        if (!isFlowFailure(err)) throw err;
+        return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message: err.message } } };
       }
       if (value) return { branch: `conditions[${i}]`, status: 'SUCCEEDED', nextStepId: c.nextStepId };
     }

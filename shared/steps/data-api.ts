@@ -4,13 +4,16 @@
  * - `assign`: `variables` `{ name: value }`, string values rendered as templates (a value that is
  *   exactly `{{ expr }}` keeps its type), other JSON values rendered leaf by leaf;
  * - `validate`: checks `input` (an expression, default the whole variable set) against a JSON
- *   Schema (draft 2020-12 subset via Ajv); sets `outputVariable` (default `is_valid`) to a boolean
- *   and `validation_errors` to a list of `{ path, message }`.
+ *   Schema (draft-07 via Ajv; `pattern`s on a linear-time engine); sets `outputVariable` (default
+ *   `is_valid`) to a boolean and `validation_errors` to a list of `{ path, message }`.
  * Branches: OnSuccess, OnError (an expression that fails at run time).
  */
 import { Ajv, type ValidateFunction } from 'ajv';
+import { LRUCache } from 'lru-cache';
+import { RE2JS } from 're2js';
 import { z } from 'zod';
-import { IvrflowError } from '../errors';
+import { MAX_VARIABLES_BYTES } from '../budgets';
+import { IvrflowError, isFlowFailure } from '../errors';
 import { evaluate } from '../expressions/evaluator';
 import { renderJsonValue, templatesIn } from '../expressions/template';
 import { Expression, VariableName } from './common';
@@ -30,22 +33,35 @@ export const DataApiConfig = z.discriminatedUnion('operation', [
 ]);
 export type DataApiConfig = z.infer<typeof DataApiConfig>;
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validators = new WeakMap<object, ValidateFunction>();
+/**
+ * JSON Schema `pattern`s come from flows, so they run on RE2's linear-time engine (re2js, a pure
+ * JavaScript port of RE2, through Ajv's `code.regExp` option): no pattern can backtrack
+ * catastrophically. Patterns RE2 does not support (back-references, look-around) fail to compile.
+ */
+function re2(pattern: string, flags: string) {
+  const re = RE2JS.compile(pattern, flags.includes('i') ? RE2JS.CASE_INSENSITIVE : 0);
+  return { test: (text: string) => re.test(text) };
+}
+re2.code = 'RE2JS';
+
+/** Compiled validators by schema text: a schema with an `$id` compiled again (e.g. after the flow cache refreshed) reuses its validator. */
+const validators = new LRUCache<string, ValidateFunction>({ max: 500 });
 
 /**
- * Compiles a JSON Schema (cached per schema object).
- * @throws IvrflowError `BAD_SCHEMA` when Ajv rejects the schema.
+ * Compiles a JSON Schema (cached by its JSON text). Each schema gets an Ajv instance of its own,
+ * so two flows' schemas with the same `$id` never collide.
+ * @throws IvrflowError `BAD_SCHEMA` when Ajv rejects the schema or RE2 a `pattern` in it.
  */
 export function compileJsonSchema(schema: object): ValidateFunction {
-  let fn = validators.get(schema);
+  const key = JSON.stringify(schema);
+  let fn = validators.get(key);
   if (!fn) {
     try {
-      fn = ajv.compile(schema);
+      fn = new Ajv({ allErrors: true, strict: false, code: { regExp: re2 } }).compile(schema);
     } catch (cause) {
       throw new IvrflowError('BAD_SCHEMA', `JSON Schema does not compile: ${(cause as Error).message}`, { cause });
     }
-    validators.set(schema, fn);
+    validators.set(key, fn);
   }
   return fn;
 }
@@ -61,7 +77,7 @@ export const dataApiStep = defineStep<DataApiConfig>({
       case 'assign':
         return { templates: templatesIn(c.variables, 'variables'), sets: Object.keys(c.variables) };
       case 'validate':
-        return { expressions: c.input ? [{ path: 'input', source: c.input }] : [], sets: [c.outputVariable, 'validation_errors'] };
+        return { expressions: c.input ? [{ path: 'input', source: c.input }] : [], jsonSchemas: [{ path: 'schema', schema: c.schema }], sets: [c.outputVariable, 'validation_errors'] };
     }
   },
   async execute(step, ctx): Promise<StepOutcome> {
@@ -71,7 +87,7 @@ export const dataApiStep = defineStep<DataApiConfig>({
         case 'evaluate':
           return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { [c.outputVariable]: evaluate(c.expression, ctx.variables, ctx.functions) } };
         case 'assign':
-          return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: renderJsonValue(c.variables, ctx.variables, ctx.functions) as Record<string, unknown> };
+          return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: renderJsonValue(c.variables, ctx.variables, ctx.functions, MAX_VARIABLES_BYTES) as Record<string, unknown> };
         case 'validate': {
           const input = c.input ? evaluate(c.input, ctx.variables, ctx.functions) : { ...ctx.variables };
           const validate = compileJsonSchema(c.schema);
@@ -81,7 +97,7 @@ export const dataApiStep = defineStep<DataApiConfig>({
         }
       }
     } catch (err) {
-      if (!(err instanceof IvrflowError)) throw err;
+      if (!isFlowFailure(err)) throw err;
       return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message: err.message } } };
     }
   },

@@ -4,7 +4,8 @@
  * value is exactly `{{ expr }}`).
  */
 import { z } from 'zod';
-import { IvrflowError } from '../errors';
+import { MAX_VARIABLES_BYTES } from '../budgets';
+import { isFlowFailure } from '../errors';
 import { renderJsonValue, templatesIn } from '../expressions/template';
 import { VariableName } from './common';
 import { defineStep } from './types';
@@ -27,9 +28,9 @@ export const endStep = defineStep<EndConfig>({
     const c = step.configuration;
     let variables: Record<string, unknown> = {};
     try {
-      if (c.outputs) variables = renderJsonValue(c.outputs, ctx.variables, ctx.functions) as Record<string, unknown>;
+      if (c.outputs) variables = renderJsonValue(c.outputs, ctx.variables, ctx.functions, MAX_VARIABLES_BYTES) as Record<string, unknown>;
     } catch (err) {
-      if (!(err instanceof IvrflowError)) throw err;
+      if (!isFlowFailure(err)) throw err;
       return { branch: c.outcome, status: 'FAILED', end: { status: 'FAILED', outcome: c.outcome }, trace: { error: { type: 'invalid_request', message: err.message } } };
     }
     return { branch: c.outcome, status: c.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED', variables, end: { status: c.status, outcome: c.outcome } };

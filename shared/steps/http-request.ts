@@ -16,11 +16,13 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { IvrflowError } from '../errors';
 import { evaluate } from '../expressions/evaluator';
 import { applyResponseMapping } from '../expressions/response-mapping';
 import { renderHeader, renderJsonText, renderJsonValue, renderText, renderUrl, templatesIn } from '../expressions/template';
+import { isFlowFailure, TemplateError } from '../errors';
 import type { HttpResponse } from '../http/client';
+import { hostAllowed } from '../http/network-policy';
+import { parseUntrustedJson } from '../json';
 import type { Admission, CircuitState } from '../resilience/circuit-breaker';
 import { IDEMPOTENT_METHODS, RetryPolicy, backoffDelayMs } from '../resilience/retry';
 import { Expression, Template, VariableName } from './common';
@@ -73,12 +75,13 @@ export type HttpRequestConfig = z.infer<typeof HttpRequestConfig>;
 export const HTTP_BRANCHES = ['OnSuccess', 'OnClientError', 'OnServerError', 'OnTimeout', 'OnCircuitOpen', 'OnError'] as const;
 
 /** The failure classes exposed as `http_error.type`. */
-export type FailureType = 'timeout' | 'connection' | 'http_3xx' | 'http_4xx' | 'auth' | 'http_5xx' | 'circuit_open' | 'invalid_request';
+export type FailureType = 'timeout' | 'connection' | 'http_3xx' | 'http_4xx' | 'auth' | 'http_5xx' | 'circuit_open' | 'invalid_request' | 'invalid_response';
 
 const BRANCH_OF: Record<FailureType, string> = {
   timeout: 'OnTimeout',
   connection: 'OnError',
   invalid_request: 'OnError',
+  invalid_response: 'OnError',
   http_3xx: 'OnError',
   http_4xx: 'OnClientError',
   auth: 'OnClientError',
@@ -89,13 +92,13 @@ const BRANCH_OF: Record<FailureType, string> = {
 /** Failures that count toward the circuit breaker (DESIGN §3, §5): never 4xx. */
 const BREAKER_FAILURES: ReadonlySet<FailureType | undefined> = new Set<FailureType | undefined>(['http_5xx', 'timeout', 'connection']);
 
-/** The default circuit key: method, host and the URL template's path (values left as `{{ }}`). */
-export function defaultCircuitKey(method: string, url: URL, urlTemplate: string): string {
-  const path = urlTemplate
-    .replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
-    .replace(/^\{\{[\s\S]*?\}\}/, '')
-    .replace(/[?#].*$/s, '');
-  return `${method} ${url.host}${path || '/'}`;
+/**
+ * The default circuit key: method, the host actually requested and the path actually requested
+ * with every part that came from a value replaced by `{}` (`GET crm.example.com/v2/accounts/{}`),
+ * so `/v2/accounts/{{id}}` is one circuit and no value can move a call onto another path's circuit.
+ */
+export function defaultCircuitKey(method: string, url: URL, pathShape: string): string {
+  return `${method} ${url.host}${pathShape}`;
 }
 
 /** The HTTP trace fields of a step that got no response. */
@@ -107,34 +110,57 @@ function sha256(body: Buffer): string {
   return createHash('sha256').update(body).digest('hex');
 }
 
+/**
+ * The body as JSON: undefined when empty or not JSON (then `defaultResponse` applies).
+ * @throws UnsafeJsonError when it nests deeper than 64 levels (the step fails `invalid_response`).
+ */
 function parseBody(res: HttpResponse): unknown {
   if (res.body.length === 0) return undefined;
+  let text: string;
   try {
-    return JSON.parse(res.body.toString('utf8')) as unknown;
+    text = res.body.toString('utf8');
+    JSON.parse(text);
   } catch {
     return undefined;
   }
+  return parseUntrustedJson(text, { protectProto: false });
 }
 
 interface PreparedRequest {
   url: URL;
+  pathShape: string;
   method: string;
   headers: Record<string, string>;
   body?: string;
 }
 
+/** Headers whose values are credentials whatever the flow says (redacted like authentication values). */
+export const SECRET_HEADERS = /^(authorization|proxy-authorization|x-api-key|api-key|x-auth-token)$/i;
+
+/** Thrown by {@link prepare} for a destination the flow does not allow. */
+class HostNotAllowedError extends TemplateError {}
+
 function prepare(config: HttpRequestConfig, ctx: StepContext): PreparedRequest {
   const vars = ctx.variables;
-  const url = renderUrl(config.url, vars, ctx.functions);
+  const { url, pathShape } = renderUrl(config.url, vars, ctx.functions);
+  if (ctx.allowedHosts && !hostAllowed(url.hostname, ctx.allowedHosts)) {
+    throw new HostNotAllowedError(`host ${url.hostname} is not in the flow's allowedHosts; no request was sent`);
+  }
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(config.headers ?? {})) headers[name.toLowerCase()] = renderHeader(name, value, vars, ctx.functions);
+  for (const [name, value] of Object.entries(config.headers ?? {})) {
+    headers[name.toLowerCase()] = renderHeader(name, value, vars, ctx.functions);
+    if (SECRET_HEADERS.test(name)) ctx.markSecret(headers[name.toLowerCase()]!);
+  }
   const auth = config.authentication;
   if (auth?.type === 'basic') {
     const user = renderText(auth.username, vars, ctx.functions);
     const password = renderText(auth.password, vars, ctx.functions);
+    ctx.markSecret(password);
     headers['authorization'] = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    ctx.markSecret(headers['authorization']);
   } else if (auth?.type === 'apiKey') {
     headers[auth.headerName.toLowerCase()] = renderHeader(auth.headerName, auth.headerValue, vars, ctx.functions);
+    ctx.markSecret(headers[auth.headerName.toLowerCase()]!);
   }
   let body: string | undefined;
   if (config.body !== undefined) {
@@ -142,7 +168,7 @@ function prepare(config: HttpRequestConfig, ctx: StepContext): PreparedRequest {
     headers['content-type'] ??= 'application/json';
   }
   headers['accept'] ??= 'application/json';
-  return { url, method: config.method, headers, ...(body === undefined ? {} : { body }) };
+  return { url, pathShape, method: config.method, headers, ...(body === undefined ? {} : { body }) };
 }
 
 function mapped(config: HttpRequestConfig, body: unknown, ctx: StepContext): Record<string, unknown> {
@@ -169,11 +195,12 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       secrets.push({ path: 'authentication.headerValue', value: auth.headerValue });
     }
     for (const [k, v] of Object.entries(c.headers ?? {})) {
-      if (/^(authorization|proxy-authorization|x-api-key|api-key|x-auth-token)$/i.test(k)) secrets.push({ path: `headers.${k}`, value: v });
+      if (SECRET_HEADERS.test(k)) secrets.push({ path: `headers.${k}`, value: v });
     }
     return {
       urls: [{ path: 'url', text: c.url }],
       templates,
+      jsonTemplates: typeof c.body === 'string' ? [{ path: 'body', text: c.body }] : [],
       expressions: c.when ? [{ path: 'when', source: c.when }] : [],
       mappings: Object.entries(c.responseMapping ?? {}).map(([k, v]) => ({ path: `responseMapping.${k}`, source: v })),
       secrets,
@@ -195,7 +222,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     try {
       request = prepare(config, ctx);
     } catch (err) {
-      if (err instanceof IvrflowError) return fail('invalid_request', err.message, null, { trace: noResponse(0) });
+      if (isFlowFailure(err)) return fail('invalid_request', err.message, null, { trace: noResponse(0) });
       throw err;
     }
 
@@ -205,9 +232,9 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     let circuit: { key: string; state: CircuitState; transitions?: string[] } | undefined;
     if (breaker) {
       try {
-        circuit = { key: breaker.key ? renderText(breaker.key, ctx.variables, ctx.functions) : defaultCircuitKey(request.method, request.url, config.url), state: 'CLOSED' };
+        circuit = { key: breaker.key ? renderText(breaker.key, ctx.variables, ctx.functions) : defaultCircuitKey(request.method, request.url, request.pathShape), state: 'CLOSED' };
       } catch (err) {
-        if (err instanceof IvrflowError) return fail('invalid_request', err.message, null, { trace: noResponse(0) });
+        if (isFlowFailure(err)) return fail('invalid_request', err.message, null, { trace: noResponse(0) });
         throw err;
       }
     }
@@ -238,7 +265,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
         type = s >= 200 && s < 300 ? undefined : s >= 500 ? 'http_5xx' : s === 401 || s === 403 ? 'auth' : s >= 400 ? 'http_4xx' : 'http_3xx';
         message = `HTTP ${s}`;
       } else {
-        type = result.kind === 'timeout' ? 'timeout' : result.kind === 'blocked' ? 'invalid_request' : 'connection';
+        type = result.kind === 'timeout' ? 'timeout' : result.kind === 'blocked' || result.kind === 'invalid' ? 'invalid_request' : 'connection';
         message = result.message;
       }
       const statusCode = result.kind === 'response' ? result.status : null;
@@ -267,7 +294,12 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
         }
       }
 
-      const body = result.kind === 'response' ? parseBody(result) : undefined;
+      let body: unknown;
+      try {
+        body = result.kind === 'response' ? parseBody(result) : undefined;
+      } catch (err) {
+        return fail('invalid_response', `the response body cannot be used: ${(err as Error).message}`, statusCode, { trace: traced });
+      }
       if (type === undefined) {
         return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { ...mapped(config, body, ctx), http_status_code: statusCode, http_error: null }, trace: traced };
       }

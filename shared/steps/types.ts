@@ -42,11 +42,16 @@ export interface ExecutionResult {
   status: ExecutionStatus;
   /** The branch the flow ended on: an End step's outcome or the last step's branch. */
   branch: string;
-  /** Declared outputs (all variables when the flow declares none). */
+  /** Declared outputs (when the flow declares none: the variables its steps set). */
   variables: Record<string, unknown>;
   trace: TraceEntry[];
-  /** Set when the run stopped on an engine condition (MAX_STEPS_EXCEEDED, DEADLINE_EXCEEDED, ...). */
-  error?: { code: string; message: string };
+  /**
+   * Set when the run stopped on an engine condition (MAX_STEPS_EXCEEDED, DEADLINE_EXCEEDED,
+   * BUDGET_EXCEEDED with `budget` naming which: steps, valueBytes, valueDepth, variablesBytes).
+   */
+  error?: { code: string; message: string; budget?: string };
+  /** Set when the stored record had to be shrunk to fit (the trace cut first; never the outcome). */
+  truncated?: boolean;
   startedAt: string;
   durationMs: number;
 }
@@ -75,9 +80,16 @@ export interface StepContext {
   readonly clock: Clock;
   readonly randomness: Randomness;
   readonly http: HttpClient;
-  /** The shared circuit breaker (DESIGN §5). */
+  /** The shared circuit breaker (docs/architecture.md, "Resilience"). */
   readonly circuits: CircuitBreaker;
   readonly functions: FunctionContext;
+  /**
+   * Hosts the current flow may call (its `allowedHosts`; `*.example.com` patterns), checked on the
+   * URL actually requested; undefined when the flow sets none (any host the network policy allows).
+   */
+  readonly allowedHosts: readonly string[] | undefined;
+  /** Registers a value the step sends as a credential: it is redacted (`***`) from every trace, record, output and log. */
+  markSecret(value: string): void;
   /** Runs another flow with the same deadline; never throws (failures come back as FAILED). */
   runSubFlow(flowId: string, version: number | undefined, variables: Record<string, unknown>): Promise<ExecutionResult>;
 }

@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeClock, systemRandomness } from '../../shared/clock';
 import { runFlow } from '../../shared/executor/executor';
+import { renderUrl } from '../../shared/expressions/template';
 import type { Flow } from '../../shared/flow/schema';
 import { NodeHttpClient } from '../../shared/http/client';
 import { ensureTables, LOCAL_AWS } from '../../shared/local/dynamodb-local';
@@ -209,9 +210,18 @@ describe('shared circuit breaker on DynamoDB Local', () => {
     warn.mockRestore();
   });
 
-  it('the default key is method + host + path template', () => {
-    expect(defaultCircuitKey('GET', new URL('http://crm.example.com:8080/v2/accounts/42?phone=1'), '{{crm_base_url}}/v2/accounts/{{id}}?phone={{p}}')).toBe('GET crm.example.com:8080/v2/accounts/{{id}}');
-    expect(defaultCircuitKey('POST', new URL('https://api.example.com/v1/tickets'), 'https://api.example.com/v1/tickets')).toBe('POST api.example.com/v1/tickets');
+  it('the default key is method + host actually requested + path shape (values as {})', () => {
+    const key = (method: string, template: string, scope: Record<string, unknown>) => {
+      const { url, pathShape } = renderUrl(template, scope);
+      return defaultCircuitKey(method, url, pathShape);
+    };
+    const template = '{{crm_base_url}}/v2/accounts/{{id}}?phone={{p}}';
+    expect(key('GET', template, { crm_base_url: 'http://crm.example.com:8080', id: '42', p: '1' })).toBe('GET crm.example.com:8080/v2/accounts/{}');
+    expect(key('POST', 'https://api.example.com/v1/tickets', {})).toBe('POST api.example.com/v1/tickets');
+    // No value can move a call onto another path's circuit: not a '#', a '?' or a base URL with a path of its own.
+    for (const id of ['42#', '42?x=1', 'x/../tickets']) expect(key('GET', template, { crm_base_url: 'http://crm.example.com:8080', id, p: '1' })).toBe('GET crm.example.com:8080/v2/accounts/{}');
+    expect(key('GET', template, { crm_base_url: 'http://crm.example.com:8080/v1/tickets#', id: '42', p: '1' })).toBe('GET crm.example.com:8080{}');
+    expect(key('GET', template, { crm_base_url: 'http://crm.example.com:8080/v1/tickets?', id: '42', p: '1' })).not.toBe(key('GET', template, { crm_base_url: 'http://crm.example.com:8080', id: '42', p: '1' }));
   });
 });
 
