@@ -1,10 +1,12 @@
 /**
  * flow-api Lambda: `PUT /flows/{flowId}`, `GET /flows/{flowId}[?version=N]`, `GET /flows[?limit=&cursor=]`,
  * `DELETE /flows/{flowId}`, `POST /flows/validate`; circuits: `GET /circuits`, `GET /circuits/{key}`
- * (key URL-encoded), `DELETE /circuits/{key}` (operator reset). A thin middy adapter over the services.
+ * (key URL-encoded), `DELETE /circuits/{key}` (operator reset). A thin middy adapter over the services;
+ * path parameters are checked first (shared/api/params.ts), so a malformed one is a 400.
  */
 import middy from '@middy/core';
-import { httpErrors, intQuery, json, pathParam, readJsonBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
+import { httpErrors, intQuery, json, readJsonBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
+import { circuitKeyParam, flowIdParam } from '../../shared/api/params';
 import { servicesFromEnv, type Services } from '../../shared/api/runtime';
 import { logger } from '../../shared/observability';
 
@@ -12,19 +14,19 @@ import { logger } from '../../shared/observability';
 export function createFlowApiHandler(services: () => Services) {
   const routes = router({
     'PUT /flows/{flowId}': async (event) => {
-      const result = await services().flowService.deploy(pathParam(event, 'flowId'), readJsonBody(event));
+      const result = await services().flowService.deploy(flowIdParam(event), readJsonBody(event));
       return json(result.version === 1 ? 201 : 200, result);
     },
-    'GET /flows/{flowId}': async (event) => json(200, await services().flowService.get(pathParam(event, 'flowId'), intQuery(event, 'version', { min: 1, max: 1e9 }))),
+    'GET /flows/{flowId}': async (event) => json(200, await services().flowService.get(flowIdParam(event), intQuery(event, 'version', { min: 1, max: 1e9 }))),
     'GET /flows': async (event) => json(200, await services().flowService.list(intQuery(event, 'limit', { min: 1, max: 100 }) ?? 25, event.queryStringParameters?.['cursor'])),
     'DELETE /flows/{flowId}': async (event) => {
-      await services().flowService.delete(pathParam(event, 'flowId'));
+      await services().flowService.delete(flowIdParam(event));
       return { statusCode: 204 };
     },
     'GET /circuits': async (event) => json(200, await services().circuitService.list(intQuery(event, 'limit', { min: 1, max: 100 }) ?? 25, event.queryStringParameters?.['cursor'])),
-    'GET /circuits/{key}': async (event) => json(200, await services().circuitService.get(pathParam(event, 'key'))),
+    'GET /circuits/{key}': async (event) => json(200, await services().circuitService.get(circuitKeyParam(event))),
     'DELETE /circuits/{key}': async (event) => {
-      await services().circuitService.reset(pathParam(event, 'key'));
+      await services().circuitService.reset(circuitKeyParam(event));
       return { statusCode: 204 };
     },
     'POST /flows/validate': async (event) => {

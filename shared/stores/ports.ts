@@ -30,7 +30,10 @@ export interface FlowStore {
   /** The latest version number, or 0 when the flow does not exist. */
   getLatestVersion(flowId: string): Promise<number>;
   listFlows(limit: number, cursor?: string): Promise<Page<FlowSummary>>;
-  /** Deletes every version. @returns false when the flow did not exist. */
+  /**
+   * Deletes every version. @returns false when the flow did not exist (or another delete of it had
+   *   already begun: the flow was no longer visible).
+   */
   deleteFlow(flowId: string): Promise<boolean>;
 }
 

@@ -117,7 +117,7 @@ export class DynamoCircuitStore implements CircuitStore {
   }
 
   async list(limit: number, cursor?: string): Promise<{ items: CircuitRecord[]; nextCursor?: string }> {
-    const start = decodeCursor(cursor);
+    const start = decodeCursor(cursor, { kind: 'CIRCUIT' });
     const out = await this.doc.send(
       new QueryCommand({ TableName: this.table, IndexName: 'byKind', KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': 'CIRCUIT' }, Limit: limit, ExclusiveStartKey: start }),
     );
