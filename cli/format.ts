@@ -32,7 +32,7 @@ export function formatResult(result: ExecutionResult): string {
   return out.join('\n');
 }
 
-/** One line per diagnostic: `file: CODE path: message`. */
+/** One line per diagnostic: `file: CODE path: message` (line breaks in a message are folded into spaces). */
 export function formatDiagnostics(file: string, diagnostics: Diagnostic[], level: 'error' | 'warning'): string[] {
-  return diagnostics.map((d) => `${file}: ${level} ${d.code} ${d.path || '(root)'}: ${d.message}`);
+  return diagnostics.map((d) => `${file}: ${level} ${d.code} ${d.path || '(root)'}: ${d.message.replace(/\s*[\r\n]+\s*/g, ' ')}`);
 }

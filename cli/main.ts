@@ -7,13 +7,16 @@
  *   ivrflow deploy <file...> --api <url>
  *
  * Exit codes: validate 0 all valid / 1 otherwise; run 0 SUCCEEDED / 1 FAILED or TIMED_OUT /
- * 2 invalid flow or usage.
+ * 2 invalid flow or usage. `run` reports a sub-flow whose file (in `--flows`) is invalid as
+ * `INVALID_SUBFLOW`, naming the file and its first problem. An unexpected error is one line on
+ * stderr (`ivrflow: ...`, no stack trace) and exit code 1.
  */
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemClock, systemRandomness } from '../shared/clock';
 import { runFlow } from '../shared/executor/executor';
 import { validateFlow } from '../shared/flow/validate';
+import { parseUntrustedJson } from '../shared/json';
 import { NodeHttpClient } from '../shared/http/client';
 import { deployCommand } from './deploy';
 import { folderResolver, readJsonFile } from './flow-files';
@@ -26,7 +29,7 @@ const USAGE = `usage:
   ivrflow serve [--port N] [--data <dir>] [--no-examples]
   ivrflow deploy <file...> --api <url>`;
 
-/** Runs the CLI; returns the exit code. Never throws for bad input. */
+/** Runs the CLI; returns the exit code. Never throws: an unexpected error is one line on `err` and exit code 1. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -49,12 +52,26 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return 2;
     }
   } catch (e) {
-    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
       err(`${(e as Error).message}\n${USAGE}`);
       return 2;
     }
-    throw e;
+    err(`ivrflow: ${oneLine(e)}`);
+    return 1;
   }
+}
+
+/** An error as one line, without its stack: `Name: message`, line breaks folded, at most 1000 characters. */
+function oneLine(e: unknown): string {
+  let text: string;
+  try {
+    text = e instanceof Error ? `${e.name}: ${e.message}` : `error: ${String(e)}`;
+  } catch {
+    text = 'unexpected error';
+  }
+  text = text.replace(/\s*[\r\n]+\s*/g, ' ');
+  return text.length > 1000 ? `${text.slice(0, 999)}…` : text;
 }
 
 async function validateCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
@@ -123,7 +140,8 @@ async function runCommand(args: string[], out: (s: string) => void, err: (s: str
   const variables: Record<string, unknown> = {};
   try {
     if (values['vars-file']) {
-      const { value, error } = readJsonFile(values['vars-file']);
+      // Untrusted: a depth limit (64 levels) and no __proto__ keys (Object.assign below would set a prototype).
+      const { value, error } = readJsonFile(values['vars-file'], (text) => parseUntrustedJson(text));
       if (error || typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`--vars-file ${values['vars-file']}: ${error?.message ?? 'must hold a JSON object'}`);
       Object.assign(variables, value);
     }
@@ -144,8 +162,9 @@ async function runCommand(args: string[], out: (s: string) => void, err: (s: str
 
   const { value, error } = readJsonFile(file);
   const flowsDir = resolve(values.flows ?? dirname(file));
-  const { resolve: resolveFlow } = await folderResolver(flowsDir, true);
-  const result = error ? { valid: false, errors: [error], warnings: [] } : await validateFlow(value, { allowPrivateHosts: true, flowExists: async (id, v) => (await resolveFlow(id, v)) !== undefined });
+  const { resolve: resolveFlow, flowExists } = await folderResolver(flowsDir, true);
+  // A sub-flow whose file is invalid is INVALID_SUBFLOW (with the file and its first problem), not MISSING_FLOW.
+  const result = error ? { valid: false, errors: [error], warnings: [] } : await validateFlow(value, { allowPrivateHosts: true, flowExists });
   if (!result.valid || !('flow' in result) || !result.flow) {
     if (values.json) out(JSON.stringify({ valid: false, errors: result.errors }));
     else for (const l of formatDiagnostics(file, result.errors, 'error')) err(l);

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,5 +123,49 @@ describe('the ivrflow CLI', () => {
       ].sort(),
     );
     expect(report.files[1]!.errors[0]!.code).toBe('UNREADABLE_FILE');
+  });
+
+  describe('with flow files under the temporary directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ivrflow-cli-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const write = (name: string, value: unknown) => {
+      const file = join(dir, name);
+      writeFileSync(file, typeof value === 'string' ? value : JSON.stringify(value));
+      return file;
+    };
+    const noStackTrace = (text: string) => expect(text).not.toMatch(/^\s+at /m);
+
+    it('run names a sub-flow whose file is invalid (INVALID_SUBFLOW with its file and first problem), not a missing flow', async () => {
+      mkdirSync(join(dir, 'flows'));
+      const child = write('flows/child.json', { id: 'child', name: 'Child', steps: [{ id: 'call', type: 'HTTPRequest', configuration: { url: 'https://api.example.com/x', timeout: 999999 } }] });
+      const parent = write('flows/parent.json', { id: 'parent', name: 'Parent', steps: [{ id: 'sub', type: 'SubFlow', configuration: { flowId: 'child' }, next: 'done' }, { id: 'done', type: 'End', configuration: {} }] });
+      const r = await cli(['run', parent]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('INVALID_SUBFLOW steps[0].configuration.flowId');
+      expect(r.stderr).toContain(`flow 'child' (file ${child}) is invalid: OUT_OF_BOUNDS steps[0].configuration.timeout: timeout 999999 is too big`);
+      expect(r.stderr).not.toContain('MISSING_FLOW');
+      const json = await cli(['run', parent, '--json']);
+      expect(json.code).toBe(2);
+      expect((JSON.parse(json.stdout) as { errors: Array<{ code: string }> }).errors.map((e) => e.code)).toEqual(['INVALID_SUBFLOW']);
+    });
+
+    it('run refuses a --vars-file nested 1000 levels deep: exit 2, one line, no stack trace', async () => {
+      const flow = write('end.json', { id: 'end-only', name: 'End only', steps: [{ id: 'done', type: 'End', configuration: {} }] });
+      const vars = write('deep.vars.json', `{"v": ${'['.repeat(1000)}${']'.repeat(1000)}}`);
+      const r = await cli(['run', flow, '--vars-file', vars]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toEqual([`--vars-file ${vars}: JSON nests deeper than 64 levels`]);
+      noStackTrace(r.stderr);
+    });
+
+    it('run reports an unexpected error in one line with exit code 1, never a stack trace', async () => {
+      const flow = write('end2.json', { id: 'end-two', name: 'End', steps: [{ id: 'done', type: 'End', configuration: {} }] });
+      const r = await cli(['run', flow, '--flows', join(dir, 'no-such-folder')]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^ivrflow: .*no-such-folder/);
+      noStackTrace(r.stderr);
+    });
   });
 });

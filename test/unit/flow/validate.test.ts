@@ -122,6 +122,38 @@ describe('validateFlow: one test per error code', () => {
     expect((await codes(raw)).errors).toEqual(['HOST_NOT_ALLOWED steps[1].configuration.url']);
   });
 
+  it('BAD_BODY_TEMPLATE: a string body that cannot render to JSON, checked with placeholder values', async () => {
+    const bad = await validateFlow(flowOf([http('a', { method: 'POST', body: '{"phone": "{{p}}", "n": {{n}}' }, { next: 'b' }), end('b')], { inputs: ['p', 'n'] }));
+    expect(bad.errors.map((e) => `${e.code} ${e.path}`)).toEqual(['BAD_BODY_TEMPLATE steps[0].configuration.body']);
+    expect(bad.errors[0]!.message).toMatch(/JSON/);
+    expect(bad.errors[0]!.message).toContain('{\\"phone\\"'); // names the template
+    expect((await codes(flowOf([http('a', { method: 'POST', body: '{"a": {{x}}, "b": "{{y}}"}' })], { inputs: ['x', 'y'] }))).errors).toEqual([]);
+    // A template that does not compile is a BAD_EXPRESSION only.
+    expect((await codes(flowOf([http('a', { method: 'POST', body: '{"a": {{ 1 + }}}' })]))).errors).toEqual(['BAD_EXPRESSION steps[0].configuration.body']);
+  });
+
+  it('BAD_SCHEMA: DataAPI validate schemas that do not compile (back-references, look-ahead, schemas Ajv rejects)', async () => {
+    const validate = (id: string, schema: unknown) => ({ id, type: 'DataAPI', configuration: { operation: 'validate', schema } });
+    const r = await validateFlow(
+      flowOf([
+        validate('backref', { type: 'string', pattern: '(a)\\1' }),
+        validate('lookahead', { type: 'string', pattern: '^(?=a)a' }),
+        validate('ajv', { type: 'nope' }),
+        validate('fine', { type: 'string', pattern: '^[0-9]{4}$' }),
+      ]),
+    );
+    expect(r.errors.map((e) => `${e.code} ${e.path}`)).toEqual(['BAD_SCHEMA steps[0].configuration.schema', 'BAD_SCHEMA steps[1].configuration.schema', 'BAD_SCHEMA steps[2].configuration.schema']);
+    expect(r.errors.every((e) => e.message.startsWith('JSON Schema does not compile'))).toBe(true);
+  });
+
+  it('INVALID_SUBFLOW: flowExists answers with why the sub-flow cannot be used', async () => {
+    const raw = flowOf([{ id: 's', type: 'SubFlow', configuration: { flowId: 'child' } }]);
+    const r = await validateFlow(raw, { flowExists: () => "flow 'child' (file flows/child.json) is invalid: BAD_URL steps[0].configuration.url: no" });
+    expect(r.errors).toEqual([{ code: 'INVALID_SUBFLOW', path: 'steps[0].configuration.flowId', message: "flow 'child' (file flows/child.json) is invalid: BAD_URL steps[0].configuration.url: no" }]);
+    // A store failure is not a flow problem: it is thrown, not reported.
+    await expect(validateFlow(raw, { flowExists: () => Promise.reject(new Error('store down')) })).rejects.toThrow('store down');
+  });
+
   it('INVALID_VALUE: a flow that is not an object', async () => {
     expect((await codes('nope')).errors).toEqual(['INVALID_VALUE ']); // path '' is the root
   });
@@ -129,6 +161,34 @@ describe('validateFlow: one test per error code', () => {
   it('lists every problem at once, including those in other steps', async () => {
     const r = await codes(flowOf([{ id: 'a', type: 'Nope', configuration: {} }, http('b', { timeout: -1 }, { next: 'zzz' }), end('b')]));
     expect(r.errors.sort()).toEqual(['DUPLICATE_STEP_ID steps[2].id', 'MISSING_STEP steps[1].next', 'OUT_OF_BOUNDS steps[1].configuration.timeout', 'UNKNOWN_STEP_TYPE steps[0].type'].sort());
+  });
+});
+
+describe('validateFlow: messages name the offending value', () => {
+  const messageAt = async (raw: unknown, path: string) => (await validateFlow(raw)).errors.find((e) => e.path === path)?.message;
+
+  it('an unknown step type, key or branch', async () => {
+    expect(await messageAt(flowOf([{ id: 'a', type: 'Teleport', configuration: {} }]), 'steps[0].type')).toMatch(/^unknown step type 'Teleport'; known types: HTTPRequest, /);
+    expect(await messageAt(flowOf([http('a', { foo: 1 })]), 'steps[0].configuration.foo')).toBe("unknown key 'foo'");
+    expect(await messageAt(flowOf([http('a', {}, { branches: { OnFoo: 'a' } })]), 'steps[0].branches.OnFoo')).toMatch(/^unknown branch 'OnFoo'; HTTPRequest steps take OnSuccess, .*Default$/);
+  });
+
+  it('an out-of-bounds number and a value of the wrong type or format', async () => {
+    expect(await messageAt(flowOf([http('a', { timeout: 999999 })]), 'steps[0].configuration.timeout')).toBe('timeout 999999 is too big: must be <= 30000');
+    expect(await messageAt(flowOf([end('a')], { deadlineMs: 50 }), 'deadlineMs')).toBe('deadlineMs 50 is too small: must be >= 100');
+    expect(await messageAt(flowOf([http('a', { method: 'abc' })]), 'steps[0].configuration.method')).toMatch(/; got "abc"$/);
+    expect(await messageAt({ ...flowOf([end('a')]), name: 42 }, 'name')).toBe('name must be a string, got 42');
+    expect(await messageAt(flowOf([end('a b')]), 'steps[0].id')).toMatch(/; got "a b"$/);
+  });
+
+  it('previews are short JSON, cut with …; secrets are never shown', async () => {
+    const message = await messageAt({ ...flowOf([end('a')]), name: { long: 'x'.repeat(10_000) } }, 'name');
+    expect(message).toMatch(/got \{"long":"x+…$/);
+    expect(message!.length).toBeLessThan(120);
+    const secret = await messageAt(flowOf([http('a', { authentication: { type: 'basic', username: 'svc', password: 987654321 } })]), 'steps[0].configuration.authentication.password');
+    expect(secret).toMatch(/got a number/);
+    expect(secret).not.toContain('987654321');
+    expect((await validateFlow(flowOf([http('a', { authentication: { type: 'apiKey', headerValue: 'sk_live_123' } })]))).errors[0]!.message).not.toContain('sk_live_123');
   });
 });
 
@@ -149,5 +209,13 @@ describe('validateFlow: warnings', () => {
       ),
     );
     expect(r.warnings.sort()).toEqual(['UNSET_VARIABLE steps[0].configuration.url', 'UNSET_VARIABLE steps[1].configuration.conditions[0].expression'].sort());
+  });
+  it('UNRESTRICTED_HOST: the host comes from a value and the flow sets no allowedHosts', async () => {
+    const steps = [http('a', { url: '{{base}}/x' }, { next: 'b' }), http('b', { url: 'https://{{host}}/x' }, { next: 'c' }), http('c', { url: 'https://api.example.com/{{path}}?q={{q}}' })];
+    const r = await validateFlow(flowOf(steps, { inputs: ['base', 'host', 'path', 'q'] }));
+    expect(r.valid).toBe(true);
+    expect(r.warnings.map((w) => `${w.code} ${w.path}`)).toEqual(['UNRESTRICTED_HOST steps[0].configuration.url', 'UNRESTRICTED_HOST steps[1].configuration.url']);
+    expect(r.warnings[0]!.message).toMatch(/\{\{base\}\}\/x.*any public host.*allowedHosts/);
+    expect((await codes(flowOf(steps, { inputs: ['base', 'host', 'path', 'q'], allowedHosts: ['*.example.com'] }))).warnings).toEqual([]);
   });
 });
