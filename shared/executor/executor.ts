@@ -178,6 +178,7 @@ async function execute(
     functions,
     allowedHosts: flow.allowedHosts,
     markSecret: (value) => scope.secrets.add(value),
+    redact: (value) => scope.secrets.redact(value),
     runSubFlow: async (flowId, version, vars) => {
       const child = depth + 1 > MAX_SUBFLOW_DEPTH ? undefined : await deps.resolveFlow(flowId, version);
       if (!child) {

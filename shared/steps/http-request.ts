@@ -101,6 +101,14 @@ export function defaultCircuitKey(method: string, url: URL, pathShape: string): 
   return `${method} ${url.host}${pathShape}`;
 }
 
+/** Longest circuit key stored as is; a longer one keeps its start and a hash of the whole (a DynamoDB key is at most 1024 bytes). */
+export const MAX_CIRCUIT_KEY_LENGTH = 256;
+
+function boundedKey(key: string): string {
+  if (Buffer.byteLength(key) <= MAX_CIRCUIT_KEY_LENGTH) return key;
+  return `${key.slice(0, 128)}…#${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+}
+
 /** The HTTP trace fields of a step that got no response. */
 function noResponse(attempts: number) {
   return { attempts, statusCode: null, bodySha256: null };
@@ -232,7 +240,9 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     let circuit: { key: string; state: CircuitState; transitions?: string[] } | undefined;
     if (breaker) {
       try {
-        circuit = { key: breaker.key ? renderText(breaker.key, ctx.variables, ctx.functions) : defaultCircuitKey(request.method, request.url, request.pathShape), state: 'CLOSED' };
+        const key = breaker.key ? renderText(breaker.key, ctx.variables, ctx.functions) : defaultCircuitKey(request.method, request.url, request.pathShape);
+        // Credentials never reach the shared circuit store or its logs.
+        circuit = { key: boundedKey(ctx.redact(key)), state: 'CLOSED' };
       } catch (err) {
         if (isFlowFailure(err)) return fail('invalid_request', err.message, null, { trace: noResponse(0) });
         throw err;

@@ -90,6 +90,8 @@ export interface StepContext {
   readonly allowedHosts: readonly string[] | undefined;
   /** Registers a value the step sends as a credential: it is redacted (`***`) from every trace, record, output and log. */
   markSecret(value: string): void;
+  /** `value` with every credential registered so far replaced by `***` (for what a step stores or logs, e.g. a circuit key). */
+  redact<T>(value: T): T;
   /** Runs another flow with the same deadline; never throws (failures come back as FAILED). */
   runSubFlow(flowId: string, version: number | undefined, variables: Record<string, unknown>): Promise<ExecutionResult>;
 }
