@@ -56,11 +56,15 @@ await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/accounts`;
 const http = new NodeHttpClient({ allowPrivateNetworks: true });
 const circuits = new CircuitBreaker({ store: new MemoryCircuitStore(), clock: systemClock, instanceId: 'bench', cacheTtlMs: 60_000 });
-const deps: ExecutorDeps = { clock: systemClock, randomness: systemRandomness, http, resolveFlow: async () => undefined, circuits };
+const deps: ExecutorDeps = { clock: systemClock, randomness: systemRandomness, http, resolveFlow: () => Promise.resolve(undefined), circuits };
 const opts = { allowPrivateHosts: true };
 
 const httpFlow = await parseFlow(
-  { id: 'bench-http', name: 'b', steps: [{ id: 'lookup', type: 'HTTPRequest', configuration: { url: `${url}?phone={{phone}}`, responseMapping: { tier: '$.data[0].attributes.loyalty_tier', open: '$.data[0].attributes.support_tickets > 0' } } }] },
+  {
+    id: 'bench-http',
+    name: 'b',
+    steps: [{ id: 'lookup', type: 'HTTPRequest', configuration: { url: `${url}?phone={{phone}}`, responseMapping: { tier: '$.data[0].attributes.loyalty_tier', open: '$.data[0].attributes.support_tickets > 0' } } }],
+  },
   opts,
 );
 const stepFlow = await parseFlow({ id: 'bench-step', name: 'b', steps: [{ id: 'calc', type: 'DataAPI', configuration: { operation: 'evaluate', expression: "formatPhoneNumber('{{dtmf}}') ?? 'INVALID'", outputVariable: 'phone' } }] }, opts);
@@ -113,7 +117,17 @@ try {
 const bundles: Record<string, number> = {};
 for (const name of ['flow-api', 'flow-executor']) {
   // As NodejsFunction bundles for Node.js 18+: the AWS SDK v3 comes with the Lambda runtime.
-  const out = await build({ entryPoints: [fileURLToPath(new URL(`../functions/${name}/handler.ts`, import.meta.url))], bundle: true, minify: true, platform: 'node', target: 'node22', format: 'cjs', external: ['@aws-sdk/*'], write: false, logLevel: 'silent' });
+  const out = await build({
+    entryPoints: [fileURLToPath(new URL(`../functions/${name}/handler.ts`, import.meta.url))],
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    external: ['@aws-sdk/*'],
+    write: false,
+    logLevel: 'silent',
+  });
   bundles[name] = out.outputFiles[0]!.contents.length;
 }
 

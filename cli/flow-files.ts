@@ -65,8 +65,7 @@ export async function folderResolver(
     if (value === undefined) continue;
     const result = await validateFlow(value, { allowPrivateHosts });
     if (!result.flow) {
-      const id = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as { id?: unknown }).id : undefined;
-      const version = (value as { version?: unknown } | null)?.version;
+      const { id, version } = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as { id?: unknown; version?: unknown }) : {};
       const problem = result.errors[0];
       if (typeof id === 'string' && problem && !invalid.has(id)) invalid.set(id, { file: displayName(file), ...(typeof version === 'number' ? { version } : {}), problem });
       continue;
@@ -76,10 +75,10 @@ export async function folderResolver(
     list.sort((a, b) => (b.version ?? 0) - (a.version ?? 0));
     flows.set(result.flow.id, list);
   }
-  const resolve: FlowResolver = async (flowId, version) => {
+  const resolve: FlowResolver = (flowId, version) => {
     const list = flows.get(flowId);
-    if (!list) return undefined;
-    return version === undefined ? list[0] : list.find((f) => (f.version ?? 1) === version);
+    if (!list) return Promise.resolve(undefined);
+    return Promise.resolve(version === undefined ? list[0] : list.find((f) => (f.version ?? 1) === version));
   };
   const flowExists = async (flowId: string, version?: number): Promise<boolean | string> => {
     if ((await resolve(flowId, version)) !== undefined) return true;

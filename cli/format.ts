@@ -23,7 +23,11 @@ export function formatResult(result: ExecutionResult): string {
   const header = ['step', 'type', 'branch', 'status', 'ms', 'http', 'attempts', 'error'];
   const body = rows(result.trace, '');
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const out = [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
   out.push('', `status: ${result.status}   branch: ${result.branch}   duration: ${result.durationMs} ms   execution: ${result.executionId}`);
   if (result.error) out.push(`error: ${result.error.code}: ${result.error.message}`);

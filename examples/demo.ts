@@ -25,11 +25,7 @@ try {
   if (!flow) throw new Error('examples/flows/customer-lookup-ivr.json did not load');
   console.log(`sample CRM listening on ${crm.url}\n`);
   for (const caller of CALLERS) {
-    const result = await runFlow(
-      flow,
-      { variables: { dtmf_input: caller.dtmf, crm_base_url: crm.url, api_key_variable: DEMO_API_KEY } },
-      { clock: systemClock, randomness: systemRandomness, http, resolveFlow: resolve },
-    );
+    const result = await runFlow(flow, { variables: { dtmf_input: caller.dtmf, crm_base_url: crm.url, api_key_variable: DEMO_API_KEY } }, { clock: systemClock, randomness: systemRandomness, http, resolveFlow: resolve });
     console.log(`=== ${caller.label}: dtmf_input=${caller.dtmf}`);
     console.log(`${formatResult(result)}\n`);
   }

@@ -14,14 +14,18 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, Math.max(0, ms));
+      // Rejects with the abort reason, as node:timers/promises does: a DOMException AbortError unless the aborter gave another.
+      if (signal?.aborted) return reject(signal.reason as Error);
+      const timer = setTimeout(
+        () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        Math.max(0, ms),
+      );
       const onAbort = () => {
         clearTimeout(timer);
-        reject(signal?.reason);
+        reject(signal?.reason as Error);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
@@ -36,8 +40,9 @@ export class FakeClock implements Clock {
   now(): number {
     return this.current;
   }
-  async sleep(ms: number): Promise<void> {
+  sleep(ms: number): Promise<void> {
     this.current += Math.max(0, ms);
+    return Promise.resolve();
   }
   advance(ms: number): void {
     this.current += ms;

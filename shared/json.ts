@@ -44,7 +44,7 @@ const POISON = /"(?:__proto__|constructor)"\s*:/;
 function hasPoisonKeys(value: unknown, depth = 0): boolean {
   if (typeof value !== 'object' || value === null || depth > MAX_JSON_DEPTH) return false;
   if (Array.isArray(value)) return value.some((v) => hasPoisonKeys(v, depth + 1));
-  for (const [key, v] of Object.entries(value)) {
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     if (key === '__proto__') return true;
     if (key === 'constructor' && typeof v === 'object' && v !== null && Object.hasOwn(v, 'prototype')) return true;
     if (hasPoisonKeys(v, depth + 1)) return true;

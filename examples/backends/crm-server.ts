@@ -58,7 +58,7 @@ export async function startCrmServer(options: CrmServerOptions = {}): Promise<Cr
   const timers = new Set<NodeJS.Timeout>();
   let nextTicket = 5000;
 
-  const server: Server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const key = `${req.method} ${url.pathname}`;
     hits.set(key, (hits.get(key) ?? 0) + 1);
@@ -96,7 +96,9 @@ export async function startCrmServer(options: CrmServerOptions = {}): Promise<Cr
       return send(res, 201, { id, case_number: `CS-${id.slice(4)}`, metadata: { estimated_resolution_minutes: 45 } });
     }
     send(res, 404, { error: 'no_route' });
-  });
+  };
+  // Nothing awaits a request listener; every path of handle() answers (a bad body is a 400).
+  const server: Server = createServer((req, res) => void handle(req, res));
 
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -20,7 +20,9 @@ export function createFlowExecutorHandler(services: () => Services) {
     },
     'GET /executions/{executionId}': async (event) => json(200, await services().executionService.get(executionIdParam(event))),
   });
-  return middy<ApiEvent, ApiResult>(routes).use(logMetrics(metrics)).use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
+  return middy<ApiEvent, ApiResult>(routes)
+    .use(logMetrics(metrics))
+    .use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 
 export const handler = createFlowExecutorHandler(servicesFromEnv);

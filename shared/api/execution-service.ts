@@ -72,7 +72,9 @@ export class ExecutionService {
     if (idempotencyKey === undefined) return this.run(flow, request);
 
     if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new BadRequestError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1–255 printable ASCII characters', 400);
-    const requestHash = createHash('sha256').update(JSON.stringify([flowId, request])).digest('hex');
+    const requestHash = createHash('sha256')
+      .update(JSON.stringify([flowId, request]))
+      .digest('hex');
     const executionId = this.props.randomness.id();
     const deadlineMs = Math.min(flow.deadlineMs, request.deadlineMs ?? flow.deadlineMs);
     const lockExpiresAt = Math.ceil((this.props.clock.now() + deadlineMs) / 1000) + 5;
@@ -114,11 +116,7 @@ export class ExecutionService {
    * When an engine fault stops it after a backend was called, a FAILED record (`ENGINE_ERROR`) is
    * still written, completing the idempotency key, before the fault goes on to the edge (500).
    */
-  private async run(
-    flow: Flow,
-    request: z.infer<typeof ExecutionRequestBody>,
-    options: { executionId?: string; idempotency?: { scope: string; key: string }; progress?: { backendCalled: boolean } } = {},
-  ): Promise<ExecutionResult> {
+  private async run(flow: Flow, request: z.infer<typeof ExecutionRequestBody>, options: { executionId?: string; idempotency?: { scope: string; key: string }; progress?: { backendCalled: boolean } } = {}): Promise<ExecutionResult> {
     const { clock, state } = this.props;
     const progress = options.progress ?? { backendCalled: false };
     const executionId = options.executionId ?? this.props.randomness.id();

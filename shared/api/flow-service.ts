@@ -5,7 +5,7 @@
 import type { Clock } from '../clock';
 import { BadRequestError, FlowValidationError, NotFoundError, VersionConflictError, type Diagnostic } from '../errors';
 import type { Flow } from '../flow/schema';
-import { validateFlow } from '../flow/validate';
+import { preview, validateFlow } from '../flow/validate';
 import type { FlowStore, FlowSummary, Page } from '../stores/ports';
 
 export interface FlowServiceProps {
@@ -40,7 +40,8 @@ export class FlowService {
   async deploy(flowId: string, raw: unknown): Promise<DeployResult> {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new BadRequestError('INVALID_BODY', 'the body must be a JSON object (a flow definition)', 400);
     const body = raw as Record<string, unknown>;
-    if (body['id'] !== undefined && body['id'] !== flowId) throw new BadRequestError('ID_MISMATCH', `the body's id '${String(body['id'])}' differs from the path's '${flowId}'`, 400);
+    const id = body['id'];
+    if (id !== undefined && id !== flowId) throw new BadRequestError('ID_MISMATCH', `the body's id '${typeof id === 'string' ? id : preview(id)}' differs from the path's '${flowId}'`, 400);
     const result = await this.validate({ ...body, id: flowId });
     if (!result.flow) throw new FlowValidationError(result.errors);
     const current = await this.props.flows.getLatestVersion(flowId);

@@ -90,7 +90,7 @@ export function router(routes: Record<string, RouteHandler>): (event: ApiEvent) 
 /** middy middleware: the one place errors become HTTP answers; unexpected ones are logged with the request id. */
 export function httpErrors(log: (message: string, error: unknown, requestId: string) => void): middy.MiddlewareObj<ApiEvent, ApiResult, Error, Context> {
   return {
-    onError: async (request) => {
+    onError: (request) => {
       const requestId = request.context?.awsRequestId ?? request.event?.requestContext?.requestId ?? 'unknown';
       if (!(request.error instanceof IvrflowError) || request.error.statusCode >= 500) log('unhandled error', request.error, requestId);
       request.response = errorResult(request.error, requestId);

@@ -12,7 +12,10 @@ const ECHO_LENGTH = 40;
 /** The start of a refused value for a message: at most {@link ECHO_LENGTH} characters, control characters escaped. */
 function echo(value: string): string {
   const chars = [...value];
-  const head = chars.slice(0, ECHO_LENGTH).join('').replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const head = chars
+    .slice(0, ECHO_LENGTH)
+    .join('')
+    .replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return chars.length > ECHO_LENGTH ? `${head}…` : head;
 }
 

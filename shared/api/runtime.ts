@@ -49,10 +49,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServiceConf
   };
 }
 
-export function createServices(
-  config: ServiceConfig,
-  overrides: { dynamodb?: DynamoDBClient; http?: HttpClient; clock?: Clock; randomness?: Randomness; onCircuitEvent?: (event: CircuitEvent) => void } = {},
-): Services {
+export function createServices(config: ServiceConfig, overrides: { dynamodb?: DynamoDBClient; http?: HttpClient; clock?: Clock; randomness?: Randomness; onCircuitEvent?: (event: CircuitEvent) => void } = {}): Services {
   const clock = overrides.clock ?? systemClock;
   const randomness = overrides.randomness ?? systemRandomness;
   const client = overrides.dynamodb ?? new DynamoDBClient({});

@@ -102,7 +102,7 @@ class Frame {
 /** Picks the transition for an outcome; returns the branch key used and the target. */
 function transition(step: Step, outcome: StepOutcome): { taken: string; target: string } | undefined {
   if (outcome.nextStepId) return { taken: outcome.branch, target: outcome.nextStepId };
-  const branches = (step.branches ?? {}) as Partial<Record<string, string>>;
+  const branches = step.branches ?? {};
   const candidates = outcome.status === 'FAILED' ? [outcome.branch, 'OnError'] : [outcome.branch];
   for (const c of candidates) {
     const target = branches[c];
@@ -139,15 +139,7 @@ export async function runFlowWithVariables(flow: Flow, request: ExecutionRequest
   return { result: scope.secrets.redact(result), variables: scope.secrets.redact({ ...frame.variables }) };
 }
 
-async function execute(
-  flow: Flow,
-  input: Readonly<Record<string, unknown>>,
-  executionId: string,
-  deadlineAt: number,
-  scope: ExecutionScope,
-  depth: number,
-  frame: Frame = new Frame(),
-): Promise<ExecutionResult> {
+async function execute(flow: Flow, input: Readonly<Record<string, unknown>>, executionId: string, deadlineAt: number, scope: ExecutionScope, depth: number, frame: Frame = new Frame()): Promise<ExecutionResult> {
   const { deps } = scope;
   const startMs = deps.clock.now();
   const trace: TraceEntry[] = [];

@@ -119,7 +119,7 @@ function check(node: Node, vars: Set<string>, depth: number): void {
       check(node.object as Node, vars, depth + 1);
       const property = node.property as Node;
       if (node.computed) check(property, vars, depth + 1);
-      else if (FORBIDDEN_PROPERTIES.has(property.name as string)) throw new ExpressionError(`'${String(property.name)}' is not accessible`);
+      else if (FORBIDDEN_PROPERTIES.has(property.name as string)) throw new ExpressionError(`'${property.name as string}' is not accessible`);
       return;
     }
     case 'CallExpression': {
@@ -133,11 +133,11 @@ function check(node: Node, vars: Set<string>, depth: number): void {
       return;
     }
     case 'UnaryExpression':
-      if (!ALLOWED_UNARY.has(node.operator as string)) throw new ExpressionError(`operator '${String(node.operator)}' is not supported`);
+      if (!ALLOWED_UNARY.has(node.operator as string)) throw new ExpressionError(`operator '${node.operator as string}' is not supported`);
       check(node.argument as Node, vars, depth + 1);
       return;
     case 'BinaryExpression':
-      if (!ALLOWED_BINARY.has(node.operator as string)) throw new ExpressionError(`operator '${String(node.operator)}' is not supported`);
+      if (!ALLOWED_BINARY.has(node.operator as string)) throw new ExpressionError(`operator '${node.operator as string}' is not supported`);
       check(node.left as Node, vars, depth + 1);
       check(node.right as Node, vars, depth + 1);
       return;
@@ -363,4 +363,4 @@ export function evaluate(expression: string | CompiledExpression, scope: Scope, 
   return run(compiled.ast, scope, ctx);
 }
 
-setJsonPathScriptEvaluator((code, context) => evaluate(code, context as Scope));
+setJsonPathScriptEvaluator((code, context) => evaluate(code, context));

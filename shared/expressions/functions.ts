@@ -25,6 +25,7 @@ export function toText(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'string') return value;
   if (typeof value === 'object') return JSON.stringify(value);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- what is left is a number, boolean or bigint: values come from JSON and expressions, never functions
   return String(value);
 }
 
@@ -62,91 +63,91 @@ function str(value: unknown): string | null {
 }
 
 const table: Record<string, ExpressionFunction> = {
-    /**
-     * `formatPhoneNumber(value, region = 'US')` → the E.164 form (`+12125551234`) of a DTMF or
-     * free-form number, or null when it is not a valid number for the region (libphonenumber-js).
-     */
-    formatPhoneNumber: (_ctx, value, region) => {
-      const p = phone(value, region);
-      return p && p.isValid() ? p.number : null;
-    },
-    /**
-     * `validateE164(value, region = 'US')` → true when the value is, or formats to, a valid E.164
-     * number (seed 003 §3 validates raw DTMF this way before the HTTP step).
-     */
-    validateE164: (_ctx, value, region) => {
-      const p = phone(value, region);
-      return Boolean(p && p.isValid() && /^\+[1-9]\d{1,14}$/.test(p.number));
-    },
-    encodeUriComponent: (_ctx, value) => encodeURIComponent(toText(value)),
-    encodeURIComponent: (_ctx, value) => encodeURIComponent(toText(value)),
-    /** `parseJson(text)` → the parsed value, or null when the text is not JSON or nests deeper than 64 levels. */
-    parseJson: (_ctx, value) => {
-      if (typeof value !== 'string') return value ?? null;
-      try {
-        return parseUntrustedJson(value, { protectProto: false });
-      } catch {
-        return null;
-      }
-    },
-    toJson: (_ctx, value) => JSON.stringify(value ?? null),
-    /** `decodeJwt(token)` → the JWT's claims (not verified; for expiry checks), or null (jose). */
-    decodeJwt: (_ctx, token) => {
-      if (typeof token !== 'string') return null;
-      try {
-        return joseDecodeJwt(token) as unknown;
-      } catch {
-        return null;
-      }
-    },
-    /** `currentTimestamp()` → now, in epoch milliseconds (injected clock). */
-    currentTimestamp: (ctx) => ctx.now(),
-    /** `jsonPath(value, path)` → JSONPath query (jsonpath-plus, no script evaluation); see {@link queryJsonPath}. */
-    jsonPath: (_ctx, value, path) => (typeof path === 'string' && path.length <= MAX_JSONPATH_LENGTH ? queryJsonPath(value, path) : null),
-    // string helpers
-    toUpperCase: (_ctx, v) => str(v)?.toUpperCase() ?? null,
-    toLowerCase: (_ctx, v) => str(v)?.toLowerCase() ?? null,
-    trim: (_ctx, v) => str(v)?.trim() ?? null,
-    /** `digitsOnly(value)` → the value with every non-digit removed (DTMF sanitising). */
-    digitsOnly: (_ctx, v) => str(v)?.replace(/\D+/g, '') ?? null,
-    substring: (_ctx, v, start, end) => {
-      const s = str(v);
-      if (s === null) return null;
-      return s.substring(toNumberOrNull(start) ?? 0, end === undefined || end === null ? undefined : (toNumberOrNull(end) ?? s.length));
-    },
-    replaceAll: (_ctx, v, search, replacement) => {
-      const s = str(v);
-      if (s === null) return null;
-      const needle = toText(search);
-      const glue = toText(replacement);
-      checkStringLength(s.length + Math.max(0, occurrences(s, needle)) * (glue.length - needle.length), 'the result of replaceAll()');
-      return s.split(needle).join(glue);
-    },
-    startsWith: (_ctx, v, prefix) => str(v)?.startsWith(toText(prefix)) ?? false,
-    endsWith: (_ctx, v, suffix) => str(v)?.endsWith(toText(suffix)) ?? false,
-    includes: (_ctx, v, item) => (Array.isArray(v) ? v.includes(item) : (str(v)?.includes(toText(item)) ?? false)),
-    split: (_ctx, v, sep) => str(v)?.split(toText(sep)) ?? null,
-    join: (_ctx, v, sep) => {
-      if (!Array.isArray(v)) return null;
-      const glue = sep === undefined ? ',' : toText(sep);
-      let length = Math.max(0, v.length - 1) * glue.length;
-      const texts = v.map((item) => {
-        const text = toText(item);
-        length += text.length;
-        return text;
-      });
-      checkStringLength(length, 'the result of join()');
-      return texts.join(glue);
-    },
-    padStart: (_ctx, v, len, fill) => str(v)?.padStart(Math.min(toNumberOrNull(len) ?? 0, 1024), fill === undefined ? ' ' : toText(fill)) ?? null,
-    length: (_ctx, v) => (typeof v === 'string' || Array.isArray(v) ? v.length : null),
-    isEmpty: (_ctx, v) => v === null || v === undefined || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && Object.keys(v as object).length === 0),
-    toNumber: (_ctx, v) => toNumberOrNull(v),
-    toString: (_ctx: FunctionContext, v: unknown) => toText(v),
-    round: (_ctx, v) => {
-      const n = toNumberOrNull(v);
-      return n === null ? null : Math.round(n);
-    },
+  /**
+   * `formatPhoneNumber(value, region = 'US')` → the E.164 form (`+12125551234`) of a DTMF or
+   * free-form number, or null when it is not a valid number for the region (libphonenumber-js).
+   */
+  formatPhoneNumber: (_ctx, value, region) => {
+    const p = phone(value, region);
+    return p && p.isValid() ? p.number : null;
+  },
+  /**
+   * `validateE164(value, region = 'US')` → true when the value is, or formats to, a valid E.164
+   * number (seed 003 §3 validates raw DTMF this way before the HTTP step).
+   */
+  validateE164: (_ctx, value, region) => {
+    const p = phone(value, region);
+    return Boolean(p && p.isValid() && /^\+[1-9]\d{1,14}$/.test(p.number));
+  },
+  encodeUriComponent: (_ctx, value) => encodeURIComponent(toText(value)),
+  encodeURIComponent: (_ctx, value) => encodeURIComponent(toText(value)),
+  /** `parseJson(text)` → the parsed value, or null when the text is not JSON or nests deeper than 64 levels. */
+  parseJson: (_ctx, value) => {
+    if (typeof value !== 'string') return value ?? null;
+    try {
+      return parseUntrustedJson(value, { protectProto: false });
+    } catch {
+      return null;
+    }
+  },
+  toJson: (_ctx, value) => JSON.stringify(value ?? null),
+  /** `decodeJwt(token)` → the JWT's claims (not verified; for expiry checks), or null (jose). */
+  decodeJwt: (_ctx, token) => {
+    if (typeof token !== 'string') return null;
+    try {
+      return joseDecodeJwt(token);
+    } catch {
+      return null;
+    }
+  },
+  /** `currentTimestamp()` → now, in epoch milliseconds (injected clock). */
+  currentTimestamp: (ctx) => ctx.now(),
+  /** `jsonPath(value, path)` → JSONPath query (jsonpath-plus, no script evaluation); see {@link queryJsonPath}. */
+  jsonPath: (_ctx, value, path) => (typeof path === 'string' && path.length <= MAX_JSONPATH_LENGTH ? queryJsonPath(value, path) : null),
+  // string helpers
+  toUpperCase: (_ctx, v) => str(v)?.toUpperCase() ?? null,
+  toLowerCase: (_ctx, v) => str(v)?.toLowerCase() ?? null,
+  trim: (_ctx, v) => str(v)?.trim() ?? null,
+  /** `digitsOnly(value)` → the value with every non-digit removed (DTMF sanitising). */
+  digitsOnly: (_ctx, v) => str(v)?.replace(/\D+/g, '') ?? null,
+  substring: (_ctx, v, start, end) => {
+    const s = str(v);
+    if (s === null) return null;
+    return s.substring(toNumberOrNull(start) ?? 0, end === undefined || end === null ? undefined : (toNumberOrNull(end) ?? s.length));
+  },
+  replaceAll: (_ctx, v, search, replacement) => {
+    const s = str(v);
+    if (s === null) return null;
+    const needle = toText(search);
+    const glue = toText(replacement);
+    checkStringLength(s.length + Math.max(0, occurrences(s, needle)) * (glue.length - needle.length), 'the result of replaceAll()');
+    return s.split(needle).join(glue);
+  },
+  startsWith: (_ctx, v, prefix) => str(v)?.startsWith(toText(prefix)) ?? false,
+  endsWith: (_ctx, v, suffix) => str(v)?.endsWith(toText(suffix)) ?? false,
+  includes: (_ctx, v, item) => (Array.isArray(v) ? v.includes(item) : (str(v)?.includes(toText(item)) ?? false)),
+  split: (_ctx, v, sep) => str(v)?.split(toText(sep)) ?? null,
+  join: (_ctx, v, sep) => {
+    if (!Array.isArray(v)) return null;
+    const glue = sep === undefined ? ',' : toText(sep);
+    let length = Math.max(0, v.length - 1) * glue.length;
+    const texts = v.map((item) => {
+      const text = toText(item);
+      length += text.length;
+      return text;
+    });
+    checkStringLength(length, 'the result of join()');
+    return texts.join(glue);
+  },
+  padStart: (_ctx, v, len, fill) => str(v)?.padStart(Math.min(toNumberOrNull(len) ?? 0, 1024), fill === undefined ? ' ' : toText(fill)) ?? null,
+  length: (_ctx, v) => (typeof v === 'string' || Array.isArray(v) ? v.length : null),
+  isEmpty: (_ctx, v) => v === null || v === undefined || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && Object.keys(v).length === 0),
+  toNumber: (_ctx, v) => toNumberOrNull(v),
+  toString: (_ctx: FunctionContext, v: unknown) => toText(v),
+  round: (_ctx, v) => {
+    const n = toNumberOrNull(v);
+    return n === null ? null : Math.round(n);
+  },
 };
 
 /** The function table, keyed by the names usable in expressions (null prototype: no inherited names). */

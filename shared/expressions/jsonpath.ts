@@ -71,7 +71,7 @@ export function queryJsonPath(json: unknown, path: string): unknown {
   try {
     result = JSONPath({
       path,
-      json: json as object,
+      json,
       wrap: true,
       eval: (code: string, context: Record<string, unknown>) => {
         if (!scriptEvaluator) throw new ExpressionError('JSONPath filters are not available');

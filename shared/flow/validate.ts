@@ -330,8 +330,10 @@ const FlowShell = FlowSchema.extend({ steps: z.array(z.unknown()).min(1).max(100
 const PARSE = { reportInput: true } as const;
 
 /** Carries an error thrown by a caller's callback through the safety net of {@link validateFlow}. */
-class CallbackFailure {
-  constructor(readonly error: unknown) {}
+class CallbackFailure extends Error {
+  constructor(readonly error: unknown) {
+    super('a validateFlow callback failed');
+  }
 }
 
 /** Reads an own property of a value of unknown shape; undefined for anything else. Never throws. */
@@ -403,13 +405,13 @@ async function check(raw: unknown, options: ValidateOptions): Promise<Validation
   const startStepId = own(raw, 'startStepId');
   if (typeof startStepId === 'string') missingStep('startStepId', startStepId);
   const hostsValue = own(raw, 'allowedHosts');
-  const allowedHosts = Array.isArray(hostsValue) ? (hostsValue.filter((h) => typeof h === 'string') as string[]) : undefined;
+  const allowedHosts = Array.isArray(hostsValue) ? (hostsValue as unknown[]).filter((h): h is string => typeof h === 'string') : undefined;
 
   const reads = new Map<string, string>();
   const sets = new Set<string>(BUILTIN_VARIABLES);
   const inputs = own(raw, 'inputs');
   const sessionVariables = own(own(raw, 'session'), 'variables');
-  for (const v of [...(Array.isArray(inputs) ? inputs : []), ...(Array.isArray(sessionVariables) ? sessionVariables : [])]) {
+  for (const v of [...(Array.isArray(inputs) ? (inputs as unknown[]) : []), ...(Array.isArray(sessionVariables) ? (sessionVariables as unknown[]) : [])]) {
     if (typeof v === 'string') sets.add(v);
   }
   const edges = new Map<string, string[]>();

@@ -69,7 +69,7 @@ export class NodeHttpClient implements HttpClient {
     const lookup: LookupFunction = (hostname, opts, callback) => {
       dnsLookup(hostname, { ...opts, all: true }, (err, addresses) => {
         if (err) return callback(err, '', 4);
-        const list = addresses as LookupAddress[];
+        const list = addresses;
         const bad = this.allowPrivate ? undefined : list.find((a) => isPrivateAddress(a.address));
         if (bad) return callback(new BlockedAddressError(bad.address), '', 4);
         if (opts.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
@@ -77,8 +77,8 @@ export class NodeHttpClient implements HttpClient {
         callback(null, first.address, first.family);
       });
     };
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256, lookup } as http.AgentOptions);
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256, lookup } as https.AgentOptions);
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256, lookup });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256, lookup });
   }
 
   send(request: HttpRequest): Promise<HttpResponse | HttpFailure> {
@@ -99,40 +99,43 @@ export class NodeHttpClient implements HttpClient {
       let req: http.ClientRequest;
       try {
         req = transport.request(
-        url,
-        {
-          method: request.method,
-          headers: request.body === undefined ? request.headers : { ...request.headers, 'content-length': String(Buffer.byteLength(request.body)) },
-          agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > this.maxBytes) {
-              req.destroy();
-              finish({ kind: 'connection', message: `response body larger than ${this.maxBytes} bytes` });
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on('end', () => {
-            const headers: Record<string, string> = {};
-            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-            finish({ kind: 'response', status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks) });
-          });
-          res.on('error', (err) => finish({ kind: 'connection', message: err.message }));
-        },
+          url,
+          {
+            method: request.method,
+            headers: request.body === undefined ? request.headers : { ...request.headers, 'content-length': String(Buffer.byteLength(request.body)) },
+            agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            let size = 0;
+            res.on('data', (chunk: Buffer) => {
+              size += chunk.length;
+              if (size > this.maxBytes) {
+                req.destroy();
+                finish({ kind: 'connection', message: `response body larger than ${this.maxBytes} bytes` });
+                return;
+              }
+              chunks.push(chunk);
+            });
+            res.on('end', () => {
+              const headers: Record<string, string> = {};
+              for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+              finish({ kind: 'response', status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks) });
+            });
+            res.on('error', (err) => finish({ kind: 'connection', message: err.message }));
+          },
         );
       } catch (err) {
         // transport.request validates headers and options synchronously (ERR_INVALID_CHAR, ...).
         return finish({ kind: 'invalid', message: (err as Error).message });
       }
-      timer = setTimeout(() => {
-        finish({ kind: 'timeout', message: `no complete response within ${request.timeoutMs} ms` });
-        req.destroy();
-      }, Math.max(1, request.timeoutMs));
+      timer = setTimeout(
+        () => {
+          finish({ kind: 'timeout', message: `no complete response within ${request.timeoutMs} ms` });
+          req.destroy();
+        },
+        Math.max(1, request.timeoutMs),
+      );
       req.on('error', (err: NodeJS.ErrnoException) => {
         const blocked = err instanceof BlockedAddressError || (err as { cause?: unknown }).cause instanceof BlockedAddressError;
         finish({ kind: blocked ? 'blocked' : 'connection', message: err.code ? `${err.code}: ${err.message}` : err.message });

@@ -177,7 +177,7 @@ function inV6(address: Uint8Array, { bytes, prefix }: V6Net): boolean {
 }
 
 function isRefusedIPv4(address: number): boolean {
-  return IPV4_NETS.some(({ base, mask }) => ((address & mask) >>> 0) === base);
+  return IPV4_NETS.some(({ base, mask }) => (address & mask) >>> 0 === base);
 }
 
 /** True when bytes `from` (inclusive) to `to` (exclusive) are all `value`. */
@@ -196,7 +196,7 @@ function all(bytes: Uint8Array, from: number, to: number, value: number): boolea
  *   so only the embedded address decides).
  */
 function embeddedIPv4(b: Uint8Array): number | undefined {
-  const low32 = (((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0);
+  const low32 = ((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0;
   const mapped = all(b, 0, 10, 0) && b[10] === 0xff && b[11] === 0xff;
   const compatible = all(b, 0, 12, 0) && low32 > 1;
   const siit = all(b, 0, 8, 0) && b[8] === 0xff && b[9] === 0xff && b[10] === 0 && b[11] === 0;

@@ -59,7 +59,7 @@ export async function startLocalApiServer(functions: Record<string, { handler: L
       if (size > MAX_REQUEST_BYTES) tooLarge = true;
       else chunks.push(c);
     });
-    req.on('end', async () => {
+    const answer = async (): Promise<void> => {
       if (tooLarge) return send(json(413, { error: { code: 'BODY_TOO_LARGE', message: `request larger than ${MAX_REQUEST_BYTES} bytes` } }));
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const method = req.method ?? 'GET';
@@ -99,7 +99,9 @@ export async function startLocalApiServer(functions: Record<string, { handler: L
       } catch {
         send(json(500, { error: { code: 'INTERNAL_ERROR', message: `internal error; request id ${requestId}` } }));
       }
-    });
+    };
+    // Nothing awaits an 'end' listener; answer() sends a 500 itself when the handler throws.
+    req.on('end', () => void answer());
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -8,7 +8,7 @@ import { createFlowExecutorHandler } from '../../functions/flow-executor/handler
 import { ROUTES } from '../api/routes';
 import { createServices, type ServiceConfig, type Services } from '../api/runtime';
 import type { HttpClient } from '../http/client';
-import { startLocalApiServer, type LambdaHttpHandler, type LocalApiServer } from './api-server';
+import { startLocalApiServer, type LocalApiServer } from './api-server';
 import { ensureTables, localDynamoDbClient } from './dynamodb-local';
 
 export interface LocalStackOptions {
@@ -38,8 +38,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const services = createServices(config, { dynamodb, ...(options.http ? { http: options.http } : {}) });
   const api = await startLocalApiServer(
     {
-      'flow-api': { handler: createFlowApiHandler(() => services) as unknown as LambdaHttpHandler, routes: ROUTES.flowApi },
-      'flow-executor': { handler: createFlowExecutorHandler(() => services) as unknown as LambdaHttpHandler, routes: ROUTES.flowExecutor },
+      'flow-api': { handler: createFlowApiHandler(() => services), routes: ROUTES.flowApi },
+      'flow-executor': { handler: createFlowExecutorHandler(() => services), routes: ROUTES.flowExecutor },
     },
     options.port === undefined ? {} : { port: options.port },
   );

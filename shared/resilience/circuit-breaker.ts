@@ -57,9 +57,7 @@ export interface CircuitPolicy {
 }
 
 /** What the breaker reports (logs and metrics are wired by the caller). */
-export type CircuitEvent =
-  | { type: 'transition'; key: string; from: CircuitState; to: CircuitState }
-  | { type: 'store_unavailable'; key: string; failOpen: boolean; error: unknown };
+export type CircuitEvent = { type: 'transition'; key: string; from: CircuitState; to: CircuitState } | { type: 'store_unavailable'; key: string; failOpen: boolean; error: unknown };
 
 /** The breaker's decision before a call. `probe` is set when this caller holds the half-open probe. */
 export type Admission = { allowed: true; state: CircuitState; probe?: string; degraded?: boolean } | { allowed: false; state: CircuitState; retryAt?: number; degraded?: boolean };
@@ -168,9 +166,7 @@ export class CircuitBreaker {
     const now = this.props.clock.now();
     try {
       if (admission.probe) {
-        const settled = await this.store(() =>
-          this.props.store.settleProbe(key, admission.probe!, failed ? { success: false, retryAt: now + policy.cooldownMs } : { success: true }, now),
-        );
+        const settled = await this.store(() => this.props.store.settleProbe(key, admission.probe!, failed ? { success: false, retryAt: now + policy.cooldownMs } : { success: true }, now));
         this.cache.delete(key);
         if (!settled) return {};
         const transition = { from: 'HALF_OPEN' as const, to: failed ? ('OPEN' as const) : ('CLOSED' as const) };

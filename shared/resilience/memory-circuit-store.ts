@@ -7,9 +7,9 @@ import type { CircuitRecord, CircuitStore } from './circuit-breaker';
 export class MemoryCircuitStore implements CircuitStore {
   private readonly records = new Map<string, CircuitRecord>();
 
-  async get(key: string): Promise<CircuitRecord | undefined> {
+  get(key: string): Promise<CircuitRecord | undefined> {
     const r = this.records.get(key);
-    return r && { ...r };
+    return Promise.resolve(r && { ...r });
   }
 
   private put(record: CircuitRecord, now: number): CircuitRecord {
@@ -18,46 +18,47 @@ export class MemoryCircuitStore implements CircuitStore {
     return { ...next };
   }
 
-  async addFailure(key: string, now: number): Promise<CircuitRecord | undefined> {
+  addFailure(key: string, now: number): Promise<CircuitRecord | undefined> {
     const r = this.records.get(key) ?? { key, state: 'CLOSED', failures: 0, version: 0 };
-    if (r.state !== 'CLOSED') return undefined;
-    return this.put({ ...r, failures: r.failures + 1 }, now);
+    if (r.state !== 'CLOSED') return Promise.resolve(undefined);
+    return Promise.resolve(this.put({ ...r, failures: r.failures + 1 }, now));
   }
 
-  async open(key: string, threshold: number, retryAt: number, now: number): Promise<boolean> {
+  open(key: string, threshold: number, retryAt: number, now: number): Promise<boolean> {
     const r = this.records.get(key);
-    if (!r || r.state !== 'CLOSED' || r.failures < threshold) return false;
+    if (!r || r.state !== 'CLOSED' || r.failures < threshold) return Promise.resolve(false);
     this.put({ ...r, state: 'OPEN', retryAt }, now);
-    return true;
+    return Promise.resolve(true);
   }
 
-  async resetFailures(key: string, now: number): Promise<void> {
+  resetFailures(key: string, now: number): Promise<void> {
     const r = this.records.get(key);
     if (r && r.state === 'CLOSED' && r.failures > 0) this.put({ ...r, failures: 0 }, now);
+    return Promise.resolve();
   }
 
-  async claimProbe(key: string, prober: string, leaseUntil: number, now: number): Promise<boolean> {
+  claimProbe(key: string, prober: string, leaseUntil: number, now: number): Promise<boolean> {
     const r = this.records.get(key);
-    if (!r) return false;
+    if (!r) return Promise.resolve(false);
     const due = (r.state === 'OPEN' && (r.retryAt ?? 0) <= now) || (r.state === 'HALF_OPEN' && (r.probeLeaseUntil ?? 0) <= now);
-    if (!due) return false;
+    if (!due) return Promise.resolve(false);
     this.put({ ...r, state: 'HALF_OPEN', prober, probeLeaseUntil: leaseUntil }, now);
-    return true;
+    return Promise.resolve(true);
   }
 
-  async settleProbe(key: string, prober: string, outcome: { success: true } | { success: false; retryAt: number }, now: number): Promise<boolean> {
+  settleProbe(key: string, prober: string, outcome: { success: true } | { success: false; retryAt: number }, now: number): Promise<boolean> {
     const r = this.records.get(key);
-    if (!r || r.state !== 'HALF_OPEN' || r.prober !== prober) return false;
+    if (!r || r.state !== 'HALF_OPEN' || r.prober !== prober) return Promise.resolve(false);
     const { prober: _p, probeLeaseUntil: _l, retryAt: _r, ...rest } = r;
     this.put(outcome.success ? { ...rest, state: 'CLOSED', failures: 0 } : { ...rest, state: 'OPEN', retryAt: outcome.retryAt }, now);
-    return true;
+    return Promise.resolve(true);
   }
 
-  async list(limit: number): Promise<{ items: CircuitRecord[] }> {
-    return { items: [...this.records.values()].slice(0, limit).map((r) => ({ ...r })) };
+  list(limit: number): Promise<{ items: CircuitRecord[] }> {
+    return Promise.resolve({ items: [...this.records.values()].slice(0, limit).map((r) => ({ ...r })) });
   }
 
-  async delete(key: string): Promise<boolean> {
-    return this.records.delete(key);
+  delete(key: string): Promise<boolean> {
+    return Promise.resolve(this.records.delete(key));
   }
 }

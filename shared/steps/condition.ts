@@ -15,7 +15,7 @@ export const ConditionConfig = z
       .min(1)
       .max(100)
       .describe('Checked in order; the first true expression wins'),
-    defaultStepId: StepId.optional().describe('Taken when no condition is true (else the step\'s `next`)'),
+    defaultStepId: StepId.optional().describe("Taken when no condition is true (else the step's `next`)"),
   })
   .strict();
 export type ConditionConfig = z.infer<typeof ConditionConfig>;
@@ -26,11 +26,9 @@ export const conditionStep = defineStep<ConditionConfig>({
   branches: ['OnError'],
   analyze: (c) => ({
     expressions: c.conditions.map((x, i) => ({ path: `conditions[${i}].expression`, source: x.expression })),
-    stepRefs: [
-      ...c.conditions.map((x, i) => ({ path: `conditions[${i}].nextStepId`, stepId: x.nextStepId })),
-      ...(c.defaultStepId ? [{ path: 'defaultStepId', stepId: c.defaultStepId }] : []),
-    ],
+    stepRefs: [...c.conditions.map((x, i) => ({ path: `conditions[${i}].nextStepId`, stepId: x.nextStepId })), ...(c.defaultStepId ? [{ path: 'defaultStepId', stepId: c.defaultStepId }] : [])],
   }),
+  // eslint-disable-next-line @typescript-eslint/require-await -- async turns a rethrown engine error into a rejection, as StepDefinition.execute promises
   async execute(step, ctx) {
     const { conditions, defaultStepId } = step.configuration;
     for (let i = 0; i < conditions.length; i++) {

@@ -80,6 +80,7 @@ export const dataApiStep = defineStep<DataApiConfig>({
         return { expressions: c.input ? [{ path: 'input', source: c.input }] : [], jsonSchemas: [{ path: 'schema', schema: c.schema }], sets: [c.outputVariable, 'validation_errors'] };
     }
   },
+  // eslint-disable-next-line @typescript-eslint/require-await -- async turns a rethrown engine error into a rejection, as StepDefinition.execute promises
   async execute(step, ctx): Promise<StepOutcome> {
     const c = step.configuration;
     try {

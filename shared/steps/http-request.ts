@@ -189,10 +189,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
   configSchema: HttpRequestConfig,
   branches: HTTP_BRANCHES,
   analyze(c) {
-    const templates = [
-      ...Object.entries(c.headers ?? {}).map(([k, v]) => ({ path: `headers.${k}`, text: v })),
-      ...(typeof c.body === 'string' ? [{ path: 'body', text: c.body }] : templatesIn(c.body, 'body')),
-    ];
+    const templates = [...Object.entries(c.headers ?? {}).map(([k, v]) => ({ path: `headers.${k}`, text: v })), ...(typeof c.body === 'string' ? [{ path: 'body', text: c.body }] : templatesIn(c.body, 'body'))];
     const secrets: Array<{ path: string; value: string }> = [];
     const auth = c.authentication;
     if (auth?.type === 'basic') {
@@ -290,11 +287,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       }
       const traced = circuit ? { ...trace, circuit } : trace;
 
-      const canRetry =
-        type !== undefined &&
-        retryable &&
-        attempts <= policy.maxRetries &&
-        ((statusCode !== null && policy.retryOnStatusCodes.includes(statusCode)) || (type === 'timeout' && policy.retryOnTimeout));
+      const canRetry = type !== undefined && retryable && attempts <= policy.maxRetries && ((statusCode !== null && policy.retryOnStatusCodes.includes(statusCode)) || (type === 'timeout' && policy.retryOnTimeout));
       if (canRetry) {
         const delayMs = backoffDelayMs(policy, attempts - 1, ctx.randomness.random());
         if (ctx.clock.now() + delayMs < ctx.deadlineAt) {

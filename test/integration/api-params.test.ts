@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoCircuitStore } from '../../shared/stores/dynamodb/circuit-store';
-import { api, startTestStack } from '../support/local';
+import { api, startTestStack, type ApiBody } from '../support/local';
 
 type Stack = Awaited<ReturnType<typeof startTestStack>>;
 let stack: Stack;
@@ -27,7 +27,7 @@ function paddedCursor(length: number): string {
   return cursor;
 }
 
-function expectInvalid(r: { status: number; body: any }, name: string) {
+function expectInvalid(r: { status: number; body: ApiBody }, name: string) {
   expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(400);
   expect(r.body.error.code).toBe('INVALID_PARAMETER');
   expect(r.body.error.message).toContain(name);

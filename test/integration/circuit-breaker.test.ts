@@ -55,7 +55,7 @@ function flowFor(path: string, breaker: Record<string, unknown> = {}): Promise<F
 /** One "Lambda": its own breaker (own cache) over the shared DynamoDB store. */
 function lambda(clock: FakeClock, options: Partial<ConstructorParameters<typeof CircuitBreaker>[0]> = {}) {
   const circuits = new CircuitBreaker({ store, clock, instanceId: systemRandomness.id(), ...options });
-  return (flow: Flow) => runFlow(flow, {}, { clock, randomness: systemRandomness, http, resolveFlow: async () => undefined, circuits });
+  return (flow: Flow) => runFlow(flow, {}, { clock, randomness: systemRandomness, http, resolveFlow: () => Promise.resolve(undefined), circuits });
 }
 
 describe('shared circuit breaker on DynamoDB Local', () => {
@@ -176,7 +176,7 @@ describe('shared circuit breaker on DynamoDB Local', () => {
     const run = lambda(clock);
     answer = () => ({ hang: true });
     const slow = await flowFor('/hang', { key: 'slow' });
-    const slowFlow = { ...slow, steps: slow.steps.map((s) => (s.type === 'HTTPRequest' ? { ...s, configuration: { ...s.configuration, timeout: 50 } } : s)) } as Flow;
+    const slowFlow = { ...slow, steps: slow.steps.map((s) => (s.type === 'HTTPRequest' ? { ...s, configuration: { ...s.configuration, timeout: 50 } } : s)) };
     for (let i = 0; i < 3; i++) expect((await run(slowFlow)).trace[0]!.error?.type).toBe('timeout');
     expect((await run(slowFlow)).branch).toBe('fallback');
   });
@@ -197,14 +197,14 @@ describe('shared circuit breaker on DynamoDB Local', () => {
     answer = () => ({ status: 200, body: {} });
     const flow = await flowFor('/degraded');
     const failOpen = new CircuitBreaker({ store: unreachable, clock, instanceId: 'x', onEvent });
-    const result = await runFlow(flow, {}, { clock, randomness: systemRandomness, http, resolveFlow: async () => undefined, circuits: failOpen });
+    const result = await runFlow(flow, {}, { clock, randomness: systemRandomness, http, resolveFlow: () => Promise.resolve(undefined), circuits: failOpen });
     expect(result.branch).toBe('ok');
     expect(hits('/degraded')).toBe(1);
     expect(events[0]).toMatchObject({ type: 'store_unavailable', failOpen: true });
-    expect(warn).toHaveBeenCalledWith(expect.stringContaining('failing open'), expect.objectContaining({ circuitKey: expect.stringContaining('/degraded') }));
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('failing open'), expect.objectContaining({ circuitKey: expect.stringContaining('/degraded') as unknown }));
 
     const failClosed = new CircuitBreaker({ store: unreachable, clock, instanceId: 'y', failOpen: false, onEvent });
-    const refused = await runFlow(flow, {}, { clock, randomness: systemRandomness, http, resolveFlow: async () => undefined, circuits: failClosed });
+    const refused = await runFlow(flow, {}, { clock, randomness: systemRandomness, http, resolveFlow: () => Promise.resolve(undefined), circuits: failClosed });
     expect(refused.branch).toBe('fallback');
     expect(hits('/degraded')).toBe(1);
     warn.mockRestore();
@@ -234,7 +234,10 @@ describe('circuits through the flow-api', () => {
       const flow = {
         id: 'breaker',
         name: 'Breaker',
-        steps: [{ id: 'call', type: 'HTTPRequest', configuration: { url: `${srv.url}/x`, circuitBreaker: { key: 'crm', failureThreshold: 2 } }, branches: { OnCircuitOpen: 'open' } }, { id: 'open', type: 'End', configuration: { outcome: 'Fallback' } }],
+        steps: [
+          { id: 'call', type: 'HTTPRequest', configuration: { url: `${srv.url}/x`, circuitBreaker: { key: 'crm', failureThreshold: 2 } }, branches: { OnCircuitOpen: 'open' } },
+          { id: 'open', type: 'End', configuration: { outcome: 'Fallback' } },
+        ],
       };
       expect((await api(base, 'PUT', '/flows/breaker', flow)).status).toBe(201);
       for (let i = 0; i < 2; i++) await api(base, 'POST', '/flows/breaker/executions', {});

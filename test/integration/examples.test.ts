@@ -36,7 +36,7 @@ describe('example flows against the sample CRM', () => {
     const before = crm.tickets.size;
     const result = await callIvr('(212) 555-1234');
     expect(result).toMatchObject({ status: 'SUCCEEDED', branch: 'PriorityQueue' });
-    expect(result.variables).toMatchObject({ integration_status: 'FOUND', formatted_phone: '+12125551234', loyalty_tier: 'PLATINUM', has_open_tickets: true, case_number: expect.stringMatching(/^CS-/) });
+    expect(result.variables).toMatchObject({ integration_status: 'FOUND', formatted_phone: '+12125551234', loyalty_tier: 'PLATINUM', has_open_tickets: true, case_number: expect.stringMatching(/^CS-/) as unknown });
     expect(crm.tickets.size).toBe(before + 1);
     const ticket = [...crm.tickets.values()].at(-1);
     expect(ticket).toEqual({ account_id: 'ACC-1001', phone: '+12125551234', priority: 'HIGH', source: 'IVR_AUTO' });
@@ -78,10 +78,11 @@ describe('example flows against the sample CRM', () => {
 });
 
 describe('the ivrflow CLI', () => {
-  const cli = (args: string[]) => run(process.execPath, [`${root}/cli/bin.mjs`, ...args], { cwd: root }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
+  const cli = (args: string[]) =>
+    run(process.execPath, [`${root}/cli/bin.mjs`, ...args], { cwd: root }).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
 
   it('run --json prints exactly one JSON object: the result of a real HTTP exchange', async () => {
     const r = await cli(['run', 'examples/flows/customer-lookup-ivr.json', '--var', 'dtmf_input=2125551234', '--var', `crm_base_url=${crm.url}`, '--var', `api_key_variable=${DEMO_API_KEY}`, '--json']);
@@ -138,7 +139,14 @@ describe('the ivrflow CLI', () => {
     it('run names a sub-flow whose file is invalid (INVALID_SUBFLOW with its file and first problem), not a missing flow', async () => {
       mkdirSync(join(dir, 'flows'));
       const child = write('flows/child.json', { id: 'child', name: 'Child', steps: [{ id: 'call', type: 'HTTPRequest', configuration: { url: 'https://api.example.com/x', timeout: 999999 } }] });
-      const parent = write('flows/parent.json', { id: 'parent', name: 'Parent', steps: [{ id: 'sub', type: 'SubFlow', configuration: { flowId: 'child' }, next: 'done' }, { id: 'done', type: 'End', configuration: {} }] });
+      const parent = write('flows/parent.json', {
+        id: 'parent',
+        name: 'Parent',
+        steps: [
+          { id: 'sub', type: 'SubFlow', configuration: { flowId: 'child' }, next: 'done' },
+          { id: 'done', type: 'End', configuration: {} },
+        ],
+      });
       const r = await cli(['run', parent]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('INVALID_SUBFLOW steps[0].configuration.flowId');

@@ -79,7 +79,7 @@ describe('executions through the API', () => {
     ['not JSON', '/flows/lookup/executions', '{', {}, 400, 'INVALID_JSON'],
     ['a bad idempotency key', '/flows/lookup/executions', {}, { 'Idempotency-Key': 'spaces are not allowed' }, 400, 'INVALID_IDEMPOTENCY_KEY'],
   ])('%s is refused', async (_label, path, body, headers, status, code) => {
-    const r = await api(base, 'POST', path, body, headers as Record<string, string>);
+    const r = await api(base, 'POST', path, body, headers);
     expect(r.status).toBe(status);
     expect(r.body.error.code).toBe(code);
   });

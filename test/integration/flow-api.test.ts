@@ -63,14 +63,17 @@ describe('Flow API on DynamoDB Local', () => {
     expect(statuses.filter((s) => s === 409)).toHaveLength(19);
     const winner = results.find((r) => r.status === 200)!;
     expect(winner.body.version).toBe(2);
-    for (const loser of results.filter((r) => r.status === 409)) expect(loser.body.error.details.currentVersion).toBe(2);
+    for (const loser of results.filter((r) => r.status === 409)) expect(loser.body.error.details).toMatchObject({ currentVersion: 2 });
     const stored = await api(base, 'GET', '/flows/race');
     expect(stored.body.version).toBe(2);
   });
 
   it('20 concurrent deploys without a version: versions are never skipped or reused', async () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => api(base, 'PUT', '/flows/burst', flow('burst'))));
-    const versions = results.filter((r) => r.status < 300).map((r) => r.body.version as number).sort((a, b) => a - b);
+    const versions = results
+      .filter((r) => r.status < 300)
+      .map((r) => r.body.version)
+      .sort((a, b) => a - b);
     expect(versions).toEqual(versions.map((_, i) => i + 1));
     expect(results.every((r) => r.status < 300 || r.status === 409)).toBe(true);
   });
@@ -132,12 +135,28 @@ describe('ivrflow deploy', () => {
     const out: string[] = [];
     const err: string[] = [];
     // The parent comes first on the command line: it is retried once its sub-flow is there.
-    const code = await deployCommand(['examples/flows/customer-lookup-ivr.json', 'examples/flows/crm-integration.json', '--api', base], (s) => out.push(s), (s) => err.push(s));
+    const code = await deployCommand(
+      ['examples/flows/customer-lookup-ivr.json', 'examples/flows/crm-integration.json', '--api', base],
+      (s) => out.push(s),
+      (s) => err.push(s),
+    );
     expect({ code, err }).toEqual({ code: 0, err: [] });
     expect(out).toEqual([expect.stringMatching(/crm-integration version 1$/), expect.stringMatching(/customer-lookup-ivr version 1$/)]);
-    expect(await deployCommand(['test/fixtures/broken-flow.json', 'test/fixtures/missing.json', '--api', base], () => undefined, (s) => err.push(s))).toBe(1);
+    expect(
+      await deployCommand(
+        ['test/fixtures/broken-flow.json', 'test/fixtures/missing.json', '--api', base],
+        () => undefined,
+        (s) => err.push(s),
+      ),
+    ).toBe(1);
     expect(err.join('\n')).toMatch(/broken-flow.json: 422 INVALID_FLOW/);
     expect(err.join('\n')).toMatch(/missing.json: ENOENT/);
-    expect(await deployCommand(['examples/flows/crm-integration.json'], () => undefined, () => undefined)).toBe(2);
+    expect(
+      await deployCommand(
+        ['examples/flows/crm-integration.json'],
+        () => undefined,
+        () => undefined,
+      ),
+    ).toBe(2);
   });
 });

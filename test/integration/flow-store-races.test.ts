@@ -27,8 +27,7 @@ beforeAll(async () => {
   doc = documentClient(client);
 });
 
-const flowAt = (id: string, version: number, name = `${id} v${version}`) =>
-  ({ id, name, flowType: 'IVR', version, steps: [{ id: 'end', type: 'End', configuration: {} }] }) as unknown as Flow & { version: number };
+const flowAt = (id: string, version: number, name = `${id} v${version}`) => ({ id, name, flowType: 'IVR', version, steps: [{ id: 'end', type: 'End', configuration: {} }] }) as unknown as Flow & { version: number };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const jitter = () => sleep(Math.floor(Math.random() * 12));

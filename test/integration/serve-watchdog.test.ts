@@ -60,8 +60,8 @@ async function startServe(): Promise<Serve> {
   const child = spawn(process.execPath, ['cli/bin.mjs', 'serve', '--port', '0', '--no-examples'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(child);
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let gone = false;
   void exited.then(() => (gone = true));

@@ -6,7 +6,7 @@ import { localDynamoDbClient } from '../../shared/local/dynamodb-local';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../shared/local/stack';
 
 /** A DynamoDB client that counts the requests it sends, by operation. */
-export function countingClient(): { client: DynamoDBClient; calls: string[]; reset(): void } {
+export function countingClient(): { client: DynamoDBClient; calls: string[]; reset: () => void } {
   const client = localDynamoDbClient(inject('dynamodbEndpoint'));
   const calls: string[] = [];
   client.middlewareStack.add(
@@ -31,13 +31,28 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
   return { ...stack, calls: counting.calls, resetCalls: counting.reset, client: counting.client };
 }
 
+/**
+ * The fields tests read from the local API's answers: the error envelope, an execution, a stored flow, a page.
+ * An answer carries only the fields of its kind (none after a 204); a test reading a missing one fails there.
+ */
+export interface ApiBody {
+  error: { code: string; message: string; details?: unknown };
+  executionId: string;
+  branch: string;
+  variables: Record<string, unknown>;
+  version: number;
+  /** A page of flow summaries (id) or circuits (key). */
+  items: { id: string; key: string }[];
+  nextCursor?: string;
+}
+
 /** fetch + JSON for the local API. */
-export async function api(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+export async function api(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: ApiBody }> {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as ApiBody };
 }

@@ -16,7 +16,7 @@ const names = { '#state': 'state' };
 
 function toRecord(item: Record<string, unknown>): CircuitRecord {
   const r: CircuitRecord = { key: item['id'] as string, state: item['state'] as CircuitRecord['state'], failures: (item['failures'] as number) ?? 0, version: (item['version'] as number) ?? 0 };
-  for (const k of ['retryAt', 'probeLeaseUntil', 'updatedAt'] as const) if (typeof item[k] === 'number') r[k] = item[k] as number;
+  for (const k of ['retryAt', 'probeLeaseUntil', 'updatedAt'] as const) if (typeof item[k] === 'number') r[k] = item[k];
   if (typeof item['prober'] === 'string') r.prober = item['prober'];
   return r;
 }
@@ -118,9 +118,7 @@ export class DynamoCircuitStore implements CircuitStore {
 
   async list(limit: number, cursor?: string): Promise<{ items: CircuitRecord[]; nextCursor?: string }> {
     const start = decodeCursor(cursor, { kind: 'CIRCUIT' });
-    const out = await this.doc.send(
-      new QueryCommand({ TableName: this.table, IndexName: 'byKind', KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': 'CIRCUIT' }, Limit: limit, ExclusiveStartKey: start }),
-    );
+    const out = await this.doc.send(new QueryCommand({ TableName: this.table, IndexName: 'byKind', KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': 'CIRCUIT' }, Limit: limit, ExclusiveStartKey: start }));
     return { items: (out.Items ?? []).map(toRecord), ...encodeCursor(out.LastEvaluatedKey) };
   }
 

@@ -51,5 +51,5 @@ export function decodeCursor(cursor: string | undefined, expected: { kind: strin
   if (names.length !== KEY_ATTRIBUTES.length || !KEY_ATTRIBUTES.every((name) => Object.hasOwn(record, name))) throw bad(`attributes must be exactly ${KEY_ATTRIBUTES.join(', ')}`);
   for (const name of KEY_ATTRIBUTES) if (!isKeyString(record[name], MAX_KEY_BYTES[name])) throw bad(`${name} must be a non-empty string of at most ${MAX_KEY_BYTES[name]} bytes`);
   if (record['kind'] !== expected.kind) throw bad(`it belongs to another listing`);
-  return { pk: record['pk'] as string, sk: record['sk'] as string, kind: record['kind'] as string, id: record['id'] as string };
+  return { pk: record['pk'] as string, sk: record['sk'] as string, kind: record['kind'], id: record['id'] as string };
 }

@@ -184,7 +184,7 @@ export class DynamoFlowStore implements FlowStore {
   async getFlow(flowId: string, version?: number): Promise<Flow | undefined> {
     const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: pk(flowId), sk: version === undefined ? LATEST : versionSk(version) } }));
     if (!out.Item || out.Item['deleting'] === true) return undefined;
-    const definition = out.Item['definition'];
+    const definition: unknown = out.Item['definition'];
     return typeof definition === 'string' ? (JSON.parse(definition) as Flow) : undefined;
   }
 
@@ -195,9 +195,7 @@ export class DynamoFlowStore implements FlowStore {
 
   async listFlows(limit: number, cursor?: string): Promise<Page<FlowSummary>> {
     const start = decodeCursor(cursor, { kind: FLOW_KIND });
-    const out = await this.doc.send(
-      new QueryCommand({ TableName: this.table, IndexName: 'byKind', KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': FLOW_KIND }, Limit: limit, ExclusiveStartKey: start }),
-    );
+    const out = await this.doc.send(new QueryCommand({ TableName: this.table, IndexName: 'byKind', KeyConditionExpression: 'kind = :k', ExpressionAttributeValues: { ':k': FLOW_KIND }, Limit: limit, ExclusiveStartKey: start }));
     const items = (out.Items ?? []).map((i) => ({ id: i['id'] as string, name: i['name'] as string, flowType: i['flowType'] as string, latestVersion: i['version'] as number, updatedAt: i['updatedAt'] as string }));
     return { items, ...encodeCursor(out.LastEvaluatedKey) };
   }

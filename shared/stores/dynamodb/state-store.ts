@@ -98,11 +98,11 @@ export class DynamoStateStore implements StateStore {
   }
 
   async releaseIdempotencyKey(scope: string, key: string): Promise<void> {
-    await this.doc.send(
-      new DeleteCommand({ TableName: this.table, Key: idempKey(scope, key), ConditionExpression: '#s = :inProgress', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS' } }),
-    ).catch((err: unknown) => {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    });
+    await this.doc
+      .send(new DeleteCommand({ TableName: this.table, Key: idempKey(scope, key), ConditionExpression: '#s = :inProgress', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS' } }))
+      .catch((err: unknown) => {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      });
   }
 
   async getSession(flowId: string, sessionKey: string, nowMs: number): Promise<Record<string, unknown> | undefined> {
@@ -112,8 +112,6 @@ export class DynamoStateStore implements StateStore {
   }
 
   async putSession(flowId: string, sessionKey: string, variables: Record<string, unknown>, expiresAtMs: number): Promise<void> {
-    await this.doc.send(
-      new PutCommand({ TableName: this.table, Item: { ...sessionKeyOf(flowId, sessionKey), variables: JSON.stringify(variables), expiresAtMs, expiresAt: Math.ceil(expiresAtMs / 1000) } }),
-    );
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...sessionKeyOf(flowId, sessionKey), variables: JSON.stringify(variables), expiresAtMs, expiresAt: Math.ceil(expiresAtMs / 1000) } }));
   }
 }

@@ -20,15 +20,15 @@ import { parsed } from '../../support/flows';
 class RecordingHttp implements HttpClient {
   readonly requests: HttpRequest[] = [];
   constructor(private readonly body: string = '{"ok":true}') {}
-  async send(request: HttpRequest): Promise<HttpResponse> {
+  send(request: HttpRequest): Promise<HttpResponse> {
     this.requests.push(request);
-    return { kind: 'response', status: 200, headers: {}, body: Buffer.from(this.body) };
+    return Promise.resolve({ kind: 'response', status: 200, headers: {}, body: Buffer.from(this.body) });
   }
 }
 
 const fixedRandom: Randomness = { id: () => 'exec-1', random: () => 0.5 };
 function deps(http: HttpClient = new RecordingHttp(), flows: Flow[] = []): ExecutorDeps {
-  return { clock: new FakeClock(1_000_000), randomness: fixedRandom, http, resolveFlow: async (id) => flows.find((f) => f.id === id) };
+  return { clock: new FakeClock(1_000_000), randomness: fixedRandom, http, resolveFlow: (id) => Promise.resolve(flows.find((f) => f.id === id)) };
 }
 const end = (id: string, extra: Record<string, unknown> = {}) => ({ id, type: 'End', configuration: { outcome: id, ...extra } });
 const evaluateStep = (id: string, expression: string, outputVariable: string, next?: string) => ({ id, type: 'DataAPI', configuration: { operation: 'evaluate', expression, outputVariable }, ...(next ? { next } : {}) });
@@ -271,5 +271,4 @@ describe('records', () => {
     const small = { ...result, trace: [] };
     expect(fitRecord(small)).toBe(small);
   });
-
 });

@@ -77,7 +77,7 @@ describe('templates: header values', () => {
       expect(() => renderHeader('X-Caller', '{{v}}', { v: bad })).toThrow(TemplateError);
     }
     expect(() => renderHeader('X-Caller', '{{v}}', { v: 'snow ☃' })).toThrow(/U\+2603/);
-    expect(renderHeader('X-Caller', '{{v}}', { v: 'Zoë\tO\'Brien' })).toBe('Zoë\tO\'Brien');
+    expect(renderHeader('X-Caller', '{{v}}', { v: "Zoë\tO'Brien" })).toBe("Zoë\tO'Brien");
   });
 });
 
@@ -114,7 +114,7 @@ describe('templates: JSON string body', () => {
     expect(() => renderJsonText('{"a": {{x}}', { x: 1 })).toThrow(/body is not valid JSON after rendering/);
   });
   it('the seed guide ticket body renders', () => {
-    const guide = "{\"account_id\": \"{{customer_profile.id}}\", \"phone\": \"{{formatted_phone}}\", \"priority\": \"{{loyalty_tier == 'PLATINUM' ? 'HIGH' : 'NORMAL'}}\", \"source\": \"IVR_AUTO\"}";
+    const guide = '{"account_id": "{{customer_profile.id}}", "phone": "{{formatted_phone}}", "priority": "{{loyalty_tier == \'PLATINUM\' ? \'HIGH\' : \'NORMAL\'}}", "source": "IVR_AUTO"}';
     expect(JSON.parse(renderJsonText(guide, { customer_profile: { id: 'ACC-1' }, formatted_phone: '+12125551234', loyalty_tier: 'PLATINUM' }))).toEqual({
       account_id: 'ACC-1',
       phone: '+12125551234',

@@ -47,7 +47,10 @@ const flowShaped = fc.record(
     name: fc.oneof(fc.constant('n'), fc.anything()),
     steps: fc.array(
       fc.oneof(
-        fc.record({ id: fc.oneof(fc.constantFrom('a', 'b'), fc.anything()), type: stepTypes, configuration: fc.oneof(fc.anything(), exotic), next: fc.constantFrom('a', 'b', 'zz'), branches: fc.oneof(fc.anything(), exotic) }, { requiredKeys: ['type'] }),
+        fc.record(
+          { id: fc.oneof(fc.constantFrom('a', 'b'), fc.anything()), type: stepTypes, configuration: fc.oneof(fc.anything(), exotic), next: fc.constantFrom('a', 'b', 'zz'), branches: fc.oneof(fc.anything(), exotic) },
+          { requiredKeys: ['type'] },
+        ),
         fc.anything(),
       ),
       { maxLength: 4 },
@@ -95,7 +98,12 @@ function pathsIn(root: unknown): Array<Array<string | number>> {
   const out: Array<Array<string | number>> = [];
   const walk = (v: unknown, path: Array<string | number>) => {
     if (Array.isArray(v)) v.forEach((item, i) => (out.push([...path, i]), walk(item, [...path, i])));
-    else if (v !== null && typeof v === 'object') for (const [k, item] of Object.entries(v)) (out.push([...path, k]), walk(item, [...path, k]));
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) {
+        out.push([...path, k]);
+        walk(item, [...path, k]);
+      }
+    }
   };
   walk(root, []);
   return out;

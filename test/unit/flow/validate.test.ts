@@ -52,13 +52,7 @@ describe('validateFlow: one test per error code', () => {
 
   it('MISSING_STEP: next, branches, condition targets and startStepId', async () => {
     const r = await codes(
-      flowOf(
-        [
-          http('a', {}, { next: 'nowhere', branches: { OnError: 'gone' } }),
-          { id: 'c', type: 'Condition', configuration: { conditions: [{ expression: 'true', nextStepId: 'lost' }], defaultStepId: 'void' } },
-        ],
-        { startStepId: 'start' },
-      ),
+      flowOf([http('a', {}, { next: 'nowhere', branches: { OnError: 'gone' } }), { id: 'c', type: 'Condition', configuration: { conditions: [{ expression: 'true', nextStepId: 'lost' }], defaultStepId: 'void' } }], { startStepId: 'start' }),
     );
     expect(r.errors.sort()).toEqual(
       ['MISSING_STEP startStepId', 'MISSING_STEP steps[0].next', 'MISSING_STEP steps[0].branches.OnError', 'MISSING_STEP steps[1].configuration.conditions[0].nextStepId', 'MISSING_STEP steps[1].configuration.defaultStepId'].sort(),
@@ -67,14 +61,24 @@ describe('validateFlow: one test per error code', () => {
 
   it('MISSING_FLOW: a sub-flow that does not exist', async () => {
     const raw = flowOf([{ id: 's', type: 'SubFlow', configuration: { flowId: 'ghost' } }]);
-    expect((await codes(raw, { flowExists: async (id: string) => id === 'real' })).errors).toEqual(['MISSING_FLOW steps[0].configuration.flowId']);
+    expect((await codes(raw, { flowExists: (id: string) => Promise.resolve(id === 'real') })).errors).toEqual(['MISSING_FLOW steps[0].configuration.flowId']);
     expect((await codes(raw)).errors).toEqual([]);
   });
 
   it('BAD_EXPRESSION: expressions and templates that do not parse, unknown functions, forbidden access', async () => {
     const r = await codes(
       flowOf([
-        { id: 'c', type: 'Condition', configuration: { conditions: [{ expression: '{{http_status_code}} >=', nextStepId: 'c' }, { expression: 'hack()', nextStepId: 'c' }, { expression: 'x.constructor', nextStepId: 'c' }] } },
+        {
+          id: 'c',
+          type: 'Condition',
+          configuration: {
+            conditions: [
+              { expression: '{{http_status_code}} >=', nextStepId: 'c' },
+              { expression: 'hack()', nextStepId: 'c' },
+              { expression: 'x.constructor', nextStepId: 'c' },
+            ],
+          },
+        },
         http('h', { headers: { 'X-Id': '{{ unclosed' }, body: { a: '{{ 1 + }}' } }),
       ]),
     );
@@ -135,12 +139,7 @@ describe('validateFlow: one test per error code', () => {
   it('BAD_SCHEMA: DataAPI validate schemas that do not compile (back-references, look-ahead, schemas Ajv rejects)', async () => {
     const validate = (id: string, schema: unknown) => ({ id, type: 'DataAPI', configuration: { operation: 'validate', schema } });
     const r = await validateFlow(
-      flowOf([
-        validate('backref', { type: 'string', pattern: '(a)\\1' }),
-        validate('lookahead', { type: 'string', pattern: '^(?=a)a' }),
-        validate('ajv', { type: 'nope' }),
-        validate('fine', { type: 'string', pattern: '^[0-9]{4}$' }),
-      ]),
+      flowOf([validate('backref', { type: 'string', pattern: '(a)\\1' }), validate('lookahead', { type: 'string', pattern: '^(?=a)a' }), validate('ajv', { type: 'nope' }), validate('fine', { type: 'string', pattern: '^[0-9]{4}$' })]),
     );
     expect(r.errors.map((e) => `${e.code} ${e.path}`)).toEqual(['BAD_SCHEMA steps[0].configuration.schema', 'BAD_SCHEMA steps[1].configuration.schema', 'BAD_SCHEMA steps[2].configuration.schema']);
     expect(r.errors.every((e) => e.message.startsWith('JSON Schema does not compile'))).toBe(true);
