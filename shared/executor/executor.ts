@@ -1,25 +1,31 @@
 /**
- * The flow executor (docs/architecture.md, "Executing a flow"): runs a validated flow from
- * `startStepId`, follows branches, keeps variables, enforces `maxSteps`, the deadline and the
- * budgets, and returns the execution result.
+ * The flow executor (docs/architecture.md, "Executing a flow" and "Durable executions"): an
+ * execution is a plain-JSON {@link ExecutionSnapshot}, and {@link advance} moves it forward until
+ * it ends, its deadline comes, or a step suspends; {@link resume} hands a suspended step what it
+ * waited for (or its timeout) and advances again. A sub-flow call pushes a frame on the snapshot's
+ * stack; its end pops it and the calling step finishes with the child's result. Time and
+ * randomness come from `deps`, so advancing is deterministic for a given clock, randomness and
+ * backend: running straight through, or storing and resuming the snapshot at every step boundary,
+ * gives the same result.
  *
  * Transitions: a step's outcome branch (e.g. OnServerError) is looked up in `branches`; a failed
  * step with no branch of its own falls back to `OnError`; then `Default` (`branches.Default` or
  * `next`). No transition ends the flow: SUCCEEDED unless the last step failed. An `End` step ends
- * it with its own status and outcome. When the deadline passes the run stops TIMED_OUT at once.
+ * it with its own status and outcome. When a frame's deadline passes it stops TIMED_OUT at once.
  *
- * Budgets (see `shared/budgets.ts`): steps are counted across all sub-flows against the root
- * flow's `maxSteps`; every variable a step sets must fit the 64 KiB value budget and a frame's
- * variables together 256 KiB. A budget that runs out ends the whole execution FAILED with
- * `error.code` `BUDGET_EXCEEDED` (branch `BudgetExceeded`), wherever in the sub-flows it ran out.
+ * Budgets (`shared/budgets.ts`): steps are counted across all frames against the root flow's
+ * `maxSteps`; every variable a step sets must fit the 64 KiB value budget and a frame's variables
+ * together 256 KiB. A budget that runs out ends the whole execution FAILED with `error.code`
+ * `BUDGET_EXCEEDED` (branch `BudgetExceeded`), wherever in the sub-flows it ran out.
  *
  * Outputs: the declared `outputs`, else every variable a step of the flow set (never the caller's
  * input echoed back, never the engine's own `flow_execution_id`/`flow_id`). Credentials the steps
  * sent are redacted (`***`) from the outputs, the trace and the error.
  */
+import { randomUUID } from 'node:crypto';
 import type { Clock, Randomness } from '../clock';
 import { checkValue, jsonSizeWithin, MAX_JSON_DEPTH, MAX_SUBFLOW_DEPTH, MAX_VARIABLES_BYTES } from '../budgets';
-import { BudgetExceededError, isFlowFailure } from '../errors';
+import { BudgetExceededError, IvrflowError, isFlowFailure } from '../errors';
 import type { FunctionContext } from '../expressions/functions';
 import { renderText } from '../expressions/template';
 import type { Flow, Step } from '../flow/schema';
@@ -27,12 +33,13 @@ import type { HttpClient } from '../http/client';
 import { CircuitBreaker } from '../resilience/circuit-breaker';
 import { MemoryCircuitStore } from '../resilience/memory-circuit-store';
 import { getStepDefinition } from '../steps/registry';
-import type { ExecutionResult, ExecutionStatus, StepContext, StepOutcome, TraceEntry } from '../steps/types';
+import type { ExecutionResult, ExecutionStatus, ResumeEvent, StepContext, StepOutcome, StepResult, SubFlowCall } from '../steps/types';
 import { SecretRedactor } from './redact';
+import { SNAPSHOT_VERSION, type ExecutionSnapshot, type Frame } from './snapshot';
 
 export { MAX_SUBFLOW_DEPTH };
 
-/** Resolves sub-flows by id and optional version (latest when absent); undefined when missing. */
+/** Resolves flows by id and optional version (latest when absent); undefined when missing. */
 export type FlowResolver = (flowId: string, version?: number) => Promise<Flow | undefined>;
 
 export interface ExecutorDeps {
@@ -46,6 +53,9 @@ export interface ExecutorDeps {
 
 /** Circuits of in-process runs (no DynamoDB): shared by every run in this process. */
 const processCircuits = new MemoryCircuitStore();
+/** Prober ids of in-process breakers: unique per run without drawing on the injected randomness. */
+const processId = randomUUID();
+let runs = 0;
 
 export interface ExecutionRequest {
   variables?: Record<string, unknown>;
@@ -55,48 +65,121 @@ export interface ExecutionRequest {
   deadlineMs?: number;
 }
 
-/** What every frame of one execution shares: the step count across sub-flows and the credentials sent. */
-interface ExecutionScope {
-  deps: ExecutorDeps & { circuits: CircuitBreaker };
-  executionId: string;
-  /** Steps run so far across all frames, and the limit (the root flow's `maxSteps`). */
-  steps: { count: number; limit: number; rootFlowId: string };
-  secrets: SecretRedactor;
+/** Options of {@link advance}. */
+export interface AdvanceOptions {
+  /** Stop after this many steps (the snapshot stays RUNNING): a step boundary to store at. @default no limit */
+  stepLimit?: number;
+  /** Flows already at hand (e.g. the root flow), looked up before `deps.resolveFlow`. */
+  flows?: readonly Flow[];
 }
 
-/** One running flow: its variables and their sizes (for the variables budget). */
-class Frame {
-  readonly variables = Object.create(null) as Record<string, unknown>;
-  /** Names set by the flow's steps: the default outputs. */
-  readonly setByFlow = new Set<string>();
-  private readonly sizes = new Map<string, number>();
-  private total = 0;
+/** A resume of a suspended execution: the payload its step waited for, or its timeout. */
+export type WaitEvent = { waitId: string; payload: unknown } | { waitId: string; timedOut: true };
 
-  /** Sets caller or engine variables (not counted as set by the flow). @throws BudgetExceededError */
-  seed(values: Readonly<Record<string, unknown>>): void {
-    for (const [name, value] of Object.entries(values)) {
-      const size = jsonSizeWithin(value, MAX_VARIABLES_BYTES);
+/** `resume` was given a snapshot that is not waiting for this wait id. */
+export class NotWaitingError extends IvrflowError {
+  constructor(message: string) {
+    super('NOT_WAITING', message);
+    this.name = 'NotWaitingError';
+  }
+}
+
+const nullProto = (source: Readonly<Record<string, unknown>> = {}): Record<string, unknown> => Object.assign(Object.create(null) as Record<string, unknown>, source);
+
+/** Variable sizes per frame object, for the variables budget (rebuilt once after a snapshot is loaded). */
+const frameSizes = new WeakMap<Frame, { sizes: Map<string, number>; total: number }>();
+
+function sizesOf(frame: Frame): { sizes: Map<string, number>; total: number } {
+  let entry = frameSizes.get(frame);
+  if (!entry) {
+    entry = { sizes: new Map(), total: 0 };
+    for (const [name, value] of Object.entries(frame.variables)) {
+      const size = Math.max(0, jsonSizeWithin(value, MAX_VARIABLES_BYTES));
+      entry.sizes.set(name, size);
+      entry.total += size;
+    }
+    frameSizes.set(frame, entry);
+  }
+  return entry;
+}
+
+/**
+ * Sets variables on a frame within the budgets: each a 64 KiB value when a step made it
+ * (`fromStep`), all of them 256 KiB; caller input is only checked for depth and the total.
+ * @throws BudgetExceededError
+ */
+function setVariables(frame: Frame, values: Readonly<Record<string, unknown>>, fromStep: boolean): void {
+  const budget = sizesOf(frame);
+  for (const [name, value] of Object.entries(values)) {
+    let size: number;
+    if (fromStep) size = checkValue(value, `variable ${name}`);
+    else {
+      size = jsonSizeWithin(value, MAX_VARIABLES_BYTES);
       if (size === -1) throw new BudgetExceededError('valueDepth', MAX_JSON_DEPTH, `variable ${name} nests deeper than ${MAX_JSON_DEPTH} levels`);
-      this.put(name, value, size);
     }
-  }
-
-  /** Sets variables a step produced: each within the value budget. @throws BudgetExceededError */
-  assign(values: Readonly<Record<string, unknown>>): void {
-    for (const [name, value] of Object.entries(values)) {
-      this.put(name, value, checkValue(value, `variable ${name}`));
-      this.setByFlow.add(name);
-    }
-  }
-
-  private put(name: string, value: unknown, size: number): void {
-    this.total += size - (this.sizes.get(name) ?? 0);
-    this.sizes.set(name, size);
-    this.variables[name] = value;
-    if (this.total > MAX_VARIABLES_BYTES) {
+    budget.total += size - (budget.sizes.get(name) ?? 0);
+    budget.sizes.set(name, size);
+    frame.variables[name] = value;
+    if (fromStep && !frame.setByFlow.includes(name)) frame.setByFlow.push(name);
+    if (budget.total > MAX_VARIABLES_BYTES) {
       throw new BudgetExceededError('variablesBytes', MAX_VARIABLES_BYTES, `the variables together are larger than ${MAX_VARIABLES_BYTES} bytes (after setting ${name})`);
     }
   }
+}
+
+/** A new frame for `flow`, its inputs declared, `input` and the engine's variables set. @throws BudgetExceededError */
+function newFrame(flow: Flow, input: Readonly<Record<string, unknown>>, executionId: string, deadlineAt: number, now: number): Frame {
+  const frame: Frame = {
+    flowId: flow.id,
+    version: flow.version ?? null,
+    executionId,
+    stepId: flow.startStepId ?? flow.steps[0]!.id,
+    variables: nullProto(),
+    setByFlow: [],
+    branch: 'Default',
+    executed: 0,
+    trace: [],
+    deadlineAt,
+    startedAt: now,
+  };
+  setVariables(frame, Object.fromEntries((flow.inputs ?? []).map((name) => [name, null])), false);
+  setVariables(frame, input, false);
+  setVariables(frame, { flow_execution_id: executionId, flow_id: flow.id }, false);
+  return frame;
+}
+
+/**
+ * A snapshot of a new execution of `flow`, ready for {@link advance}. Never throws for caller
+ * input: variables past a budget make an execution that has already ended FAILED.
+ */
+export function startExecution(flow: Flow, request: ExecutionRequest, deps: Pick<ExecutorDeps, 'clock' | 'randomness'>): ExecutionSnapshot {
+  const now = deps.clock.now();
+  const executionId = request.executionId ?? deps.randomness.id();
+  const deadlineAt = now + Math.min(flow.deadlineMs, request.deadlineMs ?? flow.deadlineMs);
+  const snapshot: ExecutionSnapshot = {
+    snapshotVersion: SNAPSHOT_VERSION,
+    executionId,
+    status: 'RUNNING',
+    frames: [],
+    counters: { steps: 0, stepsLimit: flow.maxSteps },
+    secrets: [],
+    rev: 0,
+  };
+  try {
+    snapshot.frames.push(newFrame(flow, request.variables ?? {}, executionId, deadlineAt, now));
+  } catch (err) {
+    if (!(err instanceof BudgetExceededError)) throw err;
+    // The root frame without the caller's input, so that the answer can be built.
+    const frame = newFrame(flow, {}, executionId, deadlineAt, now);
+    snapshot.frames.push(frame);
+    snapshot.status = 'FAILED';
+    snapshot.result = { executionId, flowId: flow.id, flowVersion: flow.version ?? 0, status: 'FAILED', branch: 'BudgetExceeded', variables: {}, trace: [], error: budgetError(err), startedAt: new Date(now).toISOString(), durationMs: 0 };
+  }
+  return snapshot;
+}
+
+function budgetError(err: BudgetExceededError): ExecutionResult['error'] {
+  return { code: 'BUDGET_EXCEEDED', message: err.message, budget: err.budget };
 }
 
 /** Picks the transition for an outcome; returns the branch key used and the target. */
@@ -112,162 +195,130 @@ function transition(step: Step, outcome: StepOutcome): { taken: string; target: 
   return fallback ? { taken: 'Default', target: fallback } : undefined;
 }
 
-/**
- * Runs a flow to its end, its deadline, `maxSteps` or a budget.
- * @param flow a validated flow (see `parseFlow`)
- * @returns the result; never throws for anything a flow, its caller or its backends do (an engine bug still throws)
- */
-export async function runFlow(flow: Flow, request: ExecutionRequest, deps: ExecutorDeps): Promise<ExecutionResult> {
-  return (await runFlowWithVariables(flow, request, deps)).result;
-}
+/** One advance or resume call: the snapshot, the deps and the flows looked up so far. */
+class Run {
+  readonly secrets = new SecretRedactor();
+  readonly circuits: CircuitBreaker;
+  private readonly flows = new Map<string, Flow>();
 
-/**
- * {@link runFlow}, also returning every variable at the end (not only the outputs, credentials
- * redacted), e.g. to save a session.
- */
-export async function runFlowWithVariables(flow: Flow, request: ExecutionRequest, deps: ExecutorDeps): Promise<{ result: ExecutionResult; variables: Readonly<Record<string, unknown>> }> {
-  const startMs = deps.clock.now();
-  const budgetMs = Math.min(flow.deadlineMs, request.deadlineMs ?? flow.deadlineMs);
-  const scope: ExecutionScope = {
-    deps: { ...deps, circuits: deps.circuits ?? new CircuitBreaker({ store: processCircuits, clock: deps.clock, instanceId: deps.randomness.id() }) },
-    executionId: request.executionId ?? deps.randomness.id(),
-    steps: { count: 0, limit: flow.maxSteps, rootFlowId: flow.id },
-    secrets: new SecretRedactor(),
-  };
-  const frame = new Frame();
-  const result = await execute(flow, request.variables ?? {}, scope.executionId, startMs + budgetMs, scope, 0, frame);
-  return { result: scope.secrets.redact(result), variables: scope.secrets.redact({ ...frame.variables }) };
-}
-
-async function execute(flow: Flow, input: Readonly<Record<string, unknown>>, executionId: string, deadlineAt: number, scope: ExecutionScope, depth: number, frame: Frame = new Frame()): Promise<ExecutionResult> {
-  const { deps } = scope;
-  const startMs = deps.clock.now();
-  const trace: TraceEntry[] = [];
-  let status: ExecutionStatus = 'SUCCEEDED';
-  let branch = 'Default';
-  let error: ExecutionResult['error'];
-  let current: Step | undefined = flow.startStepId ? flow.steps.find((s) => s.id === flow.startStepId) : flow.steps[0];
-
-  try {
-    frame.seed(Object.fromEntries((flow.inputs ?? []).map((name) => [name, null])));
-    frame.seed(input);
-    frame.seed({ flow_execution_id: executionId, flow_id: flow.id });
-  } catch (err) {
-    if (!(err instanceof BudgetExceededError) || depth > 0) throw err;
-    return finish(err);
+  constructor(
+    readonly snapshot: ExecutionSnapshot,
+    readonly deps: ExecutorDeps,
+    known: readonly Flow[],
+  ) {
+    for (const flow of known) this.remember(flow);
+    for (const value of snapshot.secrets) this.secrets.add(value);
+    this.circuits = deps.circuits ?? defaultBreaker(deps);
+    for (const frame of snapshot.frames) if (Object.getPrototypeOf(frame.variables) !== null) frame.variables = nullProto(frame.variables);
   }
 
-  const functions: FunctionContext = { now: () => deps.clock.now() };
-  const stepsById = new Map(flow.steps.map((s) => [s.id, s]));
-  const ctx: Omit<StepContext, 'variables'> = {
-    executionId,
-    flowId: flow.id,
-    deadlineAt,
-    clock: deps.clock,
-    randomness: deps.randomness,
-    http: deps.http,
-    circuits: deps.circuits,
-    functions,
-    allowedHosts: flow.allowedHosts,
-    markSecret: (value) => scope.secrets.add(value),
-    redact: (value) => scope.secrets.redact(value),
-    runSubFlow: async (flowId, version, vars) => {
-      const child = depth + 1 > MAX_SUBFLOW_DEPTH ? undefined : await deps.resolveFlow(flowId, version);
-      if (!child) {
-        const message = depth + 1 > MAX_SUBFLOW_DEPTH ? `sub-flows nest deeper than ${MAX_SUBFLOW_DEPTH}` : `flow '${flowId}'${version ? ` version ${version}` : ''} does not exist`;
-        return failedResult(flowId, version ?? 0, executionId, 'SUBFLOW_UNAVAILABLE', message, deps.clock.now());
-      }
-      // The child's own deadlineMs bounds it too, leaving the parent time to take its fallback branch.
-      const childDeadlineAt = Math.min(deadlineAt, deps.clock.now() + child.deadlineMs);
-      return execute(child, vars, `${executionId}/${child.id}`, childDeadlineAt, scope, depth + 1);
-    },
-  };
-
-  let executed = 0;
-  while (current) {
-    if (deps.clock.now() >= deadlineAt) {
-      status = 'TIMED_OUT';
-      error = { code: 'DEADLINE_EXCEEDED', message: `the run's deadline passed before step '${current.id}'` };
-      break;
-    }
-    if (++executed > flow.maxSteps) {
-      status = 'FAILED';
-      branch = 'MaxStepsExceeded';
-      error = { code: 'MAX_STEPS_EXCEEDED', message: `the run executed ${flow.maxSteps} steps (maxSteps) without ending` };
-      break;
-    }
-    const step: Step = current;
-    const began = deps.clock.now();
-    let outcome: StepOutcome;
-    try {
-      if (++scope.steps.count > scope.steps.limit) {
-        throw new BudgetExceededError('steps', scope.steps.limit, `the execution ran ${scope.steps.limit} steps across its sub-flows (maxSteps of '${scope.steps.rootFlowId}') without ending`);
-      }
-      outcome = await runStep(step, { ...ctx, variables: frame.variables });
-      if (outcome.variables) frame.assign(outcome.variables);
-    } catch (err) {
-      if (!(err instanceof BudgetExceededError) || depth > 0) throw err;
-      trace.push({ stepId: step.id, type: step.type, branch: 'BudgetExceeded', status: 'FAILED', durationMs: deps.clock.now() - began, error: { type: 'budget_exceeded', message: err.message } });
-      return finish(err);
-    }
-    const next = outcome.end ? undefined : transition(step, outcome);
-    trace.push({
-      stepId: step.id,
-      type: step.type,
-      branch: next?.taken ?? outcome.branch,
-      status: outcome.status,
-      durationMs: deps.clock.now() - began,
-      ...(next ? { nextStepId: next.target } : {}),
-      ...outcome.trace,
-    });
-    branch = outcome.branch;
-    if (outcome.end) {
-      status = outcome.end.status;
-      branch = outcome.end.outcome;
-      break;
-    }
-    // Out of time with more to do (or on a failure the deadline likely caused): stop now.
-    if (deps.clock.now() >= deadlineAt && (next || outcome.status === 'FAILED')) {
-      status = 'TIMED_OUT';
-      error = { code: 'DEADLINE_EXCEEDED', message: `the run's deadline passed at step '${step.id}'` };
-      break;
-    }
-    if (!next) {
-      status = outcome.status === 'FAILED' ? 'FAILED' : 'SUCCEEDED';
-      break;
-    }
-    current = stepsById.get(next.target);
+  private remember(flow: Flow): void {
+    this.flows.set(`${flow.id}#${flow.version ?? ''}`, flow);
   }
-  return finish();
 
-  function finish(budget?: BudgetExceededError): ExecutionResult {
-    if (budget) {
-      status = 'FAILED';
-      branch = 'BudgetExceeded';
-      error = { code: 'BUDGET_EXCEEDED', message: budget.message, budget: budget.budget };
-    }
-    const outputs: Record<string, unknown> = {};
-    for (const name of flow.outputs ?? frame.setByFlow) outputs[name] = Object.hasOwn(frame.variables, name) ? frame.variables[name] : null;
+  /** The flow of a frame (or a sub-flow to call). */
+  async flow(flowId: string, version: number | null | undefined): Promise<Flow | undefined> {
+    const hit = this.flows.get(`${flowId}#${version ?? ''}`);
+    if (hit) return hit;
+    const flow = await this.deps.resolveFlow(flowId, version ?? undefined);
+    if (flow) this.remember(flow);
+    return flow;
+  }
+
+  get top(): Frame {
+    return this.snapshot.frames[this.snapshot.frames.length - 1]!;
+  }
+
+  context(frame: Frame, flow: Flow): StepContext {
+    const { deps } = this;
+    const functions: FunctionContext = { now: () => deps.clock.now() };
     return {
-      executionId,
-      flowId: flow.id,
-      flowVersion: flow.version ?? 0,
-      status,
-      branch,
-      variables: outputs,
-      trace,
-      ...(error ? { error } : {}),
-      startedAt: new Date(startMs).toISOString(),
-      durationMs: deps.clock.now() - startMs,
+      executionId: frame.executionId,
+      flowId: frame.flowId,
+      variables: frame.variables,
+      deadlineAt: frame.deadlineAt,
+      clock: deps.clock,
+      randomness: deps.randomness,
+      http: deps.http,
+      circuits: this.circuits,
+      functions,
+      allowedHosts: flow.allowedHosts,
+      markSecret: (value) => {
+        if (value === '' || this.snapshot.secrets.includes(value)) return;
+        this.secrets.add(value);
+        this.snapshot.secrets.push(value);
+      },
+      redact: (value) => this.secrets.redact(value),
     };
   }
 }
 
-async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome> {
+function defaultBreaker(deps: ExecutorDeps): CircuitBreaker {
+  return new CircuitBreaker({ store: processCircuits, clock: deps.clock, instanceId: `${processId}-${++runs}` });
+}
+
+/** The outputs of a frame's flow: declared `outputs`, else the variables its steps set. */
+function outputsOf(frame: Frame, flow: Flow | undefined): Record<string, unknown> {
+  const outputs: Record<string, unknown> = {};
+  for (const name of flow?.outputs ?? frame.setByFlow) outputs[name] = Object.hasOwn(frame.variables, name) ? frame.variables[name] : null;
+  return outputs;
+}
+
+/** The answer of a frame that ended. */
+function frameResult(run: Run, frame: Frame, flow: Flow | undefined, status: ExecutionStatus, branch: string, error: ExecutionResult['error']): ExecutionResult {
+  return {
+    executionId: frame.executionId,
+    flowId: frame.flowId,
+    flowVersion: frame.version ?? 0,
+    status,
+    branch,
+    variables: outputsOf(frame, flow),
+    trace: frame.trace,
+    ...(error ? { error } : {}),
+    startedAt: new Date(frame.startedAt).toISOString(),
+    durationMs: run.deps.clock.now() - frame.startedAt,
+  };
+}
+
+/**
+ * Ends the top frame. The root's end ends the execution; a sub-flow's end pops it and finishes
+ * the parent's calling step with the child's result (which may end the parent, and so on).
+ */
+async function endFrame(run: Run, status: ExecutionStatus, branch: string, error?: ExecutionResult['error'], flow?: Flow): Promise<void> {
+  const { snapshot } = run;
+  const result = frameResult(run, run.top, flow, status, branch, error);
+  if (snapshot.frames.length === 1) {
+    snapshot.status = status;
+    snapshot.result = run.secrets.redact(result);
+    delete snapshot.wait;
+    return;
+  }
+  snapshot.frames.pop();
+  await finishCall(run, result);
+}
+
+/**
+ * Ends the whole execution on a budget, wherever it ran out: the frames above the root are
+ * dropped, and the root's pending or current step is recorded as the one that failed.
+ */
+async function endOnBudget(run: Run, err: BudgetExceededError, startedAt: number): Promise<void> {
+  const { snapshot } = run;
+  snapshot.frames.length = 1;
+  const root = run.top;
+  const flow = await run.flow(root.flowId, root.version);
+  const type = flow?.steps.find((s) => s.id === root.stepId)?.type ?? 'unknown';
+  const began = root.pending?.startedAt ?? startedAt;
+  root.trace.push({ stepId: root.stepId, type, branch: 'BudgetExceeded', status: 'FAILED', durationMs: run.deps.clock.now() - began, error: { type: 'budget_exceeded', message: err.message } });
+  await endFrame(run, 'FAILED', 'BudgetExceeded', budgetError(err), flow);
+}
+
+async function runStep(step: Step, ctx: StepContext, event?: ResumeEvent): Promise<StepResult> {
   const definition = getStepDefinition(step.type);
   if (!definition) return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message: `unknown step type ${step.type}` } } };
   try {
-    return await definition.execute(step, ctx);
+    if (!event) return await definition.execute(step, ctx);
+    if (!definition.resume) throw new Error(`step type ${step.type} cannot be resumed`);
+    return await definition.resume(step, event, ctx);
   } catch (err) {
     // Expressions that fail at run time (e.g. reading `__proto__` through a computed key) are the flow's fault, not the engine's.
     if (isFlowFailure(err)) return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message: err.message } } };
@@ -275,8 +326,204 @@ async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome> {
   }
 }
 
-function failedResult(flowId: string, version: number, executionId: string, code: string, message: string, nowMs: number): ExecutionResult {
-  return { executionId, flowId, flowVersion: version, status: 'FAILED', branch: 'OnError', variables: {}, trace: [], error: { code, message }, startedAt: new Date(nowMs).toISOString(), durationMs: 0 };
+/**
+ * Applies a finished step's outcome to the top frame: variables, trace, transition, and the
+ * frame's end when there is nothing more to run.
+ * @throws BudgetExceededError when a variable it sets passes a budget
+ */
+async function complete(run: Run, flow: Flow, step: Step, outcome: StepOutcome, startedAt: number): Promise<void> {
+  const frame = run.top;
+  delete frame.pending;
+  if (outcome.variables) setVariables(frame, outcome.variables, true);
+  const now = run.deps.clock.now();
+  const next = outcome.end ? undefined : transition(step, outcome);
+  frame.branch = outcome.branch;
+  frame.trace.push({
+    stepId: step.id,
+    type: step.type,
+    branch: next?.taken ?? outcome.branch,
+    status: outcome.status,
+    durationMs: now - startedAt,
+    ...(next ? { nextStepId: next.target } : {}),
+    ...outcome.trace,
+  });
+  if (outcome.end) await endFrame(run, outcome.end.status, outcome.end.outcome, undefined, flow);
+  // Out of time with more to do (or on a failure the deadline likely caused): stop now.
+  else if (now >= frame.deadlineAt && (next || outcome.status === 'FAILED')) {
+    await endFrame(run, 'TIMED_OUT', outcome.branch, { code: 'DEADLINE_EXCEEDED', message: `the run's deadline passed at step '${step.id}'` }, flow);
+  } else if (!next) await endFrame(run, outcome.status === 'FAILED' ? 'FAILED' : 'SUCCEEDED', outcome.branch, undefined, flow);
+  else frame.stepId = next.target;
+}
+
+/** Acts on what a step returned: a call pushes a frame, a suspension makes the execution WAITING, an outcome completes the step. */
+async function settle(run: Run, flow: Flow, step: Step, result: StepResult, startedAt: number): Promise<void> {
+  const { snapshot } = run;
+  const frame = run.top;
+  if ('call' in result) {
+    frame.pending = { kind: 'call', startedAt };
+    await call(run, result.call);
+  } else if ('suspend' in result) {
+    frame.pending = { kind: 'wait', startedAt };
+    const now = run.deps.clock.now();
+    snapshot.status = 'WAITING';
+    snapshot.wait = { ...result.suspend, remainingMs: snapshot.frames.map((f) => Math.max(0, f.deadlineAt - now)) };
+  } else await complete(run, flow, step, result, startedAt);
+}
+
+/** Finishes the step of the top frame that called a sub-flow, with the child's result. */
+async function finishCall(run: Run, child: ExecutionResult): Promise<void> {
+  const frame = run.top;
+  const flow = (await run.flow(frame.flowId, frame.version))!;
+  const step = flow.steps.find((s) => s.id === frame.stepId)!;
+  const outcome = await runStep(step, run.context(frame, flow), { kind: 'child', result: child });
+  await settle(run, flow, step, outcome, frame.pending?.startedAt ?? run.deps.clock.now());
+}
+
+/** Runs the top frame's next step; pushes a frame for a call, suspends for a wait. */
+async function step(run: Run): Promise<void> {
+  const { snapshot, deps } = run;
+  const frame = run.top;
+  const flow = await run.flow(frame.flowId, frame.version);
+  if (!flow) throw new Error(`flow '${frame.flowId}' version ${frame.version ?? 'latest'} of a running execution is gone`);
+  const step = flow.steps.find((s) => s.id === frame.stepId);
+  if (!step) throw new Error(`step '${frame.stepId}' of flow '${flow.id}' is gone`);
+  const now = deps.clock.now();
+  if (now >= frame.deadlineAt) {
+    await endFrame(run, 'TIMED_OUT', frame.branch, { code: 'DEADLINE_EXCEEDED', message: `the run's deadline passed before step '${step.id}'` }, flow);
+    return;
+  }
+  if (++frame.executed > flow.maxSteps) {
+    await endFrame(run, 'FAILED', 'MaxStepsExceeded', { code: 'MAX_STEPS_EXCEEDED', message: `the run executed ${flow.maxSteps} steps (maxSteps) without ending` }, flow);
+    return;
+  }
+  try {
+    if (++snapshot.counters.steps > snapshot.counters.stepsLimit) {
+      throw new BudgetExceededError('steps', snapshot.counters.stepsLimit, `the execution ran ${snapshot.counters.stepsLimit} steps across its sub-flows (maxSteps of '${snapshot.frames[0]!.flowId}') without ending`);
+    }
+    await settle(run, flow, step, await runStep(step, run.context(frame, flow)), now);
+  } catch (err) {
+    if (!(err instanceof BudgetExceededError)) throw err;
+    await endOnBudget(run, err, now);
+  }
+}
+
+/** Pushes the frame of a sub-flow call, or finishes the calling step at once when it cannot run. */
+async function call(run: Run, request: SubFlowCall): Promise<void> {
+  const parent = run.top;
+  const depth = run.snapshot.frames.length;
+  const child = depth > MAX_SUBFLOW_DEPTH ? undefined : await run.flow(request.flowId, request.version);
+  const now = run.deps.clock.now();
+  if (!child) {
+    const message = depth > MAX_SUBFLOW_DEPTH ? `sub-flows nest deeper than ${MAX_SUBFLOW_DEPTH}` : `flow '${request.flowId}'${request.version ? ` version ${request.version}` : ''} does not exist`;
+    const failed: ExecutionResult = {
+      executionId: parent.executionId,
+      flowId: request.flowId,
+      flowVersion: request.version ?? 0,
+      status: 'FAILED',
+      branch: 'OnError',
+      variables: {},
+      trace: [],
+      error: { code: 'SUBFLOW_UNAVAILABLE', message },
+      startedAt: new Date(now).toISOString(),
+      durationMs: 0,
+    };
+    await finishCall(run, failed);
+    return;
+  }
+  // The child's own deadlineMs bounds it too, leaving the parent time to take its fallback branch.
+  const deadlineAt = Math.min(parent.deadlineAt, now + child.deadlineMs);
+  run.snapshot.frames.push(newFrame(child, request.variables, `${parent.executionId}/${child.id}`, deadlineAt, now));
+}
+
+/**
+ * Moves an execution forward until it ends, its deadline comes, a step suspends it (WAITING), or
+ * `options.stepLimit` steps ran (still RUNNING).
+ * @param snapshot a RUNNING snapshot; advance takes it over and returns it, changed
+ * @returns the snapshot; `result` is set once the execution ended
+ * @throws Error for engine faults only (a flow of a running execution that is gone, a bug); what a
+ *   flow, its caller or its backends do ends as a branch or a final status, never as an exception
+ */
+export async function advance(snapshot: ExecutionSnapshot, deps: ExecutorDeps, options: AdvanceOptions = {}): Promise<ExecutionSnapshot> {
+  const run = new Run(snapshot, deps, options.flows ?? []);
+  for (let steps = options.stepLimit ?? Infinity; snapshot.status === 'RUNNING' && steps > 0; steps--) await step(run);
+  return snapshot;
+}
+
+/**
+ * Continues a suspended execution: its waiting step finishes with the event's payload (through
+ * its step type's `resume`), or takes its `onTimeout` branch, and the execution advances again.
+ * Frames' deadlines resume with the time each had left when it suspended.
+ * @throws NotWaitingError when the snapshot is not WAITING on `event.waitId`
+ */
+export async function resume(snapshot: ExecutionSnapshot, event: WaitEvent, deps: ExecutorDeps, options: AdvanceOptions = {}): Promise<ExecutionSnapshot> {
+  const wait = snapshot.wait;
+  if (snapshot.status !== 'WAITING' || !wait || wait.waitId !== event.waitId) {
+    throw new NotWaitingError(`execution ${snapshot.executionId} is ${snapshot.status}${wait ? ` on wait ${wait.waitId}` : ''}, not waiting on ${event.waitId}`);
+  }
+  const now = deps.clock.now();
+  snapshot.frames.forEach((frame, i) => (frame.deadlineAt = now + (wait.remainingMs[i] ?? 0)));
+  snapshot.status = 'RUNNING';
+  delete snapshot.wait;
+  const run = new Run(snapshot, deps, options.flows ?? []);
+  const frame = run.top;
+  const flow = await run.flow(frame.flowId, frame.version);
+  const step = flow?.steps.find((s) => s.id === frame.stepId);
+  if (!flow || !step) throw new Error(`the waiting step '${frame.stepId}' of flow '${frame.flowId}' is gone`);
+  const startedAt = frame.pending?.startedAt ?? now;
+  try {
+    const outcome: StepResult =
+      'timedOut' in event
+        ? { branch: wait.onTimeout, status: 'FAILED', trace: { error: { type: 'timeout', message: `nothing resumed the step within its wait (until ${new Date(wait.until).toISOString()})` } } }
+        : await runStep(step, run.context(frame, flow), { kind: 'resume', waitId: event.waitId, payload: event.payload });
+    await settle(run, flow, step, outcome, startedAt);
+  } catch (err) {
+    if (!(err instanceof BudgetExceededError)) throw err;
+    await endOnBudget(run, err, startedAt);
+  }
+  return advance(snapshot, deps, options);
+}
+
+/**
+ * The answer for a snapshot: its result once ended; while RUNNING or WAITING, the root's trace so
+ * far with status WAITING (or RUNNING) and no outputs yet.
+ */
+export function resultOf(snapshot: ExecutionSnapshot, nowMs: number): ExecutionResult {
+  if (snapshot.result) return snapshot.result;
+  const root = snapshot.frames[0]!;
+  const secrets = new SecretRedactor();
+  for (const value of snapshot.secrets) secrets.add(value);
+  return secrets.redact({
+    executionId: snapshot.executionId,
+    flowId: root.flowId,
+    flowVersion: root.version ?? 0,
+    status: snapshot.status,
+    branch: snapshot.status === 'WAITING' ? 'Waiting' : 'Running',
+    variables: {},
+    trace: root.trace,
+    startedAt: new Date(root.startedAt).toISOString(),
+    durationMs: nowMs - root.startedAt,
+  });
+}
+
+/**
+ * Runs a flow until it ends or suspends.
+ * @param flow a validated flow (see `parseFlow`)
+ * @returns the result (status WAITING when a step suspended); never throws for anything a flow,
+ *   its caller or its backends do (an engine bug still throws)
+ */
+export async function runFlow(flow: Flow, request: ExecutionRequest, deps: ExecutorDeps): Promise<ExecutionResult> {
+  return (await runFlowWithVariables(flow, request, deps)).result;
+}
+
+/**
+ * {@link runFlow}, also returning the snapshot and every variable of the root flow at the end (not
+ * only the outputs; credentials redacted), e.g. to save a session.
+ */
+export async function runFlowWithVariables(flow: Flow, request: ExecutionRequest, deps: ExecutorDeps): Promise<{ result: ExecutionResult; variables: Readonly<Record<string, unknown>>; snapshot: ExecutionSnapshot }> {
+  const snapshot = await advance(startExecution(flow, request, deps), deps, { flows: [flow] });
+  const secrets = new SecretRedactor();
+  for (const value of snapshot.secrets) secrets.add(value);
+  return { result: resultOf(snapshot, deps.clock.now()), variables: secrets.redact({ ...snapshot.frames[0]!.variables }), snapshot };
 }
 
 /** Renders a session key template (e.g. `{{phone_number}}`) for the current variables. */

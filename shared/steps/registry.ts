@@ -18,6 +18,16 @@ export function getStepDefinition(type: string): StepDefinition<unknown> | undef
   return byType.get(type);
 }
 
+/**
+ * Registers a step type for tests only (e.g. one that suspends): the executor runs it, but it is
+ * not part of the flow schema, so no deployed flow can use it.
+ * @throws Error when the type is already registered
+ */
+export function registerTestStepType<C>(definition: StepDefinition<C>): void {
+  if (byType.has(definition.type)) throw new Error(`step type ${definition.type} is already registered`);
+  byType.set(definition.type, definition);
+}
+
 /** Branch names a step of this type may route: its own plus `Default`. */
 export function branchesOf(type: string): readonly string[] {
   return [...(byType.get(type)?.branches ?? []), 'Default'];

@@ -1,8 +1,10 @@
 /**
- * `SubFlow` (seed 003 §1): runs another flow with `passThroughVariables` copied in and
- * `returnVariables` copied back. It runs within the parent's deadline and its own `deadlineMs`,
- * whichever comes first, so the parent keeps time for a fallback. A failing sub-flow never tears
- * down the parent: it takes OnError (its return variables are still copied back).
+ * `SubFlow` (seed guide: the integration lives in a sub-flow): runs another flow with
+ * `passThroughVariables` copied in and `returnVariables` copied back. The executor runs the child
+ * as a frame pushed on the execution's stack (`call`), and finishes this step with its result.
+ * The child runs within the parent's deadline and its own `deadlineMs`, whichever comes first, so
+ * the parent keeps time for a fallback. A failing sub-flow never tears down the parent: it takes
+ * OnError (its return variables are still copied back).
  */
 import { z } from 'zod';
 import { VariableName } from './common';
@@ -27,15 +29,19 @@ export const subFlowStep = defineStep<SubFlowConfig>({
     expressions: c.passThroughVariables.map((v, i) => ({ path: `passThroughVariables[${i}]`, source: v })),
     sets: c.returnVariables,
   }),
-  async execute(step, ctx) {
+  execute(step, ctx) {
     const c = step.configuration;
-    const input: Record<string, unknown> = {};
-    for (const name of c.passThroughVariables) input[name] = Object.hasOwn(ctx.variables, name) ? ctx.variables[name] : null;
-    const child = await ctx.runSubFlow(c.flowId, c.version, input);
     const variables: Record<string, unknown> = {};
-    for (const name of c.returnVariables) variables[name] = Object.hasOwn(child.variables, name) ? child.variables[name] : null;
+    for (const name of c.passThroughVariables) variables[name] = Object.hasOwn(ctx.variables, name) ? ctx.variables[name] : null;
+    return Promise.resolve({ call: { flowId: c.flowId, version: c.version, variables } });
+  },
+  resume(step, event) {
+    if (event.kind !== 'child') throw new Error('a SubFlow step is resumed only by its child');
+    const child = event.result;
+    const variables: Record<string, unknown> = {};
+    for (const name of step.configuration.returnVariables) variables[name] = Object.hasOwn(child.variables, name) ? child.variables[name] : null;
     const ok = child.status === 'SUCCEEDED';
-    return {
+    return Promise.resolve({
       branch: ok ? 'OnSuccess' : 'OnError',
       status: ok ? 'SUCCEEDED' : 'FAILED',
       variables,
@@ -43,6 +49,6 @@ export const subFlowStep = defineStep<SubFlowConfig>({
         subFlow: { flowId: child.flowId, version: child.flowVersion, status: child.status, trace: child.trace },
         ...(ok ? {} : { error: { type: 'subflow_failed', message: child.error?.message ?? `sub-flow ended ${child.status} on ${child.branch}` } }),
       },
-    };
+    });
   },
 });

@@ -10,7 +10,7 @@ import type { HttpClient } from '../http/client';
 import type { CircuitBreaker, CircuitState } from '../resilience/circuit-breaker';
 
 /** Final states of an execution (DESIGN §4). */
-export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+export type ExecutionStatus = 'RUNNING' | 'WAITING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
 
 /** What one step did, as recorded in the execution trace (DESIGN §3). */
 export interface TraceEntry {
@@ -92,8 +92,6 @@ export interface StepContext {
   markSecret(value: string): void;
   /** `value` with every credential registered so far replaced by `***` (for what a step stores or logs, e.g. a circuit key). */
   redact<T>(value: T): T;
-  /** Runs another flow with the same deadline; never throws (failures come back as FAILED). */
-  runSubFlow(flowId: string, version: number | undefined, variables: Record<string, unknown>): Promise<ExecutionResult>;
 }
 
 /** References and sources a step's configuration holds, for deploy-time validation. Paths are relative to `configuration`. */
@@ -123,6 +121,24 @@ export interface StepOf<C> {
   configuration: C;
 }
 
+/** A sub-flow a step asks the executor to run (a frame pushed on the execution's stack). */
+export interface SubFlowCall {
+  flowId: string;
+  /** Default: the latest version. */
+  version?: number | undefined;
+  variables: Record<string, unknown>;
+}
+
+/**
+ * What a step's `execute` or `resume` returns: an outcome (it finished with a branch), a call of a
+ * sub-flow (it finishes, through `resume`, with the child's result), or a suspension (it waits
+ * until something resumes it with a payload, or takes `onTimeout` at `until`, epoch ms).
+ */
+export type StepResult = StepOutcome | { call: SubFlowCall } | { suspend: { waitId: string; until: number; onTimeout: string } };
+
+/** What a suspended or calling step is resumed with. */
+export type ResumeEvent = { kind: 'child'; result: ExecutionResult } | { kind: 'resume'; waitId: string; payload: unknown };
+
 export interface StepDefinition<C = unknown> {
   readonly type: string;
   /** zod schema of `configuration` (strict: unknown keys are errors). */
@@ -130,7 +146,9 @@ export interface StepDefinition<C = unknown> {
   /** Branch names this step can take; `Default` is always allowed. */
   readonly branches: readonly string[];
   analyze(config: C): StepAnalysis;
-  execute(step: StepOf<C>, ctx: StepContext): Promise<StepOutcome>;
+  execute(step: StepOf<C>, ctx: StepContext): Promise<StepResult>;
+  /** Finishes a step that called a sub-flow or suspended. Required for steps that do. */
+  resume?(step: StepOf<C>, event: ResumeEvent, ctx: StepContext): Promise<StepOutcome>;
 }
 
 /** Helper preserving the config type. */

@@ -1,0 +1,87 @@
+/**
+ * An execution as data (docs/architecture.md, "Durable executions"): everything needed to continue
+ * it later, in another process, is in this plain-JSON snapshot — the stack of frames (a sub-flow
+ * call is a frame pushed on the stack, not a JavaScript call), the counters of the budgets, the
+ * wait it is suspended on, and a revision for conditional writes. Versioned by `snapshotVersion`;
+ * {@link parseSnapshot} checks a stored one before it is continued.
+ */
+import { z } from 'zod';
+import type { ExecutionResult, TraceEntry } from '../steps/types';
+
+/** The format of {@link ExecutionSnapshot}; bumped on any incompatible change. */
+export const SNAPSHOT_VERSION = 1;
+
+/** Statuses of an execution: RUNNING and WAITING are not final. */
+export const ExecutionStatusSchema = z.enum(['RUNNING', 'WAITING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT']);
+
+/** A step that started and has not finished: it called a sub-flow (`call`) or suspended (`wait`). */
+const PendingSchema = z.object({
+  kind: z.enum(['call', 'wait']),
+  /** When the step started, epoch ms (its trace duration spans the call or the wait). */
+  startedAt: z.number(),
+});
+
+/** One running flow on the stack. */
+export const FrameSchema = z.object({
+  flowId: z.string(),
+  /** The flow's version; null for an unversioned flow file (resolved as the latest). */
+  version: z.number().int().nullable(),
+  /** The execution id of this frame: the root's id, `<parent>/<flowId>` for a sub-flow. */
+  executionId: z.string(),
+  /** The step to run next, or the pending step. */
+  stepId: z.string(),
+  variables: z.record(z.string(), z.unknown()),
+  /** Variables the flow's own steps set (its default outputs). */
+  setByFlow: z.array(z.string()),
+  /** The branch of the last step that finished (the frame's branch if it stops on its deadline). */
+  branch: z.string(),
+  /** Steps this frame ran (its flow's `maxSteps`). */
+  executed: z.number().int().nonnegative(),
+  trace: z.array(z.custom<TraceEntry>((v) => typeof v === 'object' && v !== null)),
+  /** This frame's deadline, epoch ms (the flow's own `deadlineMs` and every caller's deadline). */
+  deadlineAt: z.number(),
+  startedAt: z.number(),
+  pending: PendingSchema.optional(),
+});
+export type Frame = z.infer<typeof FrameSchema>;
+
+/** What a suspended execution waits for, and what happens if nothing comes. */
+export const WaitSchema = z.object({
+  waitId: z.string().min(1),
+  /** Epoch ms after which the wait times out. */
+  until: z.number(),
+  /** The branch the suspended step takes on timeout. */
+  onTimeout: z.string().min(1),
+  /** Each frame's time left when it suspended (ms): deadlines stop while waiting. */
+  remainingMs: z.array(z.number()),
+});
+export type Wait = z.infer<typeof WaitSchema>;
+
+export const SnapshotSchema = z.object({
+  snapshotVersion: z.literal(SNAPSHOT_VERSION),
+  executionId: z.string().min(1),
+  status: ExecutionStatusSchema,
+  /** The stack: `frames[0]` is the root flow, the last one runs. Empty once the execution ended. */
+  frames: z.array(FrameSchema),
+  counters: z.object({
+    /** Steps run across all frames, and their limit (the root flow's `maxSteps`). */
+    steps: z.number().int().nonnegative(),
+    stepsLimit: z.number().int().positive(),
+  }),
+  /** Credentials the execution sent, redacted from what it returns (see redact.ts). */
+  secrets: z.array(z.string()),
+  wait: WaitSchema.optional(),
+  /** The answer, once the execution ended. */
+  result: z.custom<ExecutionResult>((v) => typeof v === 'object' && v !== null).optional(),
+  /** Incremented by every stored change; stores write conditionally on it. */
+  rev: z.number().int().nonnegative(),
+});
+export type ExecutionSnapshot = z.infer<typeof SnapshotSchema>;
+
+/**
+ * Checks a stored snapshot.
+ * @throws z.ZodError when it is not a snapshot of this version.
+ */
+export function parseSnapshot(value: unknown): ExecutionSnapshot {
+  return SnapshotSchema.parse(value);
+}
