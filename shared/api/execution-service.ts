@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock, Randomness } from '../clock';
 import { BadRequestError, IvrflowError, NotFoundError } from '../errors';
-import { runFlowWithVariables, sessionKeyOf, type ExecutorDeps } from '../executor/executor';
+import { resume, resultOf, runFlowWithVariables, sessionKeyOf, type ExecutorDeps, type WaitEvent } from '../executor/executor';
 import { fitRecord } from '../executor/record';
 import type { Flow } from '../flow/schema';
 import type { HttpClient, HttpRequest } from '../http/client';
@@ -135,14 +135,13 @@ export class ExecutionService {
         // Restored values fill in what this call did not send.
         for (const [k, v] of Object.entries(restored ?? {})) if (!Object.hasOwn(variables, k)) variables[k] = v;
       }
-      const deps: ExecutorDeps = {
-        clock,
-        randomness: this.props.randomness,
-        http,
-        resolveFlow: (id, version) => this.props.flows.getFlow(id, version),
-        ...(this.props.circuits ? { circuits: this.props.circuits } : {}),
-      };
-      const { result, variables: finalVariables } = await runFlowWithVariables(flow, { variables, executionId, ...(request.deadlineMs ? { deadlineMs: request.deadlineMs } : {}) }, deps);
+      const deps = this.executorDeps(http);
+      const { result, variables: finalVariables, snapshot } = await runFlowWithVariables(flow, { variables, executionId, ...(request.deadlineMs ? { deadlineMs: request.deadlineMs } : {}) }, deps);
+      if (snapshot.status === 'WAITING') {
+        // Suspended: the snapshot is stored whole (one conditional write) for whoever resumes it.
+        await state.saveSnapshot(snapshot, this.executionTtlSeconds, options.idempotency);
+        return result;
+      }
       if (flow.session && sessionKey) {
         const saved: Record<string, unknown> = {};
         for (const name of flow.session.variables) if (Object.hasOwn(finalVariables, name)) saved[name] = finalVariables[name];
@@ -155,6 +154,32 @@ export class ExecutionService {
       if (progress.backendCalled) await this.recordEngineFailure(flow, executionId, startedAt, options.idempotency);
       throw err;
     }
+  }
+
+  private executorDeps(http: HttpClient): ExecutorDeps {
+    return {
+      clock: this.props.clock,
+      randomness: this.props.randomness,
+      http,
+      resolveFlow: (id, version) => this.props.flows.getFlow(id, version),
+      ...(this.props.circuits ? { circuits: this.props.circuits } : {}),
+    };
+  }
+
+  /**
+   * Continues a WAITING execution with what its step waited for, or its timeout: claims it (one
+   * conditional write, so of racing resumers exactly one continues), resumes it, and stores the
+   * outcome (conditionally on the revision it claimed).
+   * @returns `resumed: true` and the execution's answer for the one that continued; `resumed:
+   *   false` with the status the winner left for the others (undefined when there is no such execution)
+   */
+  async continueWait(executionId: string, event: WaitEvent): Promise<{ resumed: true; result: ExecutionResult } | { resumed: false; status?: string }> {
+    const { state, clock } = this.props;
+    const claim = await state.claimWait(executionId, event.waitId);
+    if (!claim.claimed) return claim.status === undefined ? { resumed: false } : { resumed: false, status: claim.status };
+    const snapshot = await resume(claim.snapshot, event, this.executorDeps(this.props.http));
+    await state.saveSnapshot(snapshot, this.executionTtlSeconds);
+    return { resumed: true, result: resultOf(snapshot, clock.now()) };
   }
 
   /** Best effort: a FAILED record for an execution an engine fault stopped after its side effects ran. */

@@ -35,7 +35,9 @@ import { MemoryCircuitStore } from '../resilience/memory-circuit-store';
 import { getStepDefinition } from '../steps/registry';
 import type { ExecutionResult, ExecutionStatus, ResumeEvent, StepContext, StepOutcome, StepResult, SubFlowCall } from '../steps/types';
 import { SecretRedactor } from './redact';
-import { SNAPSHOT_VERSION, type ExecutionSnapshot, type Frame } from './snapshot';
+import { resultOf, SNAPSHOT_VERSION, type ExecutionSnapshot, type Frame } from './snapshot';
+
+export { resultOf };
 
 export { MAX_SUBFLOW_DEPTH };
 
@@ -481,28 +483,6 @@ export async function resume(snapshot: ExecutionSnapshot, event: WaitEvent, deps
     await endOnBudget(run, err, startedAt);
   }
   return advance(snapshot, deps, options);
-}
-
-/**
- * The answer for a snapshot: its result once ended; while RUNNING or WAITING, the root's trace so
- * far with status WAITING (or RUNNING) and no outputs yet.
- */
-export function resultOf(snapshot: ExecutionSnapshot, nowMs: number): ExecutionResult {
-  if (snapshot.result) return snapshot.result;
-  const root = snapshot.frames[0]!;
-  const secrets = new SecretRedactor();
-  for (const value of snapshot.secrets) secrets.add(value);
-  return secrets.redact({
-    executionId: snapshot.executionId,
-    flowId: root.flowId,
-    flowVersion: root.version ?? 0,
-    status: snapshot.status,
-    branch: snapshot.status === 'WAITING' ? 'Waiting' : 'Running',
-    variables: {},
-    trace: root.trace,
-    startedAt: new Date(root.startedAt).toISOString(),
-    durationMs: nowMs - root.startedAt,
-  });
 }
 
 /**

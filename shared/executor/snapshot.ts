@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import type { ExecutionResult, TraceEntry } from '../steps/types';
+import { SecretRedactor } from './redact';
 
 /** The format of {@link ExecutionSnapshot}; bumped on any incompatible change. */
 export const SNAPSHOT_VERSION = 1;
@@ -84,4 +85,26 @@ export type ExecutionSnapshot = z.infer<typeof SnapshotSchema>;
  */
 export function parseSnapshot(value: unknown): ExecutionSnapshot {
   return SnapshotSchema.parse(value);
+}
+
+/**
+ * The answer for a snapshot: its result once ended; while RUNNING or WAITING, the root's trace so
+ * far with status WAITING (or RUNNING) and no outputs yet.
+ */
+export function resultOf(snapshot: ExecutionSnapshot, nowMs: number): ExecutionResult {
+  if (snapshot.result) return snapshot.result;
+  const root = snapshot.frames[0]!;
+  const secrets = new SecretRedactor();
+  for (const value of snapshot.secrets) secrets.add(value);
+  return secrets.redact({
+    executionId: snapshot.executionId,
+    flowId: root.flowId,
+    flowVersion: root.version ?? 0,
+    status: snapshot.status,
+    branch: snapshot.status === 'WAITING' ? 'Waiting' : 'Running',
+    variables: {},
+    trace: root.trace,
+    startedAt: new Date(root.startedAt).toISOString(),
+    durationMs: nowMs - root.startedAt,
+  });
 }

@@ -2,6 +2,7 @@
  * Storage ports the engine depends on (CONVENTIONS habit 2). Adapters live in `dynamodb/`.
  */
 import type { Flow } from '../flow/schema';
+import type { ExecutionSnapshot } from '../executor/snapshot';
 import type { ExecutionResult } from '../steps/types';
 
 /** A page of a listing; pass `nextCursor` back to continue. */
@@ -50,7 +51,25 @@ export interface IdempotencyRecord {
 export interface StateStore {
   /** Writes the final execution record and, when given, completes its idempotency key in the same request. */
   putExecution(result: ExecutionResult, ttlSeconds: number, idempotency?: { scope: string; key: string }): Promise<void>;
+  /** The record, or the current view of an execution that has not ended (status WAITING or RUNNING). */
   getExecution(executionId: string): Promise<ExecutionResult | undefined>;
+  /**
+   * Stores a snapshot conditionally on its revision: a new one (`rev` 0) only if the execution does
+   * not exist yet, a later one only if the stored revision is still `snapshot.rev`; then sets
+   * `snapshot.rev` to the stored revision. A final snapshot is stored as the record (`result`,
+   * shrunk to fit), a suspended one whole. With `idempotency`, the key is completed in the same write.
+   * @throws VersionConflictError when another worker changed the execution first
+   */
+  saveSnapshot(snapshot: ExecutionSnapshot, ttlSeconds: number, idempotency?: { scope: string; key: string }): Promise<void>;
+  /** The stored snapshot of an execution that has not ended (undefined once it ended, or when unknown). */
+  getSnapshot(executionId: string): Promise<ExecutionSnapshot | undefined>;
+  /**
+   * Claims a WAITING execution for one resumer: WAITING on `waitId` → RUNNING in one conditional
+   * write. When a webhook, a poll and the sweeper race, exactly one gets the snapshot (still
+   * WAITING on `waitId`, for `resume`); the others get the status the winner left, read from the
+   * failed write itself (no extra read).
+   */
+  claimWait(executionId: string, waitId: string): Promise<{ claimed: true; snapshot: ExecutionSnapshot } | { claimed: false; status?: string }>;
   /**
    * Claims an idempotency key with a conditional write. Exactly one concurrent caller gets
    * `claimed: true`; the others get the current record. An IN_PROGRESS claim whose lock expired
