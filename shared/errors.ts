@@ -1,10 +1,13 @@
 /**
  * Typed errors shared by every module (Powertools `errors.ts` style).
  *
- * Every error the engine raises on purpose extends {@link IvrflowError}; it carries a stable
- * `code` (persisted and routed on) and an HTTP `statusCode` used only at the edge
- * (functions' error middleware and the local server). Anything that is not an `IvrflowError`
- * is unexpected and becomes a generic 500 without details.
+ * Every error the engine raises on purpose extends {@link IvrflowError} and carries a stable
+ * `code` (persisted and routed on). Errors carry no HTTP status: the edge maps error classes to
+ * statuses in one table (`statusOf` in `shared/api/http.ts`); anything it does not map (an engine
+ * fault, a budget, a configuration error, a bug) becomes a generic 500 without details.
+ *
+ * Two kinds of failure (docs/architecture.md, "Executing a flow"): flow failures (the flow's or a
+ * backend's fault; {@link isFlowFailure}) are routed to a step's branches; engine faults never are.
  */
 
 /** One problem found in a definition or a request: `path` is a JSON Pointer-like list of keys. */
@@ -20,16 +23,13 @@ export interface Diagnostic {
 export class IvrflowError extends Error {
   /** Stable machine-readable code. */
   readonly code: string;
-  /** HTTP status the edge maps this error to (4xx = the caller's fault). */
-  readonly statusCode: number;
   /** Extra JSON-safe detail for the API answer (never secrets). */
   readonly details?: unknown;
 
-  constructor(code: string, message: string, options: { statusCode?: number; details?: unknown; cause?: unknown } = {}) {
+  constructor(code: string, message: string, options: { details?: unknown; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'IvrflowError';
     this.code = code;
-    this.statusCode = options.statusCode ?? 400;
     this.details = options.details;
   }
 }
@@ -38,10 +38,7 @@ export class IvrflowError extends Error {
 export class FlowValidationError extends IvrflowError {
   readonly diagnostics: Diagnostic[];
   constructor(diagnostics: Diagnostic[], message = 'the flow definition is invalid') {
-    super('INVALID_FLOW', `${message}: ${diagnostics.length} problem(s); first: ${diagnostics[0]?.path ?? ''} ${diagnostics[0]?.message ?? ''}`.trim(), {
-      statusCode: 422,
-      details: diagnostics,
-    });
+    super('INVALID_FLOW', `${message}: ${diagnostics.length} problem(s); first: ${diagnostics[0]?.path ?? ''} ${diagnostics[0]?.message ?? ''}`.trim(), { details: diagnostics });
     this.name = 'FlowValidationError';
     this.diagnostics = diagnostics;
   }
@@ -50,7 +47,7 @@ export class FlowValidationError extends IvrflowError {
 /** An expression or template did not parse, or used something the language forbids. */
 export class ExpressionError extends IvrflowError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('BAD_EXPRESSION', message, { statusCode: 400, ...options });
+    super('BAD_EXPRESSION', message, options);
     this.name = 'ExpressionError';
   }
 }
@@ -58,7 +55,7 @@ export class ExpressionError extends IvrflowError {
 /** Rendering a template produced something unusable (e.g. a JSON body that does not parse). */
 export class TemplateError extends IvrflowError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('BAD_TEMPLATE', message, { statusCode: 400, ...options });
+    super('BAD_TEMPLATE', message, options);
     this.name = 'TemplateError';
   }
 }
@@ -66,24 +63,56 @@ export class TemplateError extends IvrflowError {
 /** A referenced definition does not exist. */
 export class NotFoundError extends IvrflowError {
   constructor(message: string, details?: unknown) {
-    super('NOT_FOUND', message, { statusCode: 404, details });
+    super('NOT_FOUND', message, { details });
     this.name = 'NotFoundError';
   }
 }
 
+/** A request conflicts with the current state (an Idempotency-Key still in use, an execution not waiting). */
+export class ConflictError extends IvrflowError {
+  constructor(code: string, message: string, options: { details?: unknown; cause?: unknown } = {}) {
+    super(code, message, options);
+    this.name = 'ConflictError';
+  }
+}
+
 /** A conditional write lost a race (e.g. two deploys of one version); `details.currentVersion` says what won. */
-export class VersionConflictError extends IvrflowError {
+export class VersionConflictError extends ConflictError {
   constructor(message: string, details?: unknown, options: { cause?: unknown } = {}) {
-    super('VERSION_CONFLICT', message, { statusCode: 409, details, ...options });
+    super('VERSION_CONFLICT', message, { details, ...options });
     this.name = 'VersionConflictError';
   }
 }
 
-/** A request to an API was malformed (body not JSON, wrong types, too large...). */
+/** A request to an API was malformed (body not JSON, a bad parameter or cursor...). */
 export class BadRequestError extends IvrflowError {
-  constructor(code: string, message: string, statusCode = 400, details?: unknown) {
-    super(code, message, { statusCode, details });
+  constructor(code: string, message: string, details?: unknown) {
+    super(code, message, { details });
     this.name = 'BadRequestError';
+  }
+}
+
+/** A well-formed request the API cannot process (a body of the wrong shape, an Idempotency-Key reused with another body). */
+export class UnprocessableRequestError extends IvrflowError {
+  constructor(code: string, message: string, details?: unknown) {
+    super(code, message, { details });
+    this.name = 'UnprocessableRequestError';
+  }
+}
+
+/** A request body larger than the API accepts. */
+export class PayloadTooLargeError extends IvrflowError {
+  constructor(message: string) {
+    super('BODY_TOO_LARGE', message);
+    this.name = 'PayloadTooLargeError';
+  }
+}
+
+/** A request body of a media type the API does not read. */
+export class UnsupportedMediaTypeError extends IvrflowError {
+  constructor(message: string) {
+    super('UNSUPPORTED_MEDIA_TYPE', message);
+    this.name = 'UnsupportedMediaTypeError';
   }
 }
 
@@ -98,7 +127,7 @@ export class BudgetExceededError extends IvrflowError {
   /** Its limit (bytes, levels or steps). */
   readonly limit: number;
   constructor(budget: string, limit: number, message: string) {
-    super('BUDGET_EXCEEDED', message, { statusCode: 422, details: { budget, limit } });
+    super('BUDGET_EXCEEDED', message, { details: { budget, limit } });
     this.name = 'BudgetExceededError';
     this.budget = budget;
     this.limit = limit;
@@ -116,7 +145,7 @@ export function isFlowFailure(err: unknown): err is IvrflowError {
 /** A required configuration value (environment variable) is missing or malformed. */
 export class ConfigError extends IvrflowError {
   constructor(message: string) {
-    super('CONFIG_ERROR', message, { statusCode: 500 });
+    super('CONFIG_ERROR', message);
     this.name = 'ConfigError';
   }
 }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock, Randomness } from '../clock';
-import { BadRequestError, IvrflowError, NotFoundError } from '../errors';
+import { BadRequestError, ConflictError, NotFoundError, UnprocessableRequestError } from '../errors';
 import { resume, resultOf, runFlowWithVariables, sessionKeyOf, type ExecutorDeps, type WaitEvent } from '../executor/executor';
 import { fitRecord } from '../executor/record';
 import type { Flow } from '../flow/schema';
@@ -56,22 +56,23 @@ export class ExecutionService {
 
   /**
    * Runs the latest version of `flowId` with the request body.
-   * @throws BadRequestError (400/422) for a malformed body or key; NotFoundError (404) for an
-   *   unknown flow; IvrflowError 422 IDEMPOTENCY_KEY_REUSED when a key comes back with another body,
-   *   409 IDEMPOTENCY_IN_PROGRESS when the first request with the key is still running at the deadline.
+   * @throws UnprocessableRequestError `INVALID_BODY` for a body of the wrong shape, or
+   *   `IDEMPOTENCY_KEY_REUSED` when a key comes back with another body; BadRequestError for a
+   *   malformed key; NotFoundError for an unknown flow; ConflictError `IDEMPOTENCY_IN_PROGRESS` when
+   *   the first request with the key is still running at the deadline.
    */
   async start(flowId: string, body: unknown, idempotencyKey?: string): Promise<ExecutionResult> {
     const parsed = ExecutionRequestBody.safeParse(body ?? {});
     if (!parsed.success) {
       const details = parsed.error.issues.map((i) => ({ code: i.code === 'unrecognized_keys' ? 'UNKNOWN_KEY' : 'INVALID_VALUE', path: i.path.join('.'), message: i.message }));
-      throw new BadRequestError('INVALID_BODY', `invalid execution request: ${details[0]?.path || '(body)'}: ${details[0]?.message}`, 422, details);
+      throw new UnprocessableRequestError('INVALID_BODY', `invalid execution request: ${details[0]?.path || '(body)'}: ${details[0]?.message}`, details);
     }
     const request = parsed.data;
     const flow = await this.props.flows.getFlow(flowId);
     if (!flow) throw new NotFoundError(`flow '${flowId}' does not exist`);
     if (idempotencyKey === undefined) return this.run(flow, request);
 
-    if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new BadRequestError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1–255 printable ASCII characters', 400);
+    if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new BadRequestError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1–255 printable ASCII characters');
     const requestHash = createHash('sha256')
       .update(JSON.stringify([flowId, request]))
       .digest('hex');
@@ -90,7 +91,7 @@ export class ExecutionService {
       }
     }
     if (claim.record.requestHash !== requestHash) {
-      throw new IvrflowError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request', { statusCode: 422 });
+      throw new UnprocessableRequestError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
     }
     return this.awaitFirst(flowId, idempotencyKey, claim.record.executionId, deadlineMs);
   }
@@ -105,7 +106,7 @@ export class ExecutionService {
         if (result) return result;
       }
       if (!record || this.props.clock.now() >= giveUpAt) {
-        throw new IvrflowError('IDEMPOTENCY_IN_PROGRESS', `the first request with this Idempotency-Key (execution ${executionId}) has not finished; retry later`, { statusCode: 409 });
+        throw new ConflictError('IDEMPOTENCY_IN_PROGRESS', `the first request with this Idempotency-Key (execution ${executionId}) has not finished; retry later`);
       }
       await this.props.clock.sleep(this.pollMs);
     }

@@ -38,10 +38,10 @@ export class FlowService {
    *   VersionConflictError (409, `details.currentVersion`) for a stale or concurrent version.
    */
   async deploy(flowId: string, raw: unknown): Promise<DeployResult> {
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new BadRequestError('INVALID_BODY', 'the body must be a JSON object (a flow definition)', 400);
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new BadRequestError('INVALID_BODY', 'the body must be a JSON object (a flow definition)');
     const body = raw as Record<string, unknown>;
     const id = body['id'];
-    if (id !== undefined && id !== flowId) throw new BadRequestError('ID_MISMATCH', `the body's id '${typeof id === 'string' ? id : preview(id)}' differs from the path's '${flowId}'`, 400);
+    if (id !== undefined && id !== flowId) throw new BadRequestError('ID_MISMATCH', `the body's id '${typeof id === 'string' ? id : preview(id)}' differs from the path's '${flowId}'`);
     const result = await this.validate({ ...body, id: flowId });
     if (!result.flow) throw new FlowValidationError(result.errors);
     const current = await this.props.flows.getLatestVersion(flowId);

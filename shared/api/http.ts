@@ -1,12 +1,12 @@
 /**
  * The HTTP edge for API Gateway HTTP API (payload v2) handlers: JSON bodies, responses, routing
  * on `routeKey`, and the one error mapping (CONVENTIONS habit 4): deliberate errors become
- * `{ error: { code, message, details } }` with their 4xx status; anything else a generic 500 with
- * the request id — never a stack trace.
+ * `{ error: { code, message, details } }` with the 4xx status {@link statusOf} gives their class;
+ * anything else a generic 500 with the request id — never a stack trace.
  */
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { BadRequestError, IvrflowError } from '../errors';
+import { BadRequestError, ConflictError, ExpressionError, FlowValidationError, NotFoundError, PayloadTooLargeError, TemplateError, UnprocessableRequestError, UnsupportedMediaTypeError } from '../errors';
 import { parseUntrustedJson, UnsafeJsonError } from '../json';
 
 export type ApiEvent = APIGatewayProxyEventV2;
@@ -41,10 +41,10 @@ export function readJsonBody(event: ApiEvent, options: { optional?: boolean } = 
     throw new BadRequestError('MISSING_BODY', 'a JSON body is required');
   }
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new BadRequestError('BODY_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`, 413);
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new PayloadTooLargeError(`the body is larger than ${MAX_BODY_BYTES} bytes`);
   const contentType = header(event, 'content-type');
   if (contentType && !/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
-    throw new BadRequestError('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, got '${contentType}'`, 415);
+    throw new UnsupportedMediaTypeError(`content-type must be application/json, got '${contentType}'`);
   }
   try {
     return parseUntrustedJson(text);
@@ -70,10 +70,38 @@ export function intQuery(event: ApiEvent, name: string, bounds: { min: number; m
   return n;
 }
 
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * The one map from error classes to HTTP statuses (CONVENTIONS: errors become HTTP only at the
+ * edge), resolved by `instanceof` in order, most specific first. Domain errors carry no status.
+ * A flow failure that reaches the edge (e.g. a session key template that cannot render) is 422;
+ * anything not listed (engine faults, budgets, configuration, bugs) is 500.
+ */
+const STATUS_BY_CLASS: ReadonlyArray<readonly [ErrorClass, number]> = [
+  [FlowValidationError, 422],
+  [UnprocessableRequestError, 422],
+  [ExpressionError, 422],
+  [TemplateError, 422],
+  [NotFoundError, 404],
+  [ConflictError, 409],
+  [PayloadTooLargeError, 413],
+  [UnsupportedMediaTypeError, 415],
+  [BadRequestError, 400],
+];
+
+/** The HTTP status of an error: from {@link STATUS_BY_CLASS}, else 500. */
+export function statusOf(err: unknown): number {
+  for (const [errorClass, status] of STATUS_BY_CLASS) if (err instanceof errorClass) return status;
+  return 500;
+}
+
 /** Maps an error to the API's error body. */
 export function errorResult(err: unknown, requestId: string): ApiResult {
-  if (err instanceof IvrflowError && err.statusCode < 500) {
-    return json(err.statusCode, { error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } });
+  const status = statusOf(err);
+  if (status < 500 && err instanceof Error) {
+    const { code, details } = err as Error & { code?: string; details?: unknown };
+    return json(status, { error: { code, message: err.message, ...(details === undefined ? {} : { details }) } });
   }
   return json(500, { error: { code: 'INTERNAL_ERROR', message: `internal error; request id ${requestId}` } });
 }
@@ -92,7 +120,7 @@ export function httpErrors(log: (message: string, error: unknown, requestId: str
   return {
     onError: (request) => {
       const requestId = request.context?.awsRequestId ?? request.event?.requestContext?.requestId ?? 'unknown';
-      if (!(request.error instanceof IvrflowError) || request.error.statusCode >= 500) log('unhandled error', request.error, requestId);
+      if (statusOf(request.error) >= 500) log('unhandled error', request.error, requestId);
       request.response = errorResult(request.error, requestId);
     },
   };

@@ -25,7 +25,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock, Randomness } from '../clock';
 import { checkValue, jsonSizeWithin, MAX_JSON_DEPTH, MAX_SUBFLOW_DEPTH, MAX_VARIABLES_BYTES } from '../budgets';
-import { BudgetExceededError, IvrflowError, isFlowFailure } from '../errors';
+import { BudgetExceededError, ConflictError, isFlowFailure } from '../errors';
 import type { FunctionContext } from '../expressions/functions';
 import { renderText } from '../expressions/template';
 import type { Flow, Step } from '../flow/schema';
@@ -79,7 +79,7 @@ export interface AdvanceOptions {
 export type WaitEvent = { waitId: string; payload: unknown } | { waitId: string; timedOut: true };
 
 /** `resume` was given a snapshot that is not waiting for this wait id. */
-export class NotWaitingError extends IvrflowError {
+export class NotWaitingError extends ConflictError {
   constructor(message: string) {
     super('NOT_WAITING', message);
     this.name = 'NotWaitingError';
