@@ -12,6 +12,7 @@ import { fitRecord } from '../executor/record';
 import type { Flow } from '../flow/schema';
 import type { HttpClient, HttpRequest } from '../http/client';
 import type { CircuitBreaker } from '../resilience/circuit-breaker';
+import type { ServiceContainer } from '../services';
 import type { FlowStore, StateStore } from '../stores/ports';
 import type { ExecutionResult } from '../steps/types';
 
@@ -35,6 +36,8 @@ export interface ExecutionServiceProps {
   randomness: Randomness;
   /** The shared circuit breaker. @default one over this process's memory */
   circuits?: CircuitBreaker;
+  /** The function's step services (see `shared/services.ts`). @default none: defaults built per execution */
+  services?: ServiceContainer;
   /** How long execution records are kept, seconds. @default 7 days */
   executionTtlSeconds?: number;
   /** How long an idempotency key remembers its first answer, seconds. @default 24 h */
@@ -164,6 +167,7 @@ export class ExecutionService {
       http,
       resolveFlow: (id, version) => this.props.flows.getFlow(id, version),
       ...(this.props.circuits ? { circuits: this.props.circuits } : {}),
+      ...(this.props.services ? { services: this.props.services } : {}),
     };
   }
 

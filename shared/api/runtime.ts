@@ -13,6 +13,7 @@ import { DynamoStateStore } from '../stores/dynamodb/state-store';
 import { DynamoCircuitStore } from '../stores/dynamodb/circuit-store';
 import { reportCircuitEvent } from '../observability';
 import { CircuitBreaker, type CircuitEvent } from '../resilience/circuit-breaker';
+import { circuitsService, clockService, httpService, ServiceContainer } from '../services';
 import { CircuitService } from './circuit-service';
 import { ExecutionService } from './execution-service';
 import { FlowService } from './flow-service';
@@ -67,7 +68,7 @@ export function createServices(config: ServiceConfig, overrides: { dynamodb?: Dy
   });
   return {
     flowService: new FlowService({ flows, clock, allowPrivateHosts: config.allowPrivateNetworks }),
-    executionService: new ExecutionService({ flows, state, http, clock, randomness, circuits }),
+    executionService: new ExecutionService({ flows, state, http, clock, randomness, circuits, services: new ServiceContainer().provide(clockService, clock).provide(httpService, http).provide(circuitsService, circuits) }),
     circuitService: new CircuitService(circuitStore, circuits),
     circuits,
   };

@@ -22,7 +22,6 @@
  * input echoed back, never the engine's own `flow_execution_id`/`flow_id`). Credentials the steps
  * sent are redacted (`***`) from the outputs, the trace and the error.
  */
-import { randomUUID } from 'node:crypto';
 import type { Clock, Randomness } from '../clock';
 import { checkValue, jsonSizeWithin, MAX_JSON_DEPTH, MAX_SUBFLOW_DEPTH, MAX_VARIABLES_BYTES } from '../budgets';
 import { BudgetExceededError, ConflictError, isFlowFailure } from '../errors';
@@ -30,8 +29,8 @@ import type { FunctionContext } from '../expressions/functions';
 import { renderText } from '../expressions/template';
 import type { Flow, Step } from '../flow/schema';
 import type { HttpClient } from '../http/client';
-import { CircuitBreaker } from '../resilience/circuit-breaker';
-import { MemoryCircuitStore } from '../resilience/memory-circuit-store';
+import type { CircuitBreaker } from '../resilience/circuit-breaker';
+import { circuitsService, clockService, httpService, ServiceContainer } from '../services';
 import { getStepDefinition } from '../steps/registry';
 import type { ExecutionResult, ExecutionStatus, ResumeEvent, StepContext, StepOutcome, StepResult, SubFlowCall } from '../steps/types';
 import { SecretRedactor } from './redact';
@@ -47,17 +46,14 @@ export type FlowResolver = (flowId: string, version?: number) => Promise<Flow | 
 export interface ExecutorDeps {
   clock: Clock;
   randomness: Randomness;
-  http: HttpClient;
   resolveFlow: FlowResolver;
-  /** The shared circuit breaker. @default one over this process's memory (CLI runs, flow tests) */
+  /** Outbound HTTP for this execution (provided to its steps as the `http` service). */
+  http: HttpClient;
+  /** The shared circuit breaker. @default the `circuits` service of `services` (a process-memory breaker unless provided) */
   circuits?: CircuitBreaker;
+  /** The function's services; each execution gets a container of its own over it. @default none */
+  services?: ServiceContainer;
 }
-
-/** Circuits of in-process runs (no DynamoDB): shared by every run in this process. */
-const processCircuits = new MemoryCircuitStore();
-/** Prober ids of in-process breakers: unique per run without drawing on the injected randomness. */
-const processId = randomUUID();
-let runs = 0;
 
 export interface ExecutionRequest {
   variables?: Record<string, unknown>;
@@ -200,7 +196,7 @@ function transition(step: Step, outcome: StepOutcome): { taken: string; target: 
 /** One advance or resume call: the snapshot, the deps and the flows looked up so far. */
 class Run {
   readonly secrets = new SecretRedactor();
-  readonly circuits: CircuitBreaker;
+  readonly services: ServiceContainer;
   private readonly flows = new Map<string, Flow>();
 
   constructor(
@@ -210,7 +206,8 @@ class Run {
   ) {
     for (const flow of known) this.remember(flow);
     for (const value of snapshot.secrets) this.secrets.add(value);
-    this.circuits = deps.circuits ?? defaultBreaker(deps);
+    this.services = new ServiceContainer(deps.services).provide(clockService, deps.clock).provide(httpService, deps.http);
+    if (deps.circuits) this.services.provide(circuitsService, deps.circuits);
     for (const frame of snapshot.frames) if (Object.getPrototypeOf(frame.variables) !== null) frame.variables = nullProto(frame.variables);
   }
 
@@ -241,8 +238,7 @@ class Run {
       deadlineAt: frame.deadlineAt,
       clock: deps.clock,
       randomness: deps.randomness,
-      http: deps.http,
-      circuits: this.circuits,
+      services: this.services,
       functions,
       allowedHosts: flow.allowedHosts,
       markSecret: (value) => {
@@ -253,10 +249,6 @@ class Run {
       redact: (value) => this.secrets.redact(value),
     };
   }
-}
-
-function defaultBreaker(deps: ExecutorDeps): CircuitBreaker {
-  return new CircuitBreaker({ store: processCircuits, clock: deps.clock, instanceId: `${processId}-${++runs}` });
 }
 
 /** The outputs of a frame's flow: declared `outputs`, else the variables its steps set. */

@@ -25,6 +25,7 @@ import { hostAllowed } from '../http/network-policy';
 import { parseUntrustedJson } from '../json';
 import type { Admission, CircuitState } from '../resilience/circuit-breaker';
 import { IDEMPOTENT_METHODS, RetryPolicy, backoffDelayMs } from '../resilience/retry';
+import { circuitsService, httpService, stepMetricsService } from '../services';
 import { Expression, Template, VariableName } from './common';
 import { defineStep, type StepContext, type StepOutcome } from './types';
 
@@ -188,6 +189,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
   type: 'HTTPRequest',
   configSchema: HttpRequestConfig,
   branches: HTTP_BRANCHES,
+  services: [httpService, circuitsService, stepMetricsService],
   analyze(c) {
     const templates = [...Object.entries(c.headers ?? {}).map(([k, v]) => ({ path: `headers.${k}`, text: v })), ...(typeof c.body === 'string' ? [{ path: 'body', text: c.body }] : templatesIn(c.body, 'body'))];
     const secrets: Array<{ path: string; value: string }> = [];
@@ -216,7 +218,14 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     const config = step.configuration;
     if (config.when !== undefined && !evaluate(config.when, ctx.variables, ctx.functions)) return { branch: 'Default', status: 'SKIPPED' };
 
-    const fail = (type: FailureType, message: string, statusCode: number | null, extra: Partial<StepOutcome> & { body?: unknown } = {}): StepOutcome => ({
+    const http = ctx.services.get(httpService);
+    const circuits = ctx.services.get(circuitsService);
+    const stepMetrics = ctx.services.get(stepMetricsService);
+    const fail = (type: FailureType, message: string, statusCode: number | null, extra: Partial<StepOutcome> & { body?: unknown } = {}): StepOutcome => {
+      stepMetrics.failure('HTTPRequest', type, statusCode);
+      return failure(type, message, statusCode, extra);
+    };
+    const failure = (type: FailureType, message: string, statusCode: number | null, extra: Partial<StepOutcome> & { body?: unknown } = {}): StepOutcome => ({
       branch: BRANCH_OF[type],
       status: 'FAILED',
       variables: { ...mapped(config, extra.body, ctx), http_status_code: statusCode, http_error: { type, message, statusCode } },
@@ -252,7 +261,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       if (remainingMs <= 0) return fail('timeout', 'the run deadline passed before the request could be sent', null, { trace: { ...noResponse(attempts), ...(circuit ? { circuit } : {}) } });
       let admission: Admission | undefined;
       if (circuit) {
-        admission = await ctx.circuits.admit(circuit.key);
+        admission = await circuits.admit(circuit.key);
         circuit.state = admission.state;
         if (!admission.allowed) {
           // A retry refused by a circuit that opened meanwhile ends with the failure already seen.
@@ -263,7 +272,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       }
       const timeoutMs = Math.min(config.timeout, remainingMs);
       attempts++;
-      const result = await ctx.http.send({ ...request, timeoutMs });
+      const result = await http.send({ ...request, timeoutMs });
 
       let type: FailureType | undefined;
       let message: string;
@@ -279,7 +288,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       const trace = { attempts, statusCode, bodySha256: result.kind === 'response' ? sha256(result.body) : null };
 
       if (circuit && admission?.allowed && type !== 'invalid_request') {
-        const recorded = await ctx.circuits.record(circuit.key, admission, BREAKER_FAILURES.has(type), breaker!);
+        const recorded = await circuits.record(circuit.key, admission, BREAKER_FAILURES.has(type), breaker!);
         if (recorded.transition) {
           circuit.state = recorded.transition.to;
           circuit.transitions = [...(circuit.transitions ?? []), `${recorded.transition.from}→${recorded.transition.to}`];

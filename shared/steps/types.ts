@@ -6,8 +6,8 @@
 import type { z } from 'zod';
 import type { Clock, Randomness } from '../clock';
 import type { FunctionContext } from '../expressions/functions';
-import type { HttpClient } from '../http/client';
-import type { CircuitBreaker, CircuitState } from '../resilience/circuit-breaker';
+import type { CircuitState } from '../resilience/circuit-breaker';
+import type { ServiceContainer, ServiceDefinition } from '../services';
 
 /** Final states of an execution (DESIGN §4). */
 export type ExecutionStatus = 'RUNNING' | 'WAITING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
@@ -79,9 +79,8 @@ export interface StepContext {
   readonly deadlineAt: number;
   readonly clock: Clock;
   readonly randomness: Randomness;
-  readonly http: HttpClient;
-  /** The shared circuit breaker (docs/architecture.md, "Resilience"). */
-  readonly circuits: CircuitBreaker;
+  /** The services steps use (HTTP, circuit breaker, step metrics...; see `shared/services.ts`). */
+  readonly services: ServiceContainer;
   readonly functions: FunctionContext;
   /**
    * Hosts the current flow may call (its `allowedHosts`; `*.example.com` patterns), checked on the
@@ -145,6 +144,8 @@ export interface StepDefinition<C = unknown> {
   readonly configSchema: z.ZodType<C>;
   /** Branch names this step can take; `Default` is always allowed. */
   readonly branches: readonly string[];
+  /** The services this step type uses (built when a step first asks; listed so a function can build them at cold start). */
+  readonly services?: readonly ServiceDefinition<unknown>[];
   analyze(config: C): StepAnalysis;
   execute(step: StepOf<C>, ctx: StepContext): Promise<StepResult>;
   /** Finishes a step that called a sub-flow or suspended. Required for steps that do. */
