@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: measures DESIGN §13's figures in one process and prints them as JSON.
- * Every ratio is against a baseline measured in the same run. Not a test: it asserts nothing.
+ * `npm run bench`: measures the engine's performance figures (listed below) in one process and
+ * prints them as JSON. Every ratio is against a baseline measured in the same run. Not a test: it
+ * asserts nothing.
  *
  * - engine overhead: a one-step HTTP flow vs a bare `fetch` to the same loopback server (median);
  * - a non-I/O step: median of a one-step DataAPI flow;

@@ -1,5 +1,6 @@
 /**
- * Time and randomness, injected so that tests control them (CONVENTIONS habit 6).
+ * Time and randomness, injected so that tests control them (pass a {@link Clock} and a
+ * {@link Randomness} rather than reading `Date.now()` or `Math.random()` in engine code).
  */
 import { randomUUID } from 'node:crypto';
 

@@ -1,6 +1,7 @@
 /**
- * Structured logs and EMF metrics (Powertools for AWS Lambda, DESIGN §10), one instance of each
- * per Lambda. Handlers flush metrics with Powertools' `logMetrics` middleware.
+ * Structured logs and EMF metrics (Powertools for AWS Lambda; docs/architecture.md,
+ * "Observability"), one instance of each per Lambda. Handlers flush metrics with Powertools'
+ * `logMetrics` middleware.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';

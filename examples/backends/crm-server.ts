@@ -3,8 +3,9 @@
  * Listens on 127.0.0.1 only.
  *
  * - `GET /v2/accounts?phone=<E.164>` (needs `X-API-Key`): a known caller → `{ status, data: [account] }`;
- *   an unknown one → `{ status: "ok", data: [] }` (seed 003, edge case 3). Numbers ending in
- *   0401/0404/0503 answer 401/404/503; 0900 answers after `slowMs` (default 10 s).
+ *   an unknown one → `{ status: "ok", data: [] }` (the empty-array case: mapping `$.data[0]` must
+ *   give null, not fail). Numbers ending in 0401/0404/0503 answer 401/404/503; 0900 answers after
+ *   `slowMs` (default 10 s).
  * - `POST /v1/tickets` (needs `X-API-Key`, JSON body with `account_id`) → 201 `{ id, case_number, metadata }`.
  * - `GET /health` → 200.
  */

@@ -1,7 +1,8 @@
 /**
- * Executions (DESIGN §4): run a flow synchronously within its deadline, with an optional
- * idempotency key (a repeat returns the first answer and does not run the flow again), re-dial
- * sessions (DESIGN §2), and one write of the execution record at the end.
+ * Executions (docs/architecture.md, "Executing a flow" and "Durable executions"): run a flow
+ * synchronously within its deadline, with an optional idempotency key (a repeat returns the first
+ * answer and does not run the flow again), re-dial sessions (the flow's `session` setting,
+ * `shared/flow/schema.ts`), and one write of the execution record at the end.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';

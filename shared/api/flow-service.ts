@@ -1,6 +1,7 @@
 /**
- * The Flow API's core (DESIGN §1, §2): deploy (validate, then store the next version), read,
- * list, delete and validate-only. HTTP-free: handlers and the local server call it.
+ * The Flow API's core (docs/architecture.md, "Flow definitions in DynamoDB" and "Validation"):
+ * deploy (validate, then store the next version), read, list, delete and validate-only. HTTP-free:
+ * handlers and the local server call it.
  */
 import type { Clock } from '../clock';
 import { BadRequestError, FlowValidationError, NotFoundError, VersionConflictError, type Diagnostic } from '../errors';

@@ -1,8 +1,9 @@
 /**
- * The HTTP edge for API Gateway HTTP API (payload v2) handlers: JSON bodies, responses, routing
- * on `routeKey`, and the one error mapping (CONVENTIONS habit 4): deliberate errors become
- * `{ error: { code, message, details } }` with the 4xx status {@link statusOf} gives their class;
- * anything else a generic 500 with the request id — never a stack trace.
+ * The HTTP edge for API Gateway HTTP API (payload v2) handlers: JSON bodies, responses, routing on
+ * `routeKey`, and the one error mapping (errors become HTTP only at the edge; docs/architecture.md,
+ * "Layers"): deliberate errors become `{ error: { code, message, details } }` with the 4xx status
+ * {@link statusOf} gives their class; anything else a generic 500 with the request id — never a
+ * stack trace.
  */
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -73,10 +74,10 @@ export function intQuery(event: ApiEvent, name: string, bounds: { min: number; m
 type ErrorClass = abstract new (...args: never[]) => Error;
 
 /**
- * The one map from error classes to HTTP statuses (CONVENTIONS: errors become HTTP only at the
- * edge), resolved by `instanceof` in order, most specific first. Domain errors carry no status.
- * A flow failure that reaches the edge (e.g. a session key template that cannot render) is 422;
- * anything not listed (engine faults, budgets, configuration, bugs) is 500.
+ * The one map from error classes to HTTP statuses (errors become HTTP only at the edge:
+ * docs/architecture.md, "Layers"), resolved by `instanceof` in order, most specific first. Domain
+ * errors carry no status. A flow failure that reaches the edge (e.g. a session key template that
+ * cannot render) is 422; anything not listed (engine faults, budgets, configuration, bugs) is 500.
  */
 const STATUS_BY_CLASS: ReadonlyArray<readonly [ErrorClass, number]> = [
   [FlowValidationError, 422],

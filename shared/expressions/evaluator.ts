@@ -1,14 +1,14 @@
 /**
- * The expression language (DESIGN §2): a small JavaScript-like language parsed with jsep and
- * interpreted here. Supported: literals, arrays, variables and dotted/indexed paths
+ * The expression language (README.md, "Flow format"): a small JavaScript-like language parsed with
+ * jsep and interpreted here. Supported: literals, arrays, variables and dotted/indexed paths
  * (`customer_profile.id`, `$.data[0]`), `.length`, `! - +` (unary), `+ - * / %`, comparisons,
  * `== != === !==`, `&& || ??`, `?:`, and calls to the whitelisted {@link FUNCTIONS}.
  *
  * Safety: no `eval`/`Function`, no method calls on values, no `this`, no assignment; reading
  * `constructor`, `__proto__` or `prototype` is an error, and only own properties are visible.
- * Null-safety (seed 003, edge case 3): a missing variable, a missing field or an out-of-range
- * index is `null`, never an exception; `<`/`>`/`<=`/`>=` with a null side are false, so a
- * timed-out call (status null) never looks like `status < 500`.
+ * Null-safety (the empty-array case: `$.data[0]` on `{"data": []}` is null): a missing variable, a
+ * missing field or an out-of-range index is `null`, never an exception; `<`/`>`/`<=`/`>=` with a
+ * null side are false, so a timed-out call (status null) never looks like `status < 500`.
  *
  * `{{ x }}` inside an expression is a reference to `x`, never text pasted into code: outside
  * quotes it is the value of `x`; inside a quoted string (`'{{dtmf_input}}'`) it is its text.

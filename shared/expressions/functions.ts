@@ -1,6 +1,6 @@
 /**
- * The whitelisted functions an expression may call (DESIGN §2). Nothing else is callable:
- * there is no method call on values, no `eval`, no `Function`.
+ * The whitelisted functions an expression may call (README.md, "Flow format"). Nothing else is
+ * callable: there is no method call on values, no `eval`, no `Function`.
  *
  * Every function is total: bad input gives `null` (or `false` for predicates), never an
  * exception, so a malformed caller input routes the flow instead of crashing it. The one
@@ -73,7 +73,8 @@ const table: Record<string, ExpressionFunction> = {
   },
   /**
    * `validateE164(value, region = 'US')` → true when the value is, or formats to, a valid E.164
-   * number (seed 003 §3 validates raw DTMF this way before the HTTP step).
+   * number (a flow validates raw DTMF input this way before its HTTP step, as
+   * `examples/flows/crm-integration.json` does).
    */
   validateE164: (_ctx, value, region) => {
     const p = phone(value, region);

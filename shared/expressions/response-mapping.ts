@@ -1,9 +1,10 @@
 /**
- * Response mapping (DESIGN §2, seed 003 §2): each value maps the parsed response body `$` to a
- * variable. A plain JSONPath (`$.data[0]`, `$..id`, filters) goes to jsonpath-plus (see
- * {@link queryJsonPath}); anything else (`$.data[0].attributes.support_tickets > 0`,
- * `$.data && $.data.length > 0 ? $.data[0] : null`) is an expression over `$`. Missing fields
- * and out-of-range indexes give null (seed 003, edge case 3: `{"data": []}`).
+ * Response mapping (an `HTTPRequest`'s `responseMapping`; README.md, "Flow format"): each value
+ * maps the parsed response body `$` to a variable. A plain JSONPath (`$.data[0]`, `$..id`, filters)
+ * goes to jsonpath-plus (see {@link queryJsonPath}); anything else
+ * (`$.data[0].attributes.support_tickets > 0`, `$.data && $.data.length > 0 ? $.data[0] : null`) is
+ * an expression over `$`. Missing fields and out-of-range indexes give null (the empty-array case:
+ * `$.data[0]` on `{"data": []}` is null, not an exception).
  */
 import { ExpressionError } from '../errors';
 import { compileExpression, evaluate, type CompiledExpression } from './evaluator';

@@ -1,10 +1,12 @@
 /**
- * The flow definition schema (DESIGN §2): the seed guide's Flow API payload (`id`, `name`,
- * `flowType`, `version`, `steps[]` of `{ id, type, configuration }`) plus ivrflow's optional
- * `startStepId`, `next`, `branches`, `inputs`, `outputs`, `deadlineMs`, `maxSteps`, `session`,
- * `allowedHosts`. Types are inferred from it, and `flow.schema.json` is generated from it.
+ * The flow definition schema (docs/architecture.md, "Validation"): a Flow API payload (`id`,
+ * `name`, `flowType`, `version`, `steps[]` of `{ id, type, configuration }`) plus ivrflow's
+ * optional `startStepId`, `next`, `branches`, `inputs`, `outputs`, `deadlineMs`, `maxSteps`,
+ * `session`, `allowedHosts`. Types are inferred from it, and `flow.schema.json` is generated
+ * from it.
  */
 import { z } from 'zod';
+import { MAX_STEPS_CEILING } from '../budgets';
 import { StepId, VariableName } from '../steps/common';
 import { STEP_DEFINITIONS } from '../steps/registry';
 
@@ -58,7 +60,7 @@ export const FlowSchema = z
     inputs: z.array(VariableName).max(200).optional(),
     outputs: z.array(VariableName).max(200).optional().describe('Variables the API returns (default: all)'),
     deadlineMs: z.number().int().min(100).max(30000).default(DEFAULT_DEADLINE_MS).describe('Budget of a synchronous run, ms'),
-    maxSteps: z.number().int().min(1).max(10000).default(DEFAULT_MAX_STEPS),
+    maxSteps: z.number().int().min(1).max(MAX_STEPS_CEILING).default(DEFAULT_MAX_STEPS),
     session: SessionConfig.optional(),
     allowedHosts: z.array(z.string().min(1).max(253)).max(100).optional().describe('Hosts HTTP steps may call (`*.example.com` allowed)'),
     steps: z.array(StepSchema).min(1).max(1000),

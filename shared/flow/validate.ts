@@ -1,9 +1,10 @@
 /**
- * Deploy-time validation of flow definitions (DESIGN §2). The Flow API and `ivrflow validate`
- * run this same code. Every problem is reported, each as `{ code, path, message }`; the message
- * names the offending value (`unknown step type 'Teleport'`, `timeout 999999 is too big: must be
- * <= 30000`, `got "abc"`: a JSON preview of at most 60 characters), except where the value may be
- * a secret (passwords, API keys, credentials), whose type only is named.
+ * Deploy-time validation of flow definitions (docs/architecture.md, "Validation"). The Flow API and
+ * `ivrflow validate` run this same code. Every problem is reported, each as
+ * `{ code, path, message }`; the message names the offending value (`unknown step type 'Teleport'`,
+ * `timeout 999999 is too big: must be <= 30000`, `got "abc"`: a JSON preview of at most 60
+ * characters), except where the value may be a secret (passwords, API keys, credentials), whose
+ * type only is named.
  *
  * | code | problem |
  * | --- | --- |

@@ -1,7 +1,7 @@
 /**
- * Which addresses outbound HTTP may reach (DESIGN §9). Unless a deployment allows private
- * networks (local development does), a request may only reach a globally reachable unicast
- * address. Refused are:
+ * Which addresses outbound HTTP may reach (docs/architecture.md, "Templates and the hosts a flow
+ * may call"). Unless a deployment allows private networks (local development does), a request may
+ * only reach a globally reachable unicast address. Refused are:
  *
  * - every IPv4 block of the IANA "IPv4 Special-Purpose Address Registry" (RFC 6890) whose
  *   "Globally Reachable" attribute is False or N/A — loopback, RFC 1918 private use, shared

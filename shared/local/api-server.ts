@@ -1,6 +1,7 @@
 /**
  * Serves Lambda handlers over HTTP on 127.0.0.1 with API Gateway HTTP API (payload v2) events, so
- * the local server runs exactly the code Lambda runs (DESIGN §11). No authorization (local mode).
+ * the local server runs exactly the code Lambda runs (docs/architecture.md, "Local development").
+ * No authorization (local mode).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';

@@ -1,6 +1,7 @@
 /**
- * Starts, restarts and stops the official DynamoDB Local (DESIGN §11): the jar that the npm package
- * `amplify-dynamodb-simulator` ships, run with the machine's Java (17+). Listens on 127.0.0.1.
+ * Starts, restarts and stops the official DynamoDB Local (docs/architecture.md, "Local
+ * development"): the jar that the npm package `amplify-dynamodb-simulator` ships, run with the
+ * machine's Java (17+). Listens on 127.0.0.1.
  *
  * Java runs under a small POSIX `/bin/sh` watchdog (so this needs a Unix-like system), in a process
  * group of its own: the watchdog kills Java within about a second when this Node process is gone,

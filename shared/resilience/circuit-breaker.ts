@@ -1,5 +1,6 @@
 /**
- * A circuit breaker shared by every Lambda through the `State` table (DESIGN §5, seed 003 §4).
+ * A circuit breaker shared by every Lambda through the `State` table (docs/architecture.md,
+ * "Resilience").
  *
  * One record per circuit key. CLOSED → OPEN after `failureThreshold` consecutive failures (5xx,
  * timeouts, connection errors; never 4xx). OPEN → calls are refused at once (OnCircuitOpen, no

@@ -1,6 +1,7 @@
 /**
- * Retry policy (DESIGN §5, seed 003 §1): data validated when the flow loads (Temporal
- * `RetryPolicy` style), and the backoff it implies.
+ * Retry policy (docs/architecture.md, "Resilience"; full jitter as in "Exponential Backoff and
+ * Jitter", AWS Architecture Blog): data validated when the flow loads (Temporal `RetryPolicy`
+ * style), and the backoff it implies.
  */
 import { z } from 'zod';
 

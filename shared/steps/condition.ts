@@ -1,6 +1,7 @@
 /**
- * `Condition` (seed 003 §4, the error router): the first `conditions[i].expression` that is true
- * sends the flow to its `nextStepId`; none true → `defaultStepId`, else the step's `next`.
+ * `Condition` (also the error router after an `HTTPRequest`, on `http_status_code` / `http_error`):
+ * the first `conditions[i].expression` that is true sends the flow to its `nextStepId`; none true →
+ * `defaultStepId`, else the step's `next`.
  */
 import { z } from 'zod';
 import { evaluate } from '../expressions/evaluator';

@@ -1,5 +1,5 @@
 /**
- * `DataAPI` (seed 003 §3, the transformation layer before an HTTP step):
+ * `DataAPI` (the transformation layer before an HTTP step: normalize and validate input):
  * - `evaluate`: `expression` → `outputVariable` (default `result`);
  * - `assign`: `variables` `{ name: value }`, string values rendered as templates (a value that is
  *   exactly `{{ expr }}` keeps its type), other JSON values rendered leaf by leaf;

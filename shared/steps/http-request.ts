@@ -1,7 +1,7 @@
 /**
- * `HTTPRequest` (seed 003 §2–§4, DESIGN §3): one outbound call with a timeout clipped to the
- * run's deadline, retries with full-jitter backoff, authentication, templated URL/headers/body,
- * JSONPath response mapping and granular error routing.
+ * `HTTPRequest` (docs/architecture.md, "Executing a flow" and "Resilience"): one outbound call with
+ * a timeout clipped to the run's deadline, retries with full-jitter backoff, authentication,
+ * templated URL/headers/body, JSONPath response mapping and granular error routing.
  *
  * Sets `http_status_code` (number, or null without a response) and `http_error` (null on 2xx,
  * else `{ type, message, statusCode }` where `type` is `timeout | connection | http_4xx | http_5xx
@@ -10,9 +10,9 @@
  * Branches: OnSuccess (2xx), OnClientError (4xx), OnServerError (5xx), OnTimeout, OnCircuitOpen,
  * OnError (any failure without its own branch), Default.
  *
- * With `circuitBreaker`, every attempt first asks the shared breaker (DESIGN §5): an open circuit
- * answers OnCircuitOpen at once with no network call; 5xx, timeouts and connection errors count
- * as failures, 4xx never do.
+ * With `circuitBreaker`, every attempt first asks the shared breaker (docs/architecture.md,
+ * "Resilience"): an open circuit answers OnCircuitOpen at once with no network call; 5xx, timeouts
+ * and connection errors count as failures, 4xx never do.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -90,7 +90,7 @@ const BRANCH_OF: Record<FailureType, string> = {
   circuit_open: 'OnCircuitOpen',
 };
 
-/** Failures that count toward the circuit breaker (DESIGN §3, §5): never 4xx. */
+/** Failures that count toward the circuit breaker (docs/architecture.md, "Resilience"): never 4xx. */
 const BREAKER_FAILURES: ReadonlySet<FailureType | undefined> = new Set<FailureType | undefined>(['http_5xx', 'timeout', 'connection']);
 
 /**

@@ -1,9 +1,10 @@
 /**
- * `SubFlow` (seed guide: the integration lives in a sub-flow): runs another flow with
+ * `SubFlow` (an IVR flow keeps each backend integration in a sub-flow, so a failing backend never
+ * tears down the call; docs/architecture.md, "Executing a flow"): runs another flow with
  * `passThroughVariables` copied in and `returnVariables` copied back. The executor runs the child
- * as a frame pushed on the execution's stack (`call`), and finishes this step with its result.
- * The child runs within the parent's deadline and its own `deadlineMs`, whichever comes first, so
- * the parent keeps time for a fallback. A failing sub-flow never tears down the parent: it takes
+ * as a frame pushed on the execution's stack (`call`), and finishes this step with its result. The
+ * child runs within the parent's deadline and its own `deadlineMs`, whichever comes first, so the
+ * parent keeps time for a fallback. A failing sub-flow never tears down the parent: it takes
  * OnError (its return variables are still copied back).
  */
 import { z } from 'zod';

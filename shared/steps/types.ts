@@ -9,10 +9,10 @@ import type { FunctionContext } from '../expressions/functions';
 import type { CircuitState } from '../resilience/circuit-breaker';
 import type { ServiceContainer, ServiceDefinition } from '../services';
 
-/** Final states of an execution (DESIGN §4). */
+/** Statuses of an execution: RUNNING and WAITING while it runs or waits, then one of the final three (docs/architecture.md, "Durable executions"). */
 export type ExecutionStatus = 'RUNNING' | 'WAITING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
 
-/** What one step did, as recorded in the execution trace (DESIGN §3). */
+/** What one step did, as recorded in the execution trace (docs/architecture.md, "Executing a flow"). */
 export interface TraceEntry {
   stepId: string;
   type: string;
@@ -34,7 +34,7 @@ export interface TraceEntry {
   subFlow?: { flowId: string; version: number; status: ExecutionStatus; trace: TraceEntry[] };
 }
 
-/** The answer of an execution (DESIGN §4). */
+/** The answer of an execution (docs/architecture.md, "Executing a flow"). */
 export interface ExecutionResult {
   executionId: string;
   flowId: string;

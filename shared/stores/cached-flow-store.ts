@@ -1,7 +1,8 @@
 /**
- * A per-Lambda in-memory cache in front of a {@link FlowStore} (DESIGN §1, §4): a version is
- * immutable, so it is cached until evicted; the latest pointer is cached for `latestTtlMs`, so a
- * warm execution reads no definition from DynamoDB. Writes go through and drop the pointer.
+ * A per-Lambda in-memory cache in front of a {@link FlowStore} (docs/architecture.md, "Flow
+ * definitions in DynamoDB"): a version is immutable, so it is cached until evicted; the latest
+ * pointer is cached for `latestTtlMs`, so a warm execution reads no definition from DynamoDB.
+ * Writes go through and drop the pointer.
  */
 import type { Clock } from '../clock';
 import type { Flow } from '../flow/schema';

@@ -1,5 +1,6 @@
 /**
- * Storage ports the engine depends on (CONVENTIONS habit 2). Adapters live in `dynamodb/`.
+ * Storage ports the engine depends on (it sees these interfaces only, never DynamoDB;
+ * docs/architecture.md, "Layers"). Adapters live in `dynamodb/`.
  */
 import type { Flow } from '../flow/schema';
 import type { ExecutionSnapshot } from '../executor/snapshot';
@@ -38,7 +39,10 @@ export interface FlowStore {
   deleteFlow(flowId: string): Promise<boolean>;
 }
 
-/** An idempotency key's record (DESIGN §4): the first request's hash and, once done, its execution. */
+/**
+ * An idempotency key's record (docs/architecture.md, "Executing a flow"): the first request's hash
+ * and, once done, its execution.
+ */
 export interface IdempotencyRecord {
   status: 'IN_PROGRESS' | 'COMPLETED';
   requestHash: string;

@@ -96,7 +96,7 @@ describe('executor: branches', () => {
     expect(result).toMatchObject({ executionId: 'exec-1', status: 'SUCCEEDED', branch: 'done' });
   });
 
-  it('Condition routes on the first true expression, with the seed guide error router', async () => {
+  it('Condition routes on the first true expression, used as an error router on http_status_code', async () => {
     const flow = await parsed([
       {
         id: 'router',

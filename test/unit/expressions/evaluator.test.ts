@@ -49,7 +49,7 @@ describe('evaluator: operators', () => {
   });
 });
 
-describe('evaluator: null-safety (seed 003 edge case 3)', () => {
+describe('evaluator: null-safety (the empty-array case)', () => {
   it.each([
     ['missing', null],
     ['missing.deep.path', null],

@@ -11,12 +11,12 @@ const guideMapping = {
 };
 
 describe('response mapping', () => {
-  it('maps the seed guide lookup response', () => {
+  it('maps a CRM customer-lookup response', () => {
     const body = { status: 'ok', data: [{ id: 'ACC-1', attributes: { loyalty_tier: 'GOLD', support_tickets: 3 } }] };
     expect(applyResponseMapping(guideMapping, body)).toEqual({ customer_profile: body.data[0], integration_status: 'ok', loyalty_tier: 'GOLD', has_open_tickets: true });
   });
 
-  it('an empty data array gives nulls and false, never an exception (seed 003 edge case 3)', () => {
+  it('an empty data array gives nulls and false, never an exception (the empty-array case)', () => {
     expect(applyResponseMapping(guideMapping, { status: 'ok', data: [] })).toEqual({ customer_profile: null, integration_status: 'ok', loyalty_tier: null, has_open_tickets: false });
     expect(applyResponseMapping({ p: '$.data && $.data.length > 0 ? $.data[0] : null' }, { data: [] })).toEqual({ p: null });
   });

@@ -113,7 +113,7 @@ describe('templates: JSON string body', () => {
   it('a template that cannot make JSON fails before sending, naming the problem', () => {
     expect(() => renderJsonText('{"a": {{x}}', { x: 1 })).toThrow(/body is not valid JSON after rendering/);
   });
-  it('the seed guide ticket body renders', () => {
+  it('a CRM ticket body renders', () => {
     const guide = '{"account_id": "{{customer_profile.id}}", "phone": "{{formatted_phone}}", "priority": "{{loyalty_tier == \'PLATINUM\' ? \'HIGH\' : \'NORMAL\'}}", "source": "IVR_AUTO"}';
     expect(JSON.parse(renderJsonText(guide, { customer_profile: { id: 'ACC-1' }, formatted_phone: '+12125551234', loyalty_tier: 'PLATINUM' }))).toEqual({
       account_id: 'ACC-1',
