@@ -19,6 +19,7 @@ import { DEMO_API_KEY, startCrmServer, type CrmServer } from '../examples/backen
 import type { FlowService } from '../shared/api/flow-service';
 import { IvrflowError } from '../shared/errors';
 import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalExit } from '../shared/local/dynamodb-local';
+import { startSecretsManagerLocal, type SecretsManagerLocal } from '../shared/local/secrets-manager-local';
 import { startLocalStack, type LocalStack } from '../shared/local/stack';
 import { deployInOrder, flowFilesIn, readJsonFile } from './flow-files';
 
@@ -65,6 +66,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
   let ddb: DynamoDbLocal | undefined;
   let stack: LocalStack | undefined;
   let crm: CrmServer | undefined;
+  let secrets: SecretsManagerLocal | undefined;
   // Set once serve is on its way out: by a signal, a failed recovery, or a startup error.
   let closing = false;
   let finish!: (code: number) => void;
@@ -116,6 +118,9 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
 
   try {
     ddb = await startDynamoDbLocal({ ...(dataDir ? { dataDir } : {}), onExit });
+    secrets = await startSecretsManagerLocal();
+    // The real Secrets Manager client reads its endpoint from here, as it does in any AWS SDK setup.
+    process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = secrets.endpoint;
     if (!closing) stack = await startLocalStack({ dynamodbEndpoint: ddb.endpoint, port });
     if (!closing && examples) {
       crm = await startCrmServer();
@@ -124,6 +129,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
     }
     if (!closing) {
       out(`DynamoDB Local at ${ddb.endpoint}${dataDir ? ` (data in ${dataDir})` : ' (in memory)'}`);
+      out(`Secrets Manager at ${secrets.endpoint} (in memory)`);
       if (crm) out(`sample CRM at ${crm.url} (X-API-Key: ${DEMO_API_KEY})`);
       out(`listening on ${stack!.api.url}`);
     }
@@ -146,6 +152,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
     };
     await quietly(stack && (() => stack!.close()));
     await quietly(crm && (() => crm!.close()));
+    await quietly(secrets && (() => secrets!.close()));
     await quietly(ddb && (() => ddb!.stop()));
     await recovering;
   }
