@@ -1,6 +1,6 @@
 /**
  * OAuth 2.0 client credentials (RFC 6749 §4.4): requesting a token, the refresh rules, and an
- * in-process single-flight cache (issue 9, the token part; not wired into steps yet).
+ * in-process single-flight cache. Steps do not use it yet: connections will (docs/architecture.md, "Step services").
  *
  * Secrets stay out of errors and events: a {@link TokenRequestError} never carries the client
  * secret or a token in its message or details, and has no `cause` (an HTTP failure message is
