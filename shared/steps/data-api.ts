@@ -46,6 +46,8 @@ re2.code = 'RE2JS';
 
 /** Compiled validators by schema text: a schema with an `$id` compiled again (e.g. after the flow cache refreshed) reuses its validator. */
 const validators = new LRUCache<string, ValidateFunction>({ max: 500 });
+/** The same by schema object, so that running a step does not serialise its schema every time. */
+const bySchemaObject = new WeakMap<object, ValidateFunction>();
 
 /**
  * Compiles a JSON Schema (cached by its JSON text). Each schema gets an Ajv instance of its own,
@@ -53,6 +55,8 @@ const validators = new LRUCache<string, ValidateFunction>({ max: 500 });
  * @throws IvrflowError `BAD_SCHEMA` when Ajv rejects the schema or RE2 a `pattern` in it.
  */
 export function compileJsonSchema(schema: object): ValidateFunction {
+  const known = bySchemaObject.get(schema);
+  if (known) return known;
   const key = JSON.stringify(schema);
   let fn = validators.get(key);
   if (!fn) {
@@ -63,6 +67,7 @@ export function compileJsonSchema(schema: object): ValidateFunction {
     }
     validators.set(key, fn);
   }
+  bySchemaObject.set(schema, fn);
   return fn;
 }
 

@@ -223,14 +223,13 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     const stepMetrics = ctx.services.get(stepMetricsService);
     const fail = (type: FailureType, message: string, statusCode: number | null, extra: Partial<StepOutcome> & { body?: unknown } = {}): StepOutcome => {
       stepMetrics.failure('HTTPRequest', type, statusCode);
-      return failure(type, message, statusCode, extra);
+      return {
+        branch: BRANCH_OF[type],
+        status: 'FAILED',
+        variables: { ...mapped(config, extra.body, ctx), http_status_code: statusCode, http_error: { type, message, statusCode } },
+        trace: { ...extra.trace, error: { type, message } },
+      };
     };
-    const failure = (type: FailureType, message: string, statusCode: number | null, extra: Partial<StepOutcome> & { body?: unknown } = {}): StepOutcome => ({
-      branch: BRANCH_OF[type],
-      status: 'FAILED',
-      variables: { ...mapped(config, extra.body, ctx), http_status_code: statusCode, http_error: { type, message, statusCode } },
-      trace: { ...extra.trace, error: { type, message } },
-    });
 
     let request: PreparedRequest;
     try {

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSecretsManagerLocal, type SecretsManagerLocal } from '../../shared/local/secrets-manager-local';
 import { SecretStoreError } from '../../shared/stores/secret-store';
 import { SecretsManagerSecretStore } from '../../shared/stores/secrets/secrets-manager-store';
+import { recordRequests } from '../support/local';
 
 let local: SecretsManagerLocal;
 beforeAll(async () => {
@@ -29,15 +30,7 @@ afterAll(async () => local.close());
 /** A real SDK client on the local endpoint that records the operations it sends. */
 function client(): { sm: SecretsManagerClient; calls: string[] } {
   const sm = new SecretsManagerClient({ endpoint: local.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
-  const calls: string[] = [];
-  sm.middlewareStack.add(
-    (next, context) => async (args) => {
-      calls.push(String(context.commandName));
-      return next(args);
-    },
-    { step: 'initialize', name: 'countRequests' },
-  );
-  return { sm, calls };
+  return { sm, calls: recordRequests(sm as unknown as Parameters<typeof recordRequests>[0]) };
 }
 
 let n = 0;

@@ -5,9 +5,8 @@ import { inject } from 'vitest';
 import { localDynamoDbClient } from '../../shared/local/dynamodb-local';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../shared/local/stack';
 
-/** A DynamoDB client that counts the requests it sends, by operation. */
-export function countingClient(): { client: DynamoDBClient; calls: string[]; reset: () => void } {
-  const client = localDynamoDbClient(inject('dynamodbEndpoint'));
+/** Records the operation name of every request an AWS SDK v3 client sends; returns the (live) list. */
+export function recordRequests(client: { middlewareStack: DynamoDBClient['middlewareStack'] }): string[] {
   const calls: string[] = [];
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -16,6 +15,13 @@ export function countingClient(): { client: DynamoDBClient; calls: string[]; res
     },
     { step: 'initialize', name: 'countRequests' },
   );
+  return calls;
+}
+
+/** A DynamoDB client that counts the requests it sends, by operation. */
+export function countingClient(): { client: DynamoDBClient; calls: string[]; reset: () => void } {
+  const client = localDynamoDbClient(inject('dynamodbEndpoint'));
+  const calls = recordRequests(client);
   return { client, calls, reset: () => void calls.splice(0) };
 }
 
