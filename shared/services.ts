@@ -43,11 +43,6 @@ export class ServiceContainer {
     return this;
   }
 
-  /** True when the service was provided or built already, here or in the parent. */
-  has(definition: ServiceDefinition<unknown>): boolean {
-    return this.instances.has(definition) || (this.parent?.has(definition) ?? false);
-  }
-
   /** The service: provided or built before (here, then in the parent), or built now in the root container from its default factory. */
   get<T>(definition: ServiceDefinition<T>): T {
     const key = definition as ServiceDefinition<unknown>;

@@ -392,6 +392,3 @@ export async function startSecretsManagerLocal(options: SecretsManagerLocalOptio
     },
   };
 }
-
-/** The brief's name for {@link startSecretsManagerLocal}. */
-export { startSecretsManagerLocal as start };
