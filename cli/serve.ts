@@ -1,7 +1,10 @@
 /**
- * `ivrflow serve [--port N] [--data <dir>] [--no-examples]`: DynamoDB Local, the tables, every
- * route through the real handlers on 127.0.0.1, the example flows deployed and the sample CRM
- * started for them. Stops cleanly on SIGINT/SIGTERM.
+ * `ivrflow serve [--port N] [--data <dir>] [--no-examples]`: DynamoDB Local, the tables, the local
+ * Secrets Manager endpoint, every route through the real handlers on 127.0.0.1, and the
+ * token-refresher run at start and every 5 minutes, as its schedule runs it in AWS. With the
+ * examples: an OAuth2 authorization server and the sample CRM (which checks its tokens), the
+ * example connection (`examples/connections/crm.json`, its `${...}` placeholders filled in) and
+ * the example flows deployed. Stops cleanly on SIGINT/SIGTERM.
  *
  * When DynamoDB Local exits on its own (Java crashed or was killed), serve says so on stderr,
  * restarts it on the same port (the endpoint is baked into the SDK clients), creates the tables
@@ -11,24 +14,51 @@
  * Whatever the way out, the API server, the sample CRM and DynamoDB Local are stopped; if this
  * process dies without running its handlers, DynamoDB Local's watchdog stops Java.
  */
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEMO_API_KEY, startCrmServer, type CrmServer } from '../examples/backends/crm-server';
-import type { FlowService } from '../shared/api/flow-service';
+import { startOAuthServer, type OAuthServer } from '../examples/backends/oauth-server';
+import type { Services } from '../shared/api/runtime';
+import type { RefreshSummary } from '../shared/connections/refresher';
 import { IvrflowError } from '../shared/errors';
 import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalExit } from '../shared/local/dynamodb-local';
-import { startSecretsManagerLocal, type SecretsManagerLocal } from '../shared/local/secrets-manager-local';
 import { startLocalStack, type LocalStack } from '../shared/local/stack';
 import { deployInOrder, flowFilesIn, readJsonFile } from './flow-files';
 
-async function deployExamples(service: FlowService, log: (s: string) => void): Promise<void> {
+/** The example OAuth2 client (the demo authorization server accepts only it). */
+export const DEMO_CLIENT = { clientId: 'ivrflow-demo', clientSecret: 'demo-client-secret' };
+
+/** How often serve runs the token-refresher (its EventBridge schedule in AWS). */
+const REFRESH_EVERY_MS = 5 * 60_000;
+
+/** The example connections (`examples/connections/<name>.json`), `${NAME}` placeholders replaced by `values`. */
+export function exampleConnections(values: Record<string, string>): Array<{ name: string; body: unknown }> {
+  const dir = fileURLToPath(new URL('../examples/connections', import.meta.url));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const text = readFileSync(join(dir, f), 'utf8').replace(/\$\{([A-Z_]+)\}/g, (_m, name: string) => values[name] ?? '');
+      return { name: basename(f, '.json'), body: JSON.parse(text) as unknown };
+    });
+}
+
+async function deployExamples(services: Services, endpoints: { crm: string; oauth: string }, log: (s: string) => void): Promise<void> {
+  for (const { name, body } of exampleConnections({ CRM_URL: endpoints.crm, OAUTH_URL: endpoints.oauth, CLIENT_SECRET: DEMO_CLIENT.clientSecret })) {
+    try {
+      await services.connectionService.put(name, body);
+      log(`  connection ${name}`);
+    } catch (err) {
+      log(`  could not create connection ${name}: ${(err as Error).message}`);
+    }
+  }
   const dir = fileURLToPath(new URL('../examples/flows', import.meta.url));
   const bodies = flowFilesIn(dir).map((f) => readJsonFile(f).value as { id: string });
   await deployInOrder(bodies, async (body) => {
     try {
-      const r = await service.deploy(body.id, body);
+      const r = await services.flowService.deploy(body.id, body);
       log(`  deployed ${body.id} v${r.version}`);
       return { ok: true, missingFlow: false };
     } catch (err) {
@@ -38,6 +68,14 @@ async function deployExamples(service: FlowService, log: (s: string) => void): P
       return { ok: false, missingFlow: missing };
     }
   });
+}
+
+/** One line about a refresher run. */
+export function describeRefresh(summary: RefreshSummary): string {
+  const parts = [`${summary.checked} token(s): ${summary.refreshed.length} refreshed, ${summary.fresh} fresh, ${summary.busy} busy, ${summary.failed.length} failed`];
+  for (const f of summary.failed) parts.push(`${f.source}: ${f.error}`);
+  for (const d of summary.scopeDrift) parts.push(`scope drift on ${d.source}: not granted ${d.missingScopes.join(' ')}`);
+  return parts.join('; ');
 }
 
 /** More unexpected exits of DynamoDB Local than this within {@link CRASH_WINDOW_MS} end serve. */
@@ -66,7 +104,8 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
   let ddb: DynamoDbLocal | undefined;
   let stack: LocalStack | undefined;
   let crm: CrmServer | undefined;
-  let secrets: SecretsManagerLocal | undefined;
+  let oauth: OAuthServer | undefined;
+  let refreshTimer: NodeJS.Timeout | undefined;
   // Set once serve is on its way out: by a signal, a failed recovery, or a startup error.
   let closing = false;
   let finish!: (code: number) => void;
@@ -102,7 +141,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
     try {
       await ddb.restart();
       await ensureTables(client, { definitionsTable: stack.config.definitionsTable, stateTable: stack.config.stateTable });
-      if (redeploy) await deployExamples(stack.services.flowService, out);
+      if (redeploy && crm && oauth) await deployExamples(stack.services, { crm: crm.url, oauth: oauth.url }, out);
       if (!closing) err(`DynamoDB Local is back at ${ddb.endpoint}`);
     } catch (e) {
       if (!closing) giveUp(`could not restart DynamoDB Local: ${(e as Error).message}`);
@@ -118,19 +157,31 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
 
   try {
     ddb = await startDynamoDbLocal({ ...(dataDir ? { dataDir } : {}), onExit });
-    secrets = await startSecretsManagerLocal();
-    // The real Secrets Manager client reads its endpoint from here, as it does in any AWS SDK setup.
-    process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = secrets.endpoint;
     if (!closing) stack = await startLocalStack({ dynamodbEndpoint: ddb.endpoint, port });
+    // The real Secrets Manager client reads its endpoint from here, as it does in any AWS SDK setup.
+    if (stack) process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = stack.secretsEndpoint;
     if (!closing && examples) {
-      crm = await startCrmServer();
-      out('example flows:');
-      await deployExamples(stack!.services.flowService, out);
+      oauth = await startOAuthServer(DEMO_CLIENT);
+      crm = await startCrmServer({ oauth: { jwksUrl: oauth.jwksUrl, requiredScope: 'crm.read' } });
+      out('examples:');
+      await deployExamples(stack!.services, { crm: crm.url, oauth: oauth.url }, out);
     }
     if (!closing) {
+      const refresh = async () => {
+        try {
+          const summary = await stack!.refreshTokens();
+          if (summary.checked > 0) (summary.failed.length > 0 ? err : out)(`token-refresher: ${describeRefresh(summary)}`);
+        } catch (e) {
+          err(`token-refresher failed: ${(e as Error).message}`);
+        }
+      };
+      await refresh();
+      refreshTimer = setInterval(() => void refresh(), REFRESH_EVERY_MS);
+      refreshTimer.unref();
       out(`DynamoDB Local at ${ddb.endpoint}${dataDir ? ` (data in ${dataDir})` : ' (in memory)'}`);
-      out(`Secrets Manager at ${secrets.endpoint} (in memory)`);
-      if (crm) out(`sample CRM at ${crm.url} (X-API-Key: ${DEMO_API_KEY})`);
+      out(`Secrets Manager at ${stack!.secretsEndpoint} (in memory)`);
+      if (oauth) out(`OAuth2 server at ${oauth.url} (token endpoint ${oauth.tokenEndpoint}, client ${DEMO_CLIENT.clientId})`);
+      if (crm) out(`sample CRM at ${crm.url} (X-API-Key: ${DEMO_API_KEY}, or a bearer token from the OAuth2 server)`);
       out(`listening on ${stack!.api.url}`);
     }
     markStarted();
@@ -150,9 +201,10 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
         err(`while stopping: ${(e as Error).message}`);
       }
     };
+    clearInterval(refreshTimer);
     await quietly(stack && (() => stack!.close()));
     await quietly(crm && (() => crm!.close()));
-    await quietly(secrets && (() => secrets!.close()));
+    await quietly(oauth && (() => oauth!.close()));
     await quietly(ddb && (() => ddb!.stop()));
     await recovering;
   }

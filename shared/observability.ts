@@ -5,6 +5,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { TokenEvent } from './connections/token-provider';
 import type { CircuitEvent } from './resilience/circuit-breaker';
 
 export const logger = new Logger({ serviceName: process.env['POWERTOOLS_SERVICE_NAME'] ?? 'ivrflow' });
@@ -22,5 +23,25 @@ export function reportCircuitEvent(event: CircuitEvent): void {
       error: event.error instanceof Error ? event.error.message : String(event.error),
     });
     metrics.addMetric('CircuitStoreUnavailable', MetricUnit.Count, 1);
+  }
+}
+
+/**
+ * Logs and counts token events: `TokenRefreshed`, `TokenRefreshFailures`, and `TokenScopeDrift`
+ * when the server granted fewer scopes than requested (a warning naming the missing scopes).
+ * Events never carry a secret or a token.
+ */
+export function reportTokenEvent(event: TokenEvent): void {
+  const about = { tokenSource: event.source, tokenEndpoint: event.tokenEndpoint, clientId: event.clientId, scopes: event.scopes, reason: event.reason };
+  if (event.type === 'token_acquired') {
+    logger.info('access token refreshed', { ...about, expiresAt: new Date(event.expiresAt).toISOString(), onCallerPath: event.onCallerPath });
+    metrics.addMetric('TokenRefreshed', MetricUnit.Count, 1);
+    if (event.missingScopes.length > 0) {
+      logger.warn('scope drift: the token endpoint granted fewer scopes than requested', { ...about, missingScopes: event.missingScopes });
+      metrics.addMetric('TokenScopeDrift', MetricUnit.Count, 1);
+    }
+  } else {
+    logger.error('access token refresh failed', { ...about, error: event.message, usingPreviousToken: event.usingPreviousToken });
+    metrics.addMetric('TokenRefreshFailures', MetricUnit.Count, 1);
   }
 }

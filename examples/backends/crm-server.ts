@@ -2,7 +2,12 @@
  * A sample CRM + ticketing backend that answers like a real one, for the demo and the tests.
  * Listens on 127.0.0.1 only.
  *
- * - `GET /v2/accounts?phone=<E.164>` (needs `X-API-Key`): a known caller → `{ status, data: [account] }`;
+ * Every route but `/health` needs a credential: the `X-API-Key`, or, with `oauth`, an
+ * `Authorization: Bearer <JWT>` signed by the authorization server (checked against its JWKS with
+ * `jose`: signature, expiry, and `requiredScope` when set; a missing or bad token is a 401 with
+ * `WWW-Authenticate: Bearer` as RFC 6750 §3 describes, a token without the scope a 403).
+ *
+ * - `GET /v2/accounts?phone=<E.164>`: a known caller → `{ status, data: [account] }`;
  *   an unknown one → `{ status: "ok", data: [] }` (the empty-array case: mapping `$.data[0]` must
  *   give null, not fail). Numbers ending in 0401/0404/0503 answer 401/404/503; 0900 answers after
  *   `slowMs` (default 10 s).
@@ -11,6 +16,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 
 export interface CrmServerOptions {
   /** The API key callers must send in `X-API-Key`. @default 'demo-api-key' */
@@ -19,6 +25,8 @@ export interface CrmServerOptions {
   slowMs?: number;
   /** Port; 0 picks a free one. @default 0 */
   port?: number;
+  /** Accept OAuth2 bearer tokens signed by the keys at `jwksUrl` (e.g. oauth2-mock-server's `/jwks`). */
+  oauth?: { jwksUrl: string; requiredScope?: string };
 }
 
 export interface CrmServer {
@@ -28,6 +36,8 @@ export interface CrmServer {
   hits: Map<string, number>;
   /** Tickets created, by id. */
   tickets: Map<string, unknown>;
+  /** Bearer tokens refused (bad signature, expired, wrong scope), and accepted. */
+  tokens: { accepted: number; refused: number };
   close(): Promise<void>;
 }
 
@@ -58,13 +68,39 @@ export async function startCrmServer(options: CrmServerOptions = {}): Promise<Cr
   const tickets = new Map<string, unknown>();
   const timers = new Set<NodeJS.Timeout>();
   let nextTicket = 5000;
+  const tokens = { accepted: 0, refused: 0 };
+  const jwks = options.oauth ? createRemoteJWKSet(new URL(options.oauth.jwksUrl)) : undefined;
+
+  /** 'ok', or the answer to give: 401 for no or a bad credential, 403 for a token without the scope. */
+  const authorize = async (req: IncomingMessage): Promise<'ok' | { status: number; error: string }> => {
+    if (req.headers['x-api-key'] === apiKey) return 'ok';
+    const bearer = /^Bearer (.+)$/i.exec(req.headers['authorization'] ?? '')?.[1];
+    if (!jwks || bearer === undefined) return { status: 401, error: 'invalid_api_key' };
+    try {
+      const { payload } = await jwtVerify(bearer, jwks);
+      const scopes = typeof payload['scope'] === 'string' ? payload['scope'].split(' ') : [];
+      if (options.oauth?.requiredScope && !scopes.includes(options.oauth.requiredScope)) {
+        tokens.refused++;
+        return { status: 403, error: 'insufficient_scope' };
+      }
+      tokens.accepted++;
+      return 'ok';
+    } catch {
+      tokens.refused++;
+      return { status: 401, error: 'invalid_token' };
+    }
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const key = `${req.method} ${url.pathname}`;
     hits.set(key, (hits.get(key) ?? 0) + 1);
     if (url.pathname === '/health') return send(res, 200, { status: 'ok' });
-    if (req.headers['x-api-key'] !== apiKey) return send(res, 401, { error: 'invalid_api_key', message: 'missing or wrong X-API-Key' });
+    const verdict = await authorize(req);
+    if (verdict !== 'ok') {
+      if (verdict.status === 401) res.setHeader('www-authenticate', `Bearer error="${verdict.error}"`);
+      return send(res, verdict.status, { error: verdict.error, message: 'missing or wrong X-API-Key or bearer token' });
+    }
 
     if (req.method === 'GET' && url.pathname === '/v2/accounts') {
       const phone = url.searchParams.get('phone') ?? '';
@@ -107,6 +143,7 @@ export async function startCrmServer(options: CrmServerOptions = {}): Promise<Cr
     url: `http://127.0.0.1:${port}`,
     hits,
     tickets,
+    tokens,
     close: async () => {
       for (const t of timers) clearTimeout(t);
       server.closeAllConnections();

@@ -1,12 +1,14 @@
 /**
  * flow-api Lambda: `PUT /flows/{flowId}`, `GET /flows/{flowId}[?version=N]`, `GET /flows[?limit=&cursor=]`,
  * `DELETE /flows/{flowId}`, `POST /flows/validate`; circuits: `GET /circuits`, `GET /circuits/{key}`
- * (key URL-encoded), `DELETE /circuits/{key}` (operator reset). A thin middy adapter over the services;
+ * (key URL-encoded), `DELETE /circuits/{key}` (operator reset); connections: `PUT /connections/{name}`
+ * (201 created / 200 replaced), `GET /connections/{name}`, `GET /connections[?limit=&cursor=]`,
+ * `DELETE /connections/{name}` (credentials write-only). A thin middy adapter over the services;
  * path parameters are checked first (shared/api/params.ts), so a malformed one is a 400.
  */
 import middy from '@middy/core';
 import { httpErrors, intQuery, json, readJsonBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
-import { circuitKeyParam, flowIdParam } from '../../shared/api/params';
+import { circuitKeyParam, connectionNameParam, flowIdParam } from '../../shared/api/params';
 import { servicesFromEnv, type Services } from '../../shared/api/runtime';
 import { logger } from '../../shared/observability';
 
@@ -27,6 +29,16 @@ export function createFlowApiHandler(services: () => Services) {
     'GET /circuits/{key}': async (event) => json(200, await services().circuitService.get(circuitKeyParam(event))),
     'DELETE /circuits/{key}': async (event) => {
       await services().circuitService.reset(circuitKeyParam(event));
+      return { statusCode: 204 };
+    },
+    'PUT /connections/{name}': async (event) => {
+      const { connection, created } = await services().connectionService.put(connectionNameParam(event), readJsonBody(event));
+      return json(created ? 201 : 200, connection);
+    },
+    'GET /connections/{name}': async (event) => json(200, await services().connectionService.get(connectionNameParam(event))),
+    'GET /connections': async (event) => json(200, await services().connectionService.list(intQuery(event, 'limit', { min: 1, max: 100 }) ?? 25, event.queryStringParameters?.['cursor'])),
+    'DELETE /connections/{name}': async (event) => {
+      await services().connectionService.delete(connectionNameParam(event));
       return { statusCode: 204 };
     },
     'POST /flows/validate': async (event) => {

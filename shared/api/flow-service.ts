@@ -7,13 +7,16 @@ import type { Clock } from '../clock';
 import { BadRequestError, FlowValidationError, NotFoundError, VersionConflictError, type Diagnostic } from '../errors';
 import type { Flow } from '../flow/schema';
 import { preview, validateFlow } from '../flow/validate';
-import type { FlowStore, FlowSummary, Page } from '../stores/ports';
+import { connectionHosts } from '../connections/connection';
+import type { ConnectionStore, FlowStore, FlowSummary, Page } from '../stores/ports';
 
 export interface FlowServiceProps {
   flows: FlowStore;
   clock: Clock;
   /** Accept loopback/private hosts in flows (local development only). @default false */
   allowPrivateHosts?: boolean;
+  /** Connections flows may name (checked on deploy: `MISSING_CONNECTION`, `UNKNOWN_REQUEST`, hosts). @default not checked */
+  connections?: ConnectionStore;
 }
 
 export interface DeployResult {
@@ -29,7 +32,13 @@ export class FlowService {
     return validateFlow(raw, {
       allowPrivateHosts: this.props.allowPrivateHosts ?? false,
       flowExists: async (id, version) => (await this.props.flows.getFlow(id, version)) !== undefined,
+      ...(this.props.connections ? { connection: async (name: string) => this.connectionFacts(name) } : {}),
     });
+  }
+
+  private async connectionFacts(name: string): Promise<{ hosts: string[]; requests: string[] } | undefined> {
+    const connection = await this.props.connections!.getConnection(name);
+    return connection && { hosts: connectionHosts(connection), requests: Object.keys(connection.requests ?? {}) };
   }
 
   /**

@@ -3,6 +3,7 @@
  * (too long for a key, or odd characters) is a 400 naming the parameter, never a 500.
  */
 import { BadRequestError } from '../errors';
+import { ConnectionName } from '../connections/connection';
 import { FlowId } from '../flow/schema';
 import { pathParam, type ApiEvent } from './http';
 
@@ -47,4 +48,9 @@ export const MAX_CIRCUIT_KEY_BYTES = 1024;
  */
 export function circuitKeyParam(event: ApiEvent): string {
   return check(event, 'key', `1–${MAX_CIRCUIT_KEY_BYTES} characters (at most ${MAX_CIRCUIT_KEY_BYTES} bytes of UTF-8) without control characters`, (v) => Buffer.byteLength(v) <= MAX_CIRCUIT_KEY_BYTES && !/[\p{Cc}\p{Cs}]/u.test(v));
+}
+
+/** `{name}` of `/connections/{name}`: 1–64 of `A-Z a-z 0-9 _ -` ({@link ConnectionName}). @throws BadRequestError 400 INVALID_PARAMETER */
+export function connectionNameParam(event: ApiEvent): string {
+  return check(event, 'name', '1–64 letters, digits, _ or -', (v) => ConnectionName.safeParse(v).success);
 }

@@ -3,7 +3,20 @@
  * handlers (to dispatch on `routeKey`) and by the local server (to match requests).
  */
 export const ROUTES = {
-  flowApi: ['PUT /flows/{flowId}', 'GET /flows/{flowId}', 'GET /flows', 'DELETE /flows/{flowId}', 'POST /flows/validate', 'GET /circuits', 'GET /circuits/{key}', 'DELETE /circuits/{key}'],
+  flowApi: [
+    'PUT /flows/{flowId}',
+    'GET /flows/{flowId}',
+    'GET /flows',
+    'DELETE /flows/{flowId}',
+    'POST /flows/validate',
+    'GET /circuits',
+    'GET /circuits/{key}',
+    'DELETE /circuits/{key}',
+    'PUT /connections/{name}',
+    'GET /connections/{name}',
+    'GET /connections',
+    'DELETE /connections/{name}',
+  ],
   flowExecutor: ['POST /flows/{flowId}/executions', 'GET /executions/{executionId}'],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -4,6 +4,14 @@
  * with their own clients and settings.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { connectionsService, secretNamesService, secretStoreService, tokenProviderService } from '../connections/auth';
+import { DEFAULT_SECRET_PREFIX, SecretNames } from '../connections/connection';
+import { TokenProvider, type TokenEvent } from '../connections/token-provider';
+import type { TokenRegistry } from '../connections/token-registry';
+import { CachedConnectionReader, DynamoConnectionStore } from '../stores/dynamodb/connection-store';
+import { DynamoTokenRegistry } from '../stores/dynamodb/token-registry';
+import { SecretsManagerSecretStore } from '../stores/secrets/secrets-manager-store';
 import { systemClock, systemRandomness, type Clock, type Randomness } from '../clock';
 import { boolEnv, ENV, intEnv, requiredEnv } from '../config/env';
 import { NodeHttpClient, type HttpClient } from '../http/client';
@@ -11,10 +19,11 @@ import { CachedFlowStore } from '../stores/cached-flow-store';
 import { DynamoFlowStore } from '../stores/dynamodb/flow-store';
 import { DynamoStateStore } from '../stores/dynamodb/state-store';
 import { DynamoCircuitStore } from '../stores/dynamodb/circuit-store';
-import { reportCircuitEvent } from '../observability';
+import { reportCircuitEvent, reportTokenEvent } from '../observability';
 import { CircuitBreaker, type CircuitEvent } from '../resilience/circuit-breaker';
 import { circuitsService, clockService, httpService, ServiceContainer } from '../services';
 import { CircuitService } from './circuit-service';
+import { ConnectionService } from './connection-service';
 import { ExecutionService } from './execution-service';
 import { FlowService } from './flow-service';
 
@@ -29,13 +38,18 @@ export interface ServiceConfig {
   circuitCacheTtlMs: number;
   /** Let calls through when the State table is unreachable. */
   circuitFailOpen: boolean;
+  /** Prefix of every secret name. @default 'ivrflow/' */
+  secretPrefix?: string;
 }
 
 export interface Services {
   flowService: FlowService;
   executionService: ExecutionService;
   circuitService: CircuitService;
+  connectionService: ConnectionService;
   circuits: CircuitBreaker;
+  tokens: TokenProvider;
+  tokenRegistry: TokenRegistry;
 }
 
 /** Reads {@link ServiceConfig} from the environment. @throws ConfigError naming a missing variable. */
@@ -47,10 +61,21 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServiceConf
     flowCacheTtlMs: intEnv(ENV.flowCacheTtlMs, 5000, { min: 0, max: 3_600_000 }, env),
     circuitCacheTtlMs: intEnv(ENV.circuitCacheTtlMs, 1000, { min: 0, max: 60_000 }, env),
     circuitFailOpen: boolEnv(ENV.circuitFailOpen, true, env),
+    secretPrefix: env[ENV.secretPrefix] ?? DEFAULT_SECRET_PREFIX,
   };
 }
 
-export function createServices(config: ServiceConfig, overrides: { dynamodb?: DynamoDBClient; http?: HttpClient; clock?: Clock; randomness?: Randomness; onCircuitEvent?: (event: CircuitEvent) => void } = {}): Services {
+export interface ServiceOverrides {
+  dynamodb?: DynamoDBClient;
+  secretsManager?: SecretsManagerClient;
+  http?: HttpClient;
+  clock?: Clock;
+  randomness?: Randomness;
+  onCircuitEvent?: (event: CircuitEvent) => void;
+  onTokenEvent?: (event: TokenEvent) => void;
+}
+
+export function createServices(config: ServiceConfig, overrides: ServiceOverrides = {}): Services {
   const clock = overrides.clock ?? systemClock;
   const randomness = overrides.randomness ?? systemRandomness;
   const client = overrides.dynamodb ?? new DynamoDBClient({});
@@ -58,19 +83,37 @@ export function createServices(config: ServiceConfig, overrides: { dynamodb?: Dy
   const state = new DynamoStateStore({ tableName: config.stateTable, client, now: () => clock.now() });
   const http = overrides.http ?? new NodeHttpClient({ allowPrivateNetworks: config.allowPrivateNetworks });
   const circuitStore = new DynamoCircuitStore({ tableName: config.stateTable, client });
+  const instanceId = randomness.id();
   const circuits = new CircuitBreaker({
     store: circuitStore,
     clock,
-    instanceId: randomness.id(),
+    instanceId,
     cacheTtlMs: config.circuitCacheTtlMs,
     failOpen: config.circuitFailOpen,
     onEvent: overrides.onCircuitEvent ?? reportCircuitEvent,
   });
+  const secrets = new SecretsManagerSecretStore(overrides.secretsManager ? { client: overrides.secretsManager } : {});
+  const names = new SecretNames(config.secretPrefix ?? DEFAULT_SECRET_PREFIX);
+  const tokenRegistry = new DynamoTokenRegistry({ tableName: config.stateTable, client });
+  const tokens = new TokenProvider({ registry: tokenRegistry, secrets, names, http, clock, instanceId, onEvent: overrides.onTokenEvent ?? reportTokenEvent });
+  const connectionStore = new DynamoConnectionStore({ tableName: config.definitionsTable, client });
+  const connections = new CachedConnectionReader(connectionStore, clock, config.flowCacheTtlMs);
+  const stepServices = new ServiceContainer()
+    .provide(clockService, clock)
+    .provide(httpService, http)
+    .provide(circuitsService, circuits)
+    .provide(secretStoreService, secrets)
+    .provide(secretNamesService, names)
+    .provide(tokenProviderService, tokens)
+    .provide(connectionsService, connections);
   return {
-    flowService: new FlowService({ flows, clock, allowPrivateHosts: config.allowPrivateNetworks }),
-    executionService: new ExecutionService({ flows, state, http, clock, randomness, circuits, services: new ServiceContainer().provide(clockService, clock).provide(httpService, http).provide(circuitsService, circuits) }),
+    flowService: new FlowService({ flows, clock, allowPrivateHosts: config.allowPrivateNetworks, connections: connectionStore }),
+    executionService: new ExecutionService({ flows, state, http, clock, randomness, circuits, services: stepServices }),
     circuitService: new CircuitService(circuitStore, circuits),
+    connectionService: new ConnectionService({ store: connectionStore, secrets, names, registry: tokenRegistry, clock, allowPrivateHosts: config.allowPrivateNetworks }),
     circuits,
+    tokens,
+    tokenRegistry,
   };
 }
 

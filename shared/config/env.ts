@@ -41,4 +41,6 @@ export const ENV = {
   circuitCacheTtlMs: 'IVRFLOW_CIRCUIT_CACHE_TTL_MS',
   /** `false` makes the breaker refuse calls when the State table is unreachable (default: fail open). */
   circuitFailOpen: 'IVRFLOW_CIRCUIT_FAIL_OPEN',
+  /** Prefix of every secret name (connections, tokens, flow-bound secrets); IAM grants are scoped to it. Default `ivrflow/`. */
+  secretPrefix: 'IVRFLOW_SECRET_PREFIX',
 } as const;

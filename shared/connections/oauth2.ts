@@ -1,6 +1,6 @@
 /**
- * OAuth 2.0 client credentials (RFC 6749 §4.4): requesting a token, the refresh rules, and an
- * in-process single-flight cache. Steps do not use it yet: connections will (docs/architecture.md, "Step services").
+ * OAuth 2.0 client credentials (RFC 6749 §4.4): requesting a token, and the refresh rules. The
+ * token provider (`token-provider.ts`) caches and shares the tokens.
  *
  * Secrets stay out of errors and events: a {@link TokenRequestError} never carries the client
  * secret or a token in its message or details, and has no `cause` (an HTTP failure message is
@@ -74,7 +74,8 @@ function formEncode(value: string): string {
   return new URLSearchParams({ v: value }).toString().slice(2);
 }
 
-function normalizeScopes(scopes: readonly string[] | undefined): string[] {
+/** Scopes split on spaces, deduplicated, empty ones dropped (RFC 6749 §3.3). */
+export function normalizeScopes(scopes: readonly string[] | undefined): string[] {
   return [...new Set((scopes ?? []).flatMap((s) => s.split(' ')).filter((s) => s !== ''))];
 }
 
@@ -191,126 +192,7 @@ export function scopeDrift(requested: readonly string[], granted: readonly strin
   return normalizeScopes(requested).filter((s) => !have.has(s));
 }
 
-/** What a {@link TokenCache} reports. Never carries the client secret or a token. */
-export type TokenCacheEvent =
-  | { type: 'token_acquired'; tokenEndpoint: string; clientId: string; scopes: string[]; expiresAt: number; missingScopes: string[] }
-  | { type: 'token_refresh_failed'; tokenEndpoint: string; clientId: string; scopes: string[]; error: TokenRequestError; usingPreviousToken: boolean; previousExpiresAt?: number };
-
-export interface TokenCacheOptions {
-  http: HttpClient;
-  clock: Clock;
-  /** Called on every token acquired and every failed refresh; must not throw. */
-  onEvent?: (event: TokenCacheEvent) => void;
-  /** A cached token is refreshed when it {@link expiresSoon} within this many ms. @default 60000 */
-  refreshWithinMs?: number;
-  /** The token request (tests may replace it). @default requestClientCredentialsToken */
-  request?: (config: ClientCredentialsConfig, http: HttpClient, clock: Clock) => Promise<AccessToken>;
-}
-
-interface CacheEntry {
-  token?: AccessToken;
-  inflight?: Promise<AccessToken>;
-}
-
 /** The cache key: (tokenEndpoint, clientId, sorted scopes). */
 export function tokenCacheKey(config: Pick<ClientCredentialsConfig, 'tokenEndpoint' | 'clientId' | 'scopes'>): string {
   return JSON.stringify([config.tokenEndpoint, config.clientId, normalizeScopes(config.scopes).sort()]);
-}
-
-/**
- * An in-process, single-flight token cache. `get` returns the cached token unless it expires soon,
- * else requests one; concurrent callers for one key share one in-flight request. A failed refresh
- * returns the previous token while it is still valid (and reports the failure), and throws the
- * {@link TokenRequestError} once no valid token is left.
- *
- * Storage is the `entries` map, read and written only through {@link TokenCache.cached} and
- * {@link TokenCache.store}: a shared store (a DynamoDB lease, Secrets Manager) plugs in there.
- */
-export class TokenCache {
-  private readonly entries = new Map<string, CacheEntry>();
-  private readonly http: HttpClient;
-  private readonly clock: Clock;
-  private readonly onEvent: (event: TokenCacheEvent) => void;
-  private readonly refreshWithinMs: number;
-  private readonly request: NonNullable<TokenCacheOptions['request']>;
-
-  constructor(options: TokenCacheOptions) {
-    this.http = options.http;
-    this.clock = options.clock;
-    this.onEvent = options.onEvent ?? (() => undefined);
-    this.refreshWithinMs = options.refreshWithinMs ?? 60_000;
-    this.request = options.request ?? requestClientCredentialsToken;
-  }
-
-  /** A valid token for `config`, from the cache or a (shared) token request. @throws TokenRequestError */
-  get(config: ClientCredentialsConfig): Promise<AccessToken> {
-    const key = tokenCacheKey(config);
-    const entry = this.entry(key);
-    const token = this.cached(key);
-    if (token !== undefined && !expiresSoon(token, this.clock.now(), this.refreshWithinMs)) return Promise.resolve(token);
-    if (entry.inflight !== undefined) return entry.inflight;
-    const flight = this.refresh(key, config);
-    entry.inflight = flight;
-    const done = () => {
-      if (entry.inflight === flight) entry.inflight = undefined;
-    };
-    flight.then(done, done);
-    return flight;
-  }
-
-  /**
-   * Drops the cached token (after a 401 from the API it was sent to). With `accessToken`, only when
-   * the cached token is that one, so that a late 401 does not drop a token refreshed since.
-   */
-  invalidate(config: Pick<ClientCredentialsConfig, 'tokenEndpoint' | 'clientId' | 'scopes'>, accessToken?: string): void {
-    const key = tokenCacheKey(config);
-    const entry = this.entries.get(key);
-    if (entry?.token === undefined) return;
-    if (accessToken !== undefined && entry.token.accessToken !== accessToken) return;
-    entry.token = undefined;
-  }
-
-  private entry(key: string): CacheEntry {
-    let entry = this.entries.get(key);
-    if (entry === undefined) {
-      entry = {};
-      this.entries.set(key, entry);
-    }
-    return entry;
-  }
-
-  private cached(key: string): AccessToken | undefined {
-    return this.entries.get(key)?.token;
-  }
-
-  private store(key: string, token: AccessToken): void {
-    this.entry(key).token = token;
-  }
-
-  private async refresh(key: string, config: ClientCredentialsConfig): Promise<AccessToken> {
-    const scopes = normalizeScopes(config.scopes).sort();
-    const about = { tokenEndpoint: config.tokenEndpoint, clientId: config.clientId, scopes };
-    let token: AccessToken;
-    try {
-      token = await this.request(config, this.http, this.clock);
-    } catch (err) {
-      if (!(err instanceof TokenRequestError)) throw err;
-      const previous = this.cached(key);
-      const usable = previous !== undefined && previous.expiresAt > this.clock.now();
-      this.emit({ type: 'token_refresh_failed', ...about, error: err, usingPreviousToken: usable, ...(previous === undefined ? {} : { previousExpiresAt: previous.expiresAt }) });
-      if (usable) return previous;
-      throw err;
-    }
-    this.store(key, token);
-    this.emit({ type: 'token_acquired', ...about, expiresAt: token.expiresAt, missingScopes: scopeDrift(scopes, token.grantedScopes) });
-    return token;
-  }
-
-  private emit(event: TokenCacheEvent): void {
-    try {
-      this.onEvent(event);
-    } catch {
-      // A faulty listener must not break token acquisition.
-    }
-  }
 }

@@ -241,6 +241,7 @@ class Run {
       services: this.services,
       functions,
       allowedHosts: flow.allowedHosts,
+      secretVariables: flow.secrets,
       markSecret: (value) => {
         if (value === '' || this.snapshot.secrets.includes(value)) return;
         this.secrets.add(value);

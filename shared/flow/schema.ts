@@ -40,6 +40,19 @@ const stepSchemas = STEP_DEFINITIONS.map((def) =>
 /** One step: a discriminated union on `type`, one member per registered step type. */
 export const StepSchema = z.discriminatedUnion('type', stepSchemas as unknown as [(typeof stepSchemas)[number], ...(typeof stepSchemas)[number][]]);
 
+/** A variable bound to a key of a secret (the secret id is relative to the deployment's secret prefix, `ivrflow/` by default). */
+export const SecretBinding = z
+  .object({
+    secretId: z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^[A-Za-z0-9/_+=.@-]+$/, 'use letters, digits and /_+=.@- only')
+      .refine((id) => !/^(connections|tokens)\//.test(id), 'connections/ and tokens/ are reserved: use authentication { "connection": ... } for a connection'),
+    key: z.string().min(1).max(256),
+  })
+  .strict();
+
 export const SessionConfig = z
   .object({
     key: z.string().min(1).max(512).describe('Template naming the caller, e.g. {{phone_number}}'),
@@ -63,6 +76,11 @@ export const FlowSchema = z
     maxSteps: z.number().int().min(1).max(MAX_STEPS_CEILING).default(DEFAULT_MAX_STEPS),
     session: SessionConfig.optional(),
     allowedHosts: z.array(z.string().min(1).max(253)).max(100).optional().describe('Hosts HTTP steps may call (`*.example.com` allowed)'),
+    secrets: z
+      .record(VariableName, SecretBinding)
+      .refine((r) => Object.keys(r).length <= 50, 'at most 50 secret bindings')
+      .optional()
+      .describe('Variables bound to secrets, read at run time; usable only in authentication fields and headers, never stored'),
     steps: z.array(StepSchema).min(1).max(1000),
   })
   .strict();

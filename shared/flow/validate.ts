@@ -26,7 +26,12 @@
  * | BAD_URL | a URL that cannot become an absolute http(s) URL |
  * | LITERAL_SECRET | a literal where a secret reference belongs |
  * | PRIVATE_HOST | a loopback, private or link-local host (unless allowed) |
- * | HOST_NOT_ALLOWED | a host outside `allowedHosts` |
+ * | HOST_NOT_ALLOWED | a host outside `allowedHosts`, or outside the hosts of the connection the step uses |
+ * | SECRET_MISUSE | a variable bound to a secret read outside authentication fields and headers |
+ * | SECRET_VARIABLE_CONFLICT | a variable bound to a secret that is also an input, an output, a session variable or set by a step |
+ * | UNBOUND_SECRET | an inline oauth2 `clientSecret` that is not a `{{ reference }}` to a variable bound in `secrets` |
+ * | MISSING_CONNECTION | a step names a connection that does not exist (see {@link ValidateOptions.connection}) |
+ * | UNKNOWN_REQUEST | an IntegrationHubExecute `requestName` the connection does not define |
  *
  * Warnings:
  *
@@ -62,6 +67,12 @@ export interface ValidateOptions {
   flowExists?: (flowId: string, version?: number) => boolean | string | Promise<boolean | string>;
   /** Accept loopback/private hosts (local development). @default false */
   allowPrivateHosts?: boolean;
+  /**
+   * The connection a step names: its hosts and request names, or undefined when it does not exist
+   * (`MISSING_CONNECTION`). When absent, connection references are not checked. Whatever it throws
+   * is thrown by {@link validateFlow}.
+   */
+  connection?: (name: string) => Promise<{ hosts: string[]; requests: string[] } | undefined>;
 }
 
 export interface ValidationResult {
@@ -194,6 +205,11 @@ interface IssueContext {
   stepType?: string;
 }
 
+/** zod issues of any definition (a connection...) as diagnostics, with the same messages as a flow's (values under secret-like keys never shown). */
+export function diagnosticsOf(issues: readonly z.core.$ZodIssue[]): Diagnostic[] {
+  return issues.flatMap((i) => mapIssue(i, []));
+}
+
 function mapIssue(issue: z.core.$ZodIssue, prefix: ReadonlyArray<PropertyKey>, context: IssueContext = {}): Diagnostic[] {
   const path = [...prefix, ...(Array.isArray(issue.path) ? issue.path : [])];
   const at = formatPath(path);
@@ -236,11 +252,15 @@ function describeIssue(issue: z.core.$ZodIssue, path: PropertyKey[], at: string,
       }
       // A plain union (a string body or a JSON value...): name the types it takes.
       const branches = 'errors' in issue && Array.isArray(issue.errors) ? (issue.errors as z.core.$ZodIssue[][]) : [];
+      // An object matching the keys of exactly one form (e.g. `{ type: ... }` or `{ connection }`): that form's problems.
+      const fitting = typeof input === 'object' && input !== null ? branches.filter((b) => !b.some((i) => i.code === 'unrecognized_keys')) : [];
+      if (fitting.length === 1) return fitting[0]!.flatMap((i) => mapIssue(i, path, context));
       const expected = [...new Set(branches.flat().flatMap((i) => (i.code === 'invalid_type' && i.path.length === 0 ? [i.expected] : [])))];
       if (expected.length > 0 && expected.length === branches.length) {
         return [{ code: 'INVALID_VALUE', path: at, message: `${name} must be ${expected.map(article).join(' or ')}${hasInput ? `, ${got(input, path)}` : ''}` }];
       }
-      return [{ code: 'INVALID_VALUE', path: at, message: `${issue.message}${gotInput}` }];
+      // Only the kind of an object is named: one that fits no form may still hold a secret.
+      return [{ code: 'INVALID_VALUE', path: at, message: `${name} fits none of its allowed forms${hasInput ? `; got ${typeof input === 'object' && input !== null ? kindOf(input) : preview(input)}` : ''}` }];
     }
     case 'too_big':
     case 'too_small': {
@@ -416,6 +436,13 @@ async function check(raw: unknown, options: ValidateOptions): Promise<Validation
     if (typeof v === 'string') sets.add(v);
   }
   const edges = new Map<string, string[]>();
+  const secretBindings = own(raw, 'secrets');
+  const secretNames = new Set(secretBindings && typeof secretBindings === 'object' && !Array.isArray(secretBindings) ? Object.keys(secretBindings) : []);
+  const outputs = own(raw, 'outputs');
+  for (const v of [...(Array.isArray(inputs) ? (inputs as unknown[]) : []), ...(Array.isArray(outputs) ? (outputs as unknown[]) : []), ...(Array.isArray(sessionVariables) ? (sessionVariables as unknown[]) : [])]) {
+    if (typeof v === 'string' && secretNames.has(v))
+      errors.push({ code: 'SECRET_VARIABLE_CONFLICT', path: `secrets.${v}`, message: `variable ${quoted(v)} is bound to a secret, so it cannot also be an input, an output or a session variable` });
+  }
 
   for (const { step, index } of steps) {
     const base = `steps[${index}]`;
@@ -434,8 +461,11 @@ async function check(raw: unknown, options: ValidateOptions): Promise<Validation
       missingStep(`${cfg}.${ref.path}`, ref.stepId);
       targets.push(ref.stepId);
     }
-    const note = (names: Iterable<string>, path: string) => {
-      for (const n of names) if (!reads.has(n)) reads.set(n, path);
+    const note = (names: Iterable<string>, path: string, credential = false) => {
+      for (const n of names) {
+        if (!reads.has(n)) reads.set(n, path);
+        if (!credential && secretNames.has(n)) errors.push({ code: 'SECRET_MISUSE', path, message: `variable ${quoted(n)} is bound to a secret: it may be used only in authentication fields and headers` });
+      }
     };
     /** A compile error's message, with the source when the message does not quote it. */
     const sourceProblem = (err: unknown, source: string) => {
@@ -452,7 +482,7 @@ async function check(raw: unknown, options: ValidateOptions): Promise<Validation
     }
     for (const t of [...(analysis.templates ?? []), ...(analysis.urls ?? [])]) {
       try {
-        note(compileTemplate(t.text).variables, `${cfg}.${t.path}`);
+        note(compileTemplate(t.text).variables, `${cfg}.${t.path}`, 'credential' in t && t.credential === true);
       } catch (err) {
         badTemplates.add(t.path);
         errors.push({ code: 'BAD_EXPRESSION', path: `${cfg}.${t.path}`, message: sourceProblem(err, t.text) });
@@ -496,6 +526,37 @@ async function check(raw: unknown, options: ValidateOptions): Promise<Validation
         errors.push({ code: 'LITERAL_SECRET', path: `${cfg}.${s.path}`, message: 'a literal secret is not allowed here (its value is not shown); reference a variable or connection with {{ }}' });
       }
     }
+    for (const b of analysis.boundSecrets ?? []) {
+      const name = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(b.value)?.[1];
+      if (name === undefined || !secretNames.has(name)) {
+        errors.push({
+          code: 'UNBOUND_SECRET',
+          path: `${cfg}.${b.path}`,
+          message: `must be a {{ reference }} to a variable bound in the flow's secrets (e.g. "secrets": { "oauth_client_secret": { "secretId": "crm-oauth", "key": "clientSecret" } })`,
+        });
+      }
+    }
+    for (const c of analysis.connectionRefs ?? []) {
+      if (!options.connection) continue;
+      let connection: { hosts: string[]; requests: string[] } | undefined;
+      try {
+        connection = await options.connection(c.name);
+      } catch (err) {
+        throw new CallbackFailure(err);
+      }
+      if (!connection) {
+        errors.push({ code: 'MISSING_CONNECTION', path: `${cfg}.${c.path}`, message: `connection ${quoted(c.name)} does not exist` });
+        continue;
+      }
+      if (c.requestName && !connection.requests.includes(c.requestName.name)) {
+        const known = connection.requests.length ? `; its requests: ${connection.requests.slice(0, 10).map(quoted).join(', ')}` : '; it defines no requests';
+        errors.push({ code: 'UNKNOWN_REQUEST', path: `${cfg}.${c.requestName.path}`, message: `connection ${quoted(c.name)} has no request ${quoted(c.requestName.name)}${known}` });
+      }
+      const host = c.url ? literalHost(c.url.text) : undefined;
+      if (c.url && host !== undefined && !hostAllowed(host, connection.hosts)) {
+        errors.push({ code: 'HOST_NOT_ALLOWED', path: `${cfg}.${c.url.path}`, message: `host ${host} is not one of connection ${quoted(c.name)} hosts: ${connection.hosts.slice(0, 5).map(quoted).join(', ')}` });
+      }
+    }
     for (const f of analysis.flowRefs ?? []) {
       if (!options.flowExists) continue;
       let answer: boolean | string;
@@ -508,8 +569,12 @@ async function check(raw: unknown, options: ValidateOptions): Promise<Validation
       if (typeof answer === 'string') errors.push({ code: 'INVALID_SUBFLOW', path: `${cfg}.${f.path}`, message: answer || `${flow} exists but is invalid` });
       else if (!answer) errors.push({ code: 'MISSING_FLOW', path: `${cfg}.${f.path}`, message: `${flow} does not exist` });
     }
-    for (const v of analysis.sets ?? []) sets.add(v);
+    for (const v of analysis.sets ?? []) {
+      if (secretNames.has(v)) errors.push({ code: 'SECRET_VARIABLE_CONFLICT', path: cfg, message: `the step sets ${quoted(v)}, a variable bound to a secret` });
+      sets.add(v);
+    }
   }
+  for (const name of secretNames) sets.add(name);
 
   if (steps.length === rawSteps.length && steps.length > 0) {
     const start = typeof startStepId === 'string' ? startStepId : steps[0]!.step.id;
@@ -533,6 +598,17 @@ async function check(raw: unknown, options: ValidateOptions): Promise<Validation
   const full = FlowSchema.safeParse(raw, PARSE);
   if (!full.success) return { valid: false, errors: full.error.issues.flatMap((i) => mapIssue(i, [])), warnings };
   return { valid: true, flow: full.data, errors, warnings };
+}
+
+/** The host of a URL template whose origin is literal (`https://crm.example.com/x/{{id}}`); undefined when a value chooses it. */
+function literalHost(text: string): string | undefined {
+  const origin = /^[a-z][a-z0-9+.-]*:\/\/([^/?#{]*)(?=[/?#]|$)/i.exec(text);
+  if (!origin) return undefined;
+  try {
+    return new URL(`http://${origin[1]}`).hostname;
+  } catch {
+    return undefined;
+  }
 }
 
 function checkUrl(text: string, path: string, options: ValidateOptions, allowedHosts: string[] | undefined, errors: Diagnostic[], warnings: Diagnostic[]): void {

@@ -20,7 +20,8 @@ export interface LocalApiServer {
   close(): Promise<void>;
 }
 
-function lambdaContext(functionName: string, requestId: string): Context {
+/** A Lambda context for a local invocation. */
+export function lambdaContext(functionName: string, requestId: string): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,

@@ -1,15 +1,24 @@
 /**
- * The whole service on one machine: DynamoDB Local, the tables, and every function's real
- * handler behind the local API server. Used by `ivrflow serve` and the integration tests.
+ * The whole service on one machine: DynamoDB Local, the tables, the local Secrets Manager
+ * endpoint, and every function's real handler behind the local API server (the token-refresher,
+ * which has no route, through {@link LocalStack.refreshTokens}). Used by `ivrflow serve` and the
+ * integration tests.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Clock } from '../clock';
+import { createTokenRefresherHandler } from '../../functions/token-refresher/handler';
+import type { RefreshSummary } from '../connections/refresher';
+import type { TokenEvent } from '../connections/token-provider';
 import { createFlowApiHandler } from '../../functions/flow-api/handler';
 import { createFlowExecutorHandler } from '../../functions/flow-executor/handler';
 import { ROUTES } from '../api/routes';
 import { createServices, type ServiceConfig, type Services } from '../api/runtime';
 import type { HttpClient } from '../http/client';
-import { startLocalApiServer, type LocalApiServer } from './api-server';
-import { ensureTables, localDynamoDbClient } from './dynamodb-local';
+import { randomUUID } from 'node:crypto';
+import { lambdaContext, startLocalApiServer, type LocalApiServer } from './api-server';
+import { ensureTables, LOCAL_AWS, localDynamoDbClient } from './dynamodb-local';
+import { startSecretsManagerLocal, type SecretsManagerLocal } from './secrets-manager-local';
 
 export interface LocalStackOptions {
   /** DynamoDB Local endpoint (already running). */
@@ -20,13 +29,21 @@ export interface LocalStackOptions {
   /** Overrides for tests (e.g. a counting DynamoDB client). */
   dynamodb?: DynamoDBClient;
   http?: HttpClient;
+  clock?: Clock;
   flowCacheTtlMs?: number;
+  /** A Secrets Manager endpoint already running; by default the stack starts a local one (in memory). */
+  secretsEndpoint?: string;
+  onTokenEvent?: (event: TokenEvent) => void;
 }
 
 export interface LocalStack {
   api: LocalApiServer;
   services: Services;
   config: ServiceConfig;
+  /** The Secrets Manager endpoint the stack uses. */
+  secretsEndpoint: string;
+  /** Runs the token-refresher function once (what its schedule does every 5 minutes). */
+  refreshTokens(): Promise<RefreshSummary>;
   close(): Promise<void>;
 }
 
@@ -35,7 +52,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const dynamodb = options.dynamodb ?? localDynamoDbClient(options.dynamodbEndpoint);
   await ensureTables(dynamodb, tables);
   const config: ServiceConfig = { ...tables, allowPrivateNetworks: true, flowCacheTtlMs: options.flowCacheTtlMs ?? 5000, circuitCacheTtlMs: 1000, circuitFailOpen: true };
-  const services = createServices(config, { dynamodb, ...(options.http ? { http: options.http } : {}) });
+  let ownSecrets: SecretsManagerLocal | undefined;
+  if (options.secretsEndpoint === undefined) ownSecrets = await startSecretsManagerLocal();
+  const secretsEndpoint = options.secretsEndpoint ?? ownSecrets!.endpoint;
+  const secretsManager = new SecretsManagerClient({ ...LOCAL_AWS, endpoint: secretsEndpoint });
+  const services = createServices(config, {
+    dynamodb,
+    secretsManager,
+    ...(options.http ? { http: options.http } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.onTokenEvent ? { onTokenEvent: options.onTokenEvent } : {}),
+  });
   const api = await startLocalApiServer(
     {
       'flow-api': { handler: createFlowApiHandler(() => services), routes: ROUTES.flowApi },
@@ -43,5 +70,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     },
     options.port === undefined ? {} : { port: options.port },
   );
-  return { api, services, config, close: () => api.close() };
+  const refresher = createTokenRefresherHandler(() => services);
+  return {
+    api,
+    services,
+    config,
+    secretsEndpoint,
+    refreshTokens: () => refresher({}, lambdaContext('token-refresher', randomUUID())),
+    close: async () => {
+      await api.close();
+      secretsManager.destroy();
+      await ownSecrets?.close();
+    },
+  };
 }

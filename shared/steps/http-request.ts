@@ -10,48 +10,60 @@
  * Branches: OnSuccess (2xx), OnClientError (4xx), OnServerError (5xx), OnTimeout, OnCircuitOpen,
  * OnError (any failure without its own branch), Default.
  *
- * With `circuitBreaker`, every attempt first asks the shared breaker (docs/architecture.md,
- * "Resilience"): an open circuit answers OnCircuitOpen at once with no network call; 5xx, timeouts
- * and connection errors count as failures, 4xx never do.
+ * Retries, the circuit breaker and authentication go through the shared call pipeline
+ * (`shared/http/call-pipeline.ts`). Authentication: `basic` and `apiKey` from `{{ }}` references;
+ * `oauth2` (client credentials, RFC 6749 §4.4) with the client secret bound to a secret through the
+ * flow's `secrets`; or `{ "connection": "crm" }`, a stored connection's credentials, in which case
+ * the URL must be on the connection's hosts. Variables bound to secrets are read when the step
+ * runs and may appear only in `authentication` and `headers`.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { connectionAuth, connectionsService, oauth2Auth, secretNamesService, secretStoreService } from '../connections/auth';
+import { ConnectionName, connectionHosts } from '../connections/connection';
+import { normalizeScopes } from '../connections/oauth2';
+import { CredentialUnavailableError } from '../connections/token-provider';
 import { evaluate } from '../expressions/evaluator';
 import { applyResponseMapping } from '../expressions/response-mapping';
-import { renderHeader, renderJsonText, renderJsonValue, renderText, renderUrl, templatesIn } from '../expressions/template';
+import { compileTemplate, renderHeader, renderJsonText, renderJsonValue, renderText, renderUrl, templatesIn } from '../expressions/template';
 import { isFlowFailure, TemplateError } from '../errors';
+import { callBackend, CircuitBreakerConfig, type CallAuth, type CallOutcome, type FailureType, type PreparedRequest } from '../http/call-pipeline';
 import type { HttpResponse } from '../http/client';
 import { hostAllowed } from '../http/network-policy';
 import { parseUntrustedJson } from '../json';
-import type { Admission, CircuitState } from '../resilience/circuit-breaker';
-import { IDEMPOTENT_METHODS, RetryPolicy, backoffDelayMs } from '../resilience/retry';
+import { RetryPolicy } from '../resilience/retry';
 import { circuitsService, httpService, stepMetricsService } from '../services';
 import { Expression, Template, VariableName } from './common';
 import { defineStep, type StepContext, type StepOutcome } from './types';
 
+export { CircuitBreakerConfig, defaultCircuitKey, type FailureType } from '../http/call-pipeline';
+
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
 
-export const Authentication = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('none') }).strict(),
-  z.object({ type: z.literal('basic'), username: Template, password: Template.describe('A {{ reference }}, never a literal secret') }).strict(),
-  z
-    .object({
-      type: z.literal('apiKey'),
-      headerName: HeaderName.default('X-API-Key'),
-      headerValue: Template.describe('A {{ reference }}, never a literal secret'),
-    })
-    .strict(),
+export const Authentication = z.union([
+  z.discriminatedUnion('type', [
+    z.object({ type: z.literal('none') }).strict(),
+    z.object({ type: z.literal('basic'), username: Template, password: Template.describe('A {{ reference }}, never a literal secret') }).strict(),
+    z
+      .object({
+        type: z.literal('apiKey'),
+        headerName: HeaderName.default('X-API-Key'),
+        headerValue: Template.describe('A {{ reference }}, never a literal secret'),
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal('oauth2'),
+        tokenEndpoint: z.string().url().max(2048).describe('The token endpoint (client credentials grant, RFC 6749 §4.4)'),
+        clientId: Template,
+        clientSecret: Template.describe("A {{ reference }} to a variable bound in the flow's secrets"),
+        scopes: z.array(z.string().min(1).max(256)).max(50).optional(),
+        clientAuthentication: z.enum(['basic', 'body']).default('basic').describe('RFC 6749 §2.3.1: HTTP Basic or client_id/client_secret in the form body'),
+      })
+      .strict(),
+  ]),
+  z.object({ connection: ConnectionName.describe("A stored connection: its credentials authenticate the call, and the URL must be on the connection's hosts") }).strict(),
 ]);
 export type Authentication = z.infer<typeof Authentication>;
-
-export const CircuitBreakerConfig = z
-  .object({
-    key: Template.optional().describe('Circuit key template; default: method + host + path template of the URL'),
-    failureThreshold: z.number().int().min(1).max(100).default(3).describe('Consecutive failures (5xx, timeouts, connection errors) that open the circuit'),
-    cooldownMs: z.number().int().min(100).max(3_600_000).default(30000).describe('How long the circuit stays open before one probe, ms'),
-  })
-  .strict();
-export type CircuitBreakerConfig = z.infer<typeof CircuitBreakerConfig>;
 
 export const HttpRequestConfig = z
   .object({
@@ -75,9 +87,6 @@ export type HttpRequestConfig = z.infer<typeof HttpRequestConfig>;
 
 export const HTTP_BRANCHES = ['OnSuccess', 'OnClientError', 'OnServerError', 'OnTimeout', 'OnCircuitOpen', 'OnError'] as const;
 
-/** The failure classes exposed as `http_error.type`. */
-export type FailureType = 'timeout' | 'connection' | 'http_3xx' | 'http_4xx' | 'auth' | 'http_5xx' | 'circuit_open' | 'invalid_request' | 'invalid_response';
-
 const BRANCH_OF: Record<FailureType, string> = {
   timeout: 'OnTimeout',
   connection: 'OnError',
@@ -90,40 +99,11 @@ const BRANCH_OF: Record<FailureType, string> = {
   circuit_open: 'OnCircuitOpen',
 };
 
-/** Failures that count toward the circuit breaker (docs/architecture.md, "Resilience"): never 4xx. */
-const BREAKER_FAILURES: ReadonlySet<FailureType | undefined> = new Set<FailureType | undefined>(['http_5xx', 'timeout', 'connection']);
-
 /**
- * The default circuit key: method, the host actually requested and the path actually requested
- * with every part that came from a value replaced by `{}` (`GET crm.example.com/v2/accounts/{}`),
- * so `/v2/accounts/{{id}}` is one circuit and no value can move a call onto another path's circuit.
- */
-export function defaultCircuitKey(method: string, url: URL, pathShape: string): string {
-  return `${method} ${url.host}${pathShape}`;
-}
-
-/** Longest circuit key stored as is; a longer one keeps its start and a hash of the whole (a DynamoDB key is at most 1024 bytes). */
-export const MAX_CIRCUIT_KEY_LENGTH = 256;
-
-function boundedKey(key: string): string {
-  if (Buffer.byteLength(key) <= MAX_CIRCUIT_KEY_LENGTH) return key;
-  return `${key.slice(0, 128)}…#${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
-}
-
-/** The HTTP trace fields of a step that got no response. */
-function noResponse(attempts: number) {
-  return { attempts, statusCode: null, bodySha256: null };
-}
-
-function sha256(body: Buffer): string {
-  return createHash('sha256').update(body).digest('hex');
-}
-
-/**
- * The body as JSON: undefined when empty or not JSON (then `defaultResponse` applies).
+ * The body as JSON: undefined when empty or not JSON (then a default applies).
  * @throws UnsafeJsonError when it nests deeper than 64 levels (the step fails `invalid_response`).
  */
-function parseBody(res: HttpResponse): unknown {
+export function parseBody(res: HttpResponse): unknown {
   if (res.body.length === 0) return undefined;
   let text: string;
   try {
@@ -135,40 +115,79 @@ function parseBody(res: HttpResponse): unknown {
   return parseUntrustedJson(text, { protectProto: false });
 }
 
-interface PreparedRequest {
-  url: URL;
-  pathShape: string;
-  method: string;
-  headers: Record<string, string>;
-  body?: string;
-}
-
 /** Headers whose values are credentials whatever the flow says (redacted like authentication values). */
 export const SECRET_HEADERS = /^(authorization|proxy-authorization|x-api-key|api-key|x-auth-token)$/i;
 
 /** Thrown by {@link prepare} for a destination the flow does not allow. */
 class HostNotAllowedError extends TemplateError {}
 
-function prepare(config: HttpRequestConfig, ctx: StepContext): PreparedRequest {
+/** The templates that may read variables bound to secrets: authentication fields and headers, by path. */
+function credentialTemplates(config: HttpRequestConfig): Array<{ path: string; text: string }> {
+  const auth = config.authentication;
+  const texts = Object.entries(config.headers ?? {}).map(([k, v]) => ({ path: `headers.${k}`, text: v }));
+  if (auth && 'type' in auth) {
+    if (auth.type === 'basic') texts.push({ path: 'authentication.username', text: auth.username }, { path: 'authentication.password', text: auth.password });
+    else if (auth.type === 'apiKey') texts.push({ path: 'authentication.headerValue', text: auth.headerValue });
+    else if (auth.type === 'oauth2') texts.push({ path: 'authentication.clientId', text: auth.clientId }, { path: 'authentication.clientSecret', text: auth.clientSecret });
+  }
+  return texts;
+}
+
+/** The variable a template is exactly a reference to (`{{ name }}`), if it is one. */
+export function soleReference(text: string): string | undefined {
+  return /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(text)?.[1];
+}
+
+/**
+ * The values of the secret-bound variables the credential templates read, from the secret store
+ * (cached), each registered as a secret.
+ * @throws CredentialUnavailableError when a secret or its key is missing, or the store fails
+ */
+async function secretVariables(config: HttpRequestConfig, ctx: StepContext): Promise<Record<string, string>> {
+  const bindings = ctx.secretVariables;
+  if (!bindings) return {};
+  const names = new Set(credentialTemplates(config).flatMap((t) => [...compileTemplate(t.text).variables]));
+  const values: Record<string, string> = {};
+  for (const name of names) {
+    const ref = bindings[name];
+    if (!ref) continue;
+    const secretId = ctx.services.get(secretNamesService).flowSecret(ref.secretId);
+    let value: Record<string, string> | undefined;
+    try {
+      value = await ctx.services.get(secretStoreService).getSecretJson(secretId);
+    } catch (err) {
+      throw new CredentialUnavailableError(`secret "${ref.secretId}" (bound to variable '${name}') cannot be read`, { cause: err });
+    }
+    const v = value?.[ref.key];
+    if (v === undefined) throw new CredentialUnavailableError(value ? `secret "${ref.secretId}" has no key "${ref.key}" (bound to variable '${name}')` : `secret "${ref.secretId}" (bound to variable '${name}') does not exist`);
+    ctx.markSecret(v);
+    values[name] = v;
+  }
+  return values;
+}
+
+/** The request without the credentials the pipeline adds (connection and oauth2); `secrets`: the secret-bound variables, readable by headers and authentication only. */
+function prepare(config: HttpRequestConfig, ctx: StepContext, secrets: Record<string, string>): PreparedRequest {
   const vars = ctx.variables;
+  const credentialVars = Object.keys(secrets).length > 0 ? { ...vars, ...secrets } : vars;
   const { url, pathShape } = renderUrl(config.url, vars, ctx.functions);
   if (ctx.allowedHosts && !hostAllowed(url.hostname, ctx.allowedHosts)) {
     throw new HostNotAllowedError(`host ${url.hostname} is not in the flow's allowedHosts; no request was sent`);
   }
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(config.headers ?? {})) {
-    headers[name.toLowerCase()] = renderHeader(name, value, vars, ctx.functions);
+    headers[name.toLowerCase()] = renderHeader(name, value, credentialVars, ctx.functions);
     if (SECRET_HEADERS.test(name)) ctx.markSecret(headers[name.toLowerCase()]!);
   }
   const auth = config.authentication;
-  if (auth?.type === 'basic') {
-    const user = renderText(auth.username, vars, ctx.functions);
-    const password = renderText(auth.password, vars, ctx.functions);
+  if (auth && 'type' in auth && auth.type === 'basic') {
+    const user = renderText(auth.username, credentialVars, ctx.functions);
+    const password = renderText(auth.password, credentialVars, ctx.functions);
     ctx.markSecret(password);
     headers['authorization'] = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     ctx.markSecret(headers['authorization']);
-  } else if (auth?.type === 'apiKey') {
-    headers[auth.headerName.toLowerCase()] = renderHeader(auth.headerName, auth.headerValue, vars, ctx.functions);
+  } else if (auth && 'type' in auth && auth.type === 'apiKey') {
+    headers[auth.headerName.toLowerCase()] = renderHeader(auth.headerName, auth.headerValue, credentialVars, ctx.functions);
     ctx.markSecret(headers[auth.headerName.toLowerCase()]!);
   }
   let body: string | undefined;
@@ -178,6 +197,35 @@ function prepare(config: HttpRequestConfig, ctx: StepContext): PreparedRequest {
   }
   headers['accept'] ??= 'application/json';
   return { url, pathShape, method: config.method, headers, ...(body === undefined ? {} : { body }) };
+}
+
+/**
+ * The pipeline's authentication for a connection or an inline oauth2 form (basic and apiKey are
+ * plain headers, built by {@link prepare}).
+ * @throws TemplateError when the connection does not exist or the URL is not on its hosts
+ */
+async function pipelineAuth(config: HttpRequestConfig, request: PreparedRequest, ctx: StepContext, secrets: Record<string, string>): Promise<CallAuth | undefined> {
+  const auth = config.authentication;
+  if (!auth) return undefined;
+  const names = ctx.services.get(secretNamesService);
+  if ('connection' in auth) {
+    const connection = await ctx.services.get(connectionsService).get(auth.connection);
+    if (!connection) throw new TemplateError(`connection '${auth.connection}' does not exist; no request was sent`);
+    if (!hostAllowed(request.url.hostname, connectionHosts(connection))) throw new HostNotAllowedError(`host ${request.url.hostname} is not one of connection '${connection.name}' hosts; no request was sent`);
+    return connectionAuth(connection, names);
+  }
+  if (auth.type !== 'oauth2') return undefined;
+  const bound = soleReference(auth.clientSecret);
+  const ref = bound === undefined ? undefined : ctx.secretVariables?.[bound];
+  if (!ref) throw new TemplateError("authentication.clientSecret must be a {{ reference }} to a variable bound in the flow's secrets");
+  return oauth2Auth({
+    tokenEndpoint: auth.tokenEndpoint,
+    clientId: renderText(auth.clientId, { ...ctx.variables, ...secrets }, ctx.functions),
+    scopes: normalizeScopes(auth.scopes).sort(),
+    clientAuthentication: auth.clientAuthentication,
+    clientSecret: { secretId: names.flowSecret(ref.secretId), key: ref.key },
+    source: `flow ${ctx.flowId}`,
+  });
 }
 
 function mapped(config: HttpRequestConfig, body: unknown, ctx: StepContext): Record<string, unknown> {
@@ -191,15 +239,14 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
   branches: HTTP_BRANCHES,
   services: [httpService, circuitsService, stepMetricsService],
   analyze(c) {
-    const templates = [...Object.entries(c.headers ?? {}).map(([k, v]) => ({ path: `headers.${k}`, text: v })), ...(typeof c.body === 'string' ? [{ path: 'body', text: c.body }] : templatesIn(c.body, 'body'))];
+    const credentials = credentialTemplates(c);
+    const templates = [...credentials.map((t) => ({ ...t, credential: true })), ...(typeof c.body === 'string' ? [{ path: 'body', text: c.body }] : templatesIn(c.body, 'body'))];
     const secrets: Array<{ path: string; value: string }> = [];
     const auth = c.authentication;
-    if (auth?.type === 'basic') {
-      templates.push({ path: 'authentication.username', text: auth.username }, { path: 'authentication.password', text: auth.password });
-      secrets.push({ path: 'authentication.password', value: auth.password });
-    } else if (auth?.type === 'apiKey') {
-      templates.push({ path: 'authentication.headerValue', text: auth.headerValue });
-      secrets.push({ path: 'authentication.headerValue', value: auth.headerValue });
+    if (auth && 'type' in auth) {
+      if (auth.type === 'basic') secrets.push({ path: 'authentication.password', value: auth.password });
+      else if (auth.type === 'apiKey') secrets.push({ path: 'authentication.headerValue', value: auth.headerValue });
+      else if (auth.type === 'oauth2') secrets.push({ path: 'authentication.clientSecret', value: auth.clientSecret });
     }
     for (const [k, v] of Object.entries(c.headers ?? {})) {
       if (SECRET_HEADERS.test(k)) secrets.push({ path: `headers.${k}`, value: v });
@@ -211,6 +258,8 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       expressions: c.when ? [{ path: 'when', source: c.when }] : [],
       mappings: Object.entries(c.responseMapping ?? {}).map(([k, v]) => ({ path: `responseMapping.${k}`, source: v })),
       secrets,
+      ...(auth && 'type' in auth && auth.type === 'oauth2' ? { boundSecrets: [{ path: 'authentication.clientSecret', value: auth.clientSecret }] } : {}),
+      ...(auth && 'connection' in auth ? { connectionRefs: [{ path: 'authentication.connection', name: auth.connection, url: { path: 'url', text: c.url } }] } : {}),
       sets: ['http_status_code', 'http_error', ...Object.keys(c.responseMapping ?? {})],
     };
   },
@@ -218,103 +267,38 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     const config = step.configuration;
     if (config.when !== undefined && !evaluate(config.when, ctx.variables, ctx.functions)) return { branch: 'Default', status: 'SKIPPED' };
 
-    const http = ctx.services.get(httpService);
-    const circuits = ctx.services.get(circuitsService);
     const stepMetrics = ctx.services.get(stepMetricsService);
-    const fail = (type: FailureType, message: string, statusCode: number | null, extra: Partial<StepOutcome> & { body?: unknown } = {}): StepOutcome => {
+    const fail = (type: FailureType, message: string, statusCode: number | null, trace: CallOutcome['trace']): StepOutcome => {
       stepMetrics.failure('HTTPRequest', type, statusCode);
       return {
         branch: BRANCH_OF[type],
         status: 'FAILED',
-        variables: { ...mapped(config, extra.body, ctx), http_status_code: statusCode, http_error: { type, message, statusCode } },
-        trace: { ...extra.trace, error: { type, message } },
+        variables: { ...mapped(config, undefined, ctx), http_status_code: statusCode, http_error: { type, message, statusCode } },
+        trace: { ...trace, error: { type, message } },
       };
     };
+    const noResponse = { attempts: 0, statusCode: null, bodySha256: null };
 
     let request: PreparedRequest;
+    let auth: CallAuth | undefined;
     try {
-      request = prepare(config, ctx);
+      const secrets = await secretVariables(config, ctx);
+      request = prepare(config, ctx, secrets);
+      auth = await pipelineAuth(config, request, ctx, secrets);
     } catch (err) {
-      if (isFlowFailure(err)) return fail('invalid_request', err.message, null, { trace: noResponse(0) });
+      if (err instanceof CredentialUnavailableError) return fail('auth', err.message, null, noResponse);
+      if (isFlowFailure(err)) return fail('invalid_request', err.message, null, noResponse);
       throw err;
     }
 
-    const policy = config.retryPolicy ?? RetryPolicy.parse({});
-    const retryable = IDEMPOTENT_METHODS.has(request.method) || 'idempotency-key' in request.headers;
-    const breaker = config.circuitBreaker;
-    let circuit: { key: string; state: CircuitState; transitions?: string[] } | undefined;
-    if (breaker) {
-      try {
-        const key = breaker.key ? renderText(breaker.key, ctx.variables, ctx.functions) : defaultCircuitKey(request.method, request.url, request.pathShape);
-        // Credentials never reach the shared circuit store or its logs.
-        circuit = { key: boundedKey(ctx.redact(key)), state: 'CLOSED' };
-      } catch (err) {
-        if (isFlowFailure(err)) return fail('invalid_request', err.message, null, { trace: noResponse(0) });
-        throw err;
-      }
+    const call = await callBackend(ctx, { request, timeoutMs: config.timeout, retryPolicy: config.retryPolicy ?? RetryPolicy.parse({}), ...(config.circuitBreaker ? { breaker: config.circuitBreaker } : {}), ...(auth ? { auth } : {}) });
+    let body: unknown;
+    try {
+      body = call.response ? parseBody(call.response) : undefined;
+    } catch (err) {
+      return fail('invalid_response', `the response body cannot be used: ${(err as Error).message}`, call.statusCode, call.trace);
     }
-    let attempts = 0;
-    let last: { type: FailureType; message: string; statusCode: number | null; trace: { attempts: number; statusCode: number | null; bodySha256: string | null } } | undefined;
-    for (;;) {
-      const remainingMs = ctx.deadlineAt - ctx.clock.now();
-      if (remainingMs <= 0) return fail('timeout', 'the run deadline passed before the request could be sent', null, { trace: { ...noResponse(attempts), ...(circuit ? { circuit } : {}) } });
-      let admission: Admission | undefined;
-      if (circuit) {
-        admission = await circuits.admit(circuit.key);
-        circuit.state = admission.state;
-        if (!admission.allowed) {
-          // A retry refused by a circuit that opened meanwhile ends with the failure already seen.
-          if (last) return fail(last.type, last.message, last.statusCode, { trace: { ...last.trace, circuit } });
-          return fail('circuit_open', `circuit '${circuit.key}' is ${admission.state}; no request was sent`, null, { trace: { ...noResponse(0), circuit } });
-        }
-        if (admission.probe) circuit.transitions = [...(circuit.transitions ?? []), 'OPEN→HALF_OPEN'];
-      }
-      const timeoutMs = Math.min(config.timeout, remainingMs);
-      attempts++;
-      const result = await http.send({ ...request, timeoutMs });
-
-      let type: FailureType | undefined;
-      let message: string;
-      if (result.kind === 'response') {
-        const s = result.status;
-        type = s >= 200 && s < 300 ? undefined : s >= 500 ? 'http_5xx' : s === 401 || s === 403 ? 'auth' : s >= 400 ? 'http_4xx' : 'http_3xx';
-        message = `HTTP ${s}`;
-      } else {
-        type = result.kind === 'timeout' ? 'timeout' : result.kind === 'blocked' || result.kind === 'invalid' ? 'invalid_request' : 'connection';
-        message = result.message;
-      }
-      const statusCode = result.kind === 'response' ? result.status : null;
-      const trace = { attempts, statusCode, bodySha256: result.kind === 'response' ? sha256(result.body) : null };
-
-      if (circuit && admission?.allowed && type !== 'invalid_request') {
-        const recorded = await circuits.record(circuit.key, admission, BREAKER_FAILURES.has(type), breaker!);
-        if (recorded.transition) {
-          circuit.state = recorded.transition.to;
-          circuit.transitions = [...(circuit.transitions ?? []), `${recorded.transition.from}→${recorded.transition.to}`];
-        }
-      }
-      const traced = circuit ? { ...trace, circuit } : trace;
-
-      const canRetry = type !== undefined && retryable && attempts <= policy.maxRetries && ((statusCode !== null && policy.retryOnStatusCodes.includes(statusCode)) || (type === 'timeout' && policy.retryOnTimeout));
-      if (canRetry) {
-        const delayMs = backoffDelayMs(policy, attempts - 1, ctx.randomness.random());
-        if (ctx.clock.now() + delayMs < ctx.deadlineAt) {
-          last = { type: type!, message, statusCode, trace };
-          await ctx.clock.sleep(delayMs);
-          continue;
-        }
-      }
-
-      let body: unknown;
-      try {
-        body = result.kind === 'response' ? parseBody(result) : undefined;
-      } catch (err) {
-        return fail('invalid_response', `the response body cannot be used: ${(err as Error).message}`, statusCode, { trace: traced });
-      }
-      if (type === undefined) {
-        return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { ...mapped(config, body, ctx), http_status_code: statusCode, http_error: null }, trace: traced };
-      }
-      return fail(type, message, statusCode, { trace: traced });
-    }
+    if (call.failure) return fail(call.failure.type, call.failure.message, call.statusCode, call.trace);
+    return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { ...mapped(config, body, ctx), http_status_code: call.statusCode, http_error: null }, trace: call.trace };
   },
 });

@@ -6,10 +6,11 @@ import { conditionStep } from './condition';
 import { dataApiStep } from './data-api';
 import { endStep } from './end';
 import { httpRequestStep } from './http-request';
+import { integrationHubExecuteStep } from './integration-hub-execute';
 import { subFlowStep } from './sub-flow';
 import type { StepDefinition } from './types';
 
-export const STEP_DEFINITIONS = [httpRequestStep, conditionStep, dataApiStep, subFlowStep, endStep] as const;
+export const STEP_DEFINITIONS = [httpRequestStep, integrationHubExecuteStep, conditionStep, dataApiStep, subFlowStep, endStep] as const;
 
 const byType = new Map<string, StepDefinition<unknown>>(STEP_DEFINITIONS.map((d) => [d.type, d as unknown as StepDefinition<unknown>]));
 

@@ -87,6 +87,13 @@ export interface StepContext {
    * URL actually requested; undefined when the flow sets none (any host the network policy allows).
    */
   readonly allowedHosts: readonly string[] | undefined;
+  /**
+   * The current flow's `secrets`: variables bound to a secret (`{ secretId, key }`, the id relative
+   * to the deployment's secret prefix). Their values are not in `variables`: a step reads them
+   * when it needs them, registers them with {@link StepContext.markSecret}, and uses them only in
+   * authentication and headers.
+   */
+  readonly secretVariables: Readonly<Record<string, { secretId: string; key: string }>> | undefined;
   /** Registers a value the step sends as a credential: it is redacted (`***`) from every trace, record, output and log. */
   markSecret(value: string): void;
   /** `value` with every credential registered so far replaced by `***` (for what a step stores or logs, e.g. a circuit key). */
@@ -96,7 +103,8 @@ export interface StepContext {
 /** References and sources a step's configuration holds, for deploy-time validation. Paths are relative to `configuration`. */
 export interface StepAnalysis {
   expressions?: Array<{ path: string; source: string }>;
-  templates?: Array<{ path: string; text: string }>;
+  /** `credential`: an authentication field or header, the only templates that may read variables bound to secrets. */
+  templates?: Array<{ path: string; text: string; credential?: boolean }>;
   mappings?: Array<{ path: string; source: string }>;
   urls?: Array<{ path: string; text: string }>;
   stepRefs?: Array<{ path: string; stepId: string }>;
@@ -107,6 +115,10 @@ export interface StepAnalysis {
   jsonSchemas?: Array<{ path: string; schema: Record<string, unknown> }>;
   /** Values that carry a secret and must be a `{{ reference }}`, never a literal. */
   secrets?: Array<{ path: string; value: string }>;
+  /** Values that must be exactly `{{ name }}` with `name` bound in the flow's `secrets` (an inline oauth2 client secret). */
+  boundSecrets?: Array<{ path: string; value: string }>;
+  /** Connections the step uses: `name` at `path`; `requestName` must be one of its requests; `url` must be on its hosts. */
+  connectionRefs?: Array<{ path: string; name: string; requestName?: { path: string; name: string }; url?: { path: string; text: string } }>;
   /** Variables the step sets. */
   sets?: string[];
 }

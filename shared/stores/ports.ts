@@ -2,6 +2,7 @@
  * Storage ports the engine depends on (it sees these interfaces only, never DynamoDB;
  * docs/architecture.md, "Layers"). Adapters live in `dynamodb/`.
  */
+import type { Connection } from '../connections/connection';
 import type { Flow } from '../flow/schema';
 import type { ExecutionSnapshot } from '../executor/snapshot';
 import type { ExecutionResult } from '../steps/types';
@@ -37,6 +38,15 @@ export interface FlowStore {
    *   already begun: the flow was no longer visible).
    */
   deleteFlow(flowId: string): Promise<boolean>;
+}
+
+/** Connection definitions (credentials are not here: they are in the connection's secret). */
+export interface ConnectionStore {
+  putConnection(connection: Connection): Promise<void>;
+  getConnection(name: string): Promise<Connection | undefined>;
+  listConnections(limit: number, cursor?: string): Promise<Page<Connection>>;
+  /** @returns false when it did not exist */
+  deleteConnection(name: string): Promise<boolean>;
 }
 
 /**

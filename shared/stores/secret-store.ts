@@ -23,9 +23,10 @@ export interface SecretStore {
    * The secret's value; undefined when the secret does not exist (or is scheduled for deletion).
    * Cached for a bounded age (the adapter's `maxAge`); a write through this store invalidates its
    * cache for that secret, a write elsewhere is seen once the cached value expires.
+   * @param options.fresh read the current value, bypassing the cache (for values that change often, like a cached access token)
    * @throws SecretStoreError when the value is not a JSON object of strings, or the store fails
    */
-  getSecretJson(secretId: string): Promise<SecretJson | undefined>;
+  getSecretJson(secretId: string, options?: { fresh?: boolean }): Promise<SecretJson | undefined>;
   /**
    * Creates the secret with this value, or stores the value as its new current version.
    * @throws SecretStoreError when `value` is not an object of strings, or the store refuses it

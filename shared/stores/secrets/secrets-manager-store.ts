@@ -69,8 +69,8 @@ export class SecretsManagerSecretStore implements SecretStore {
     this.recoveryWindowInDays = options.recoveryWindowInDays;
   }
 
-  async getSecretJson(secretId: string): Promise<SecretJson | undefined> {
-    return this.read(secretId, this.stale.has(secretId));
+  async getSecretJson(secretId: string, options: { fresh?: boolean } = {}): Promise<SecretJson | undefined> {
+    return this.read(secretId, options.fresh === true || this.stale.has(secretId));
   }
 
   async putSecretJson(secretId: string, value: SecretJson): Promise<void> {

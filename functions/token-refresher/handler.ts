@@ -1,0 +1,23 @@
+/**
+ * token-refresher Lambda, run by an EventBridge schedule every 5 minutes: refreshes the OAuth2
+ * tokens that will soon expire (shared/connections/refresher.ts) and logs what it did. Failures
+ * of single tokens are logged and counted (`TokenRefreshFailures`), never thrown: a thrown error
+ * would make EventBridge retry the whole run.
+ */
+import middy from '@middy/core';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { servicesFromEnv, type Services } from '../../shared/api/runtime';
+import { refreshTokens, type RefreshSummary } from '../../shared/connections/refresher';
+import { logger, metrics } from '../../shared/observability';
+
+/** The handler over given services (the local server and tests inject theirs). */
+export function createTokenRefresherHandler(services: () => Services) {
+  return middy(async (): Promise<RefreshSummary> => {
+    const { tokenRegistry, tokens } = services();
+    const summary = await refreshTokens(tokenRegistry, tokens);
+    logger.info('token refresh run', { ...summary });
+    return summary;
+  }).use(logMetrics(metrics));
+}
+
+export const handler = createTokenRefresherHandler(servicesFromEnv);

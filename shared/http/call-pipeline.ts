@@ -1,0 +1,214 @@
+/**
+ * The one way a step calls a backend (docs/architecture.md, "Resilience"): authentication →
+ * circuit breaker → attempt → classify → retry. `HTTPRequest` and `IntegrationHubExecute` both
+ * call {@link callBackend}, so the retry, breaker and 401 rules live here only:
+ *
+ * - every attempt first gets its credential headers (a failure to get one ends the call `auth`);
+ * - with a breaker, every attempt asks the shared breaker first: an open circuit answers
+ *   `circuit_open` with no network call; 5xx, timeouts and connection errors count as failures,
+ *   4xx never do;
+ * - a 401 to a credential that can be renewed (an OAuth2 token) renews it and sends the request
+ *   once more, in the same breaker attempt; a second 401 ends the call `auth`;
+ * - retries follow the step's retry policy (full-jitter backoff), only for idempotent methods or a
+ *   request carrying an `Idempotency-Key`, and never past the run's deadline.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { isFlowFailure, IvrflowError } from '../errors';
+import { renderText } from '../expressions/template';
+import type { Admission, CircuitState } from '../resilience/circuit-breaker';
+import { IDEMPOTENT_METHODS, backoffDelayMs, type RetryPolicy } from '../resilience/retry';
+import { circuitsService, httpService } from '../services';
+import { Template } from '../steps/common';
+import type { StepContext, TraceEntry } from '../steps/types';
+import type { HttpResponse } from './client';
+
+export const CircuitBreakerConfig = z
+  .object({
+    key: Template.optional().describe('Circuit key template; default: method + host + path template of the URL'),
+    failureThreshold: z.number().int().min(1).max(100).default(3).describe('Consecutive failures (5xx, timeouts, connection errors) that open the circuit'),
+    cooldownMs: z.number().int().min(100).max(3_600_000).default(30000).describe('How long the circuit stays open before one probe, ms'),
+  })
+  .strict();
+export type CircuitBreakerConfig = z.infer<typeof CircuitBreakerConfig>;
+
+/**
+ * Failure classes: `timeout | connection | http_3xx (redirects are not followed) | http_4xx |
+ * auth (401, 403, or no credential could be had) | http_5xx | circuit_open | invalid_request (a
+ * request that could not be built or a destination that is not allowed) | invalid_response`.
+ */
+export type FailureType = 'timeout' | 'connection' | 'http_3xx' | 'http_4xx' | 'auth' | 'http_5xx' | 'circuit_open' | 'invalid_request' | 'invalid_response';
+
+/** Failures that count toward the circuit breaker: never 4xx. */
+const BREAKER_FAILURES: ReadonlySet<FailureType | undefined> = new Set<FailureType | undefined>(['http_5xx', 'timeout', 'connection']);
+
+/** A request ready to send (credential headers are added per attempt). */
+export interface PreparedRequest {
+  url: URL;
+  /** The path with every part that came from a value written `{}` (for the default circuit key). */
+  pathShape: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** How a call authenticates. */
+export interface CallAuth {
+  /**
+   * The credential headers of the next attempt (lower-case names). Registers every value it returns
+   * with `ctx.markSecret`.
+   * @throws IvrflowError when no credential can be had (the call fails `auth`)
+   */
+  headers(ctx: StepContext): Promise<Record<string, string>>;
+  /** The backend answered 401 to the last headers: forget that credential. @returns true when a new one can be had (then the request is sent once more) */
+  rejected?(): boolean;
+}
+
+export interface CallOptions {
+  request: PreparedRequest;
+  /** Per-attempt timeout, ms (clipped to the run's deadline). */
+  timeoutMs: number;
+  retryPolicy: RetryPolicy;
+  breaker?: CircuitBreakerConfig;
+  auth?: CallAuth;
+}
+
+export type CallTrace = Required<Pick<TraceEntry, 'attempts' | 'statusCode' | 'bodySha256'>> & Pick<TraceEntry, 'circuit'>;
+
+export interface CallOutcome {
+  /** Absent on a 2xx answer. */
+  failure?: { type: FailureType; message: string };
+  statusCode: number | null;
+  /** The final answer, when there was one. */
+  response?: HttpResponse;
+  trace: CallTrace;
+}
+
+/**
+ * The default circuit key: method, the host actually requested and the path actually requested
+ * with every part that came from a value replaced by `{}` (`GET crm.example.com/v2/accounts/{}`),
+ * so `/v2/accounts/{{id}}` is one circuit and no value can move a call onto another path's circuit.
+ */
+export function defaultCircuitKey(method: string, url: URL, pathShape: string): string {
+  return `${method} ${url.host}${pathShape}`;
+}
+
+/** Longest circuit key stored as is; a longer one keeps its start and a hash of the whole (a DynamoDB key is at most 1024 bytes). */
+export const MAX_CIRCUIT_KEY_LENGTH = 256;
+
+function boundedKey(key: string): string {
+  if (Buffer.byteLength(key) <= MAX_CIRCUIT_KEY_LENGTH) return key;
+  return `${key.slice(0, 128)}…#${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+}
+
+function classify(status: number): FailureType | undefined {
+  if (status >= 200 && status < 300) return undefined;
+  if (status >= 500) return 'http_5xx';
+  if (status === 401 || status === 403) return 'auth';
+  return status >= 400 ? 'http_4xx' : 'http_3xx';
+}
+
+/**
+ * Sends the request through the pipeline. Never throws for a backend, network, breaker or
+ * credential outcome: those come back as `failure`. Throws only engine faults (and a flow failure
+ * building the circuit key is `invalid_request`).
+ */
+export async function callBackend(ctx: StepContext, options: CallOptions): Promise<CallOutcome> {
+  const { request, retryPolicy: policy, breaker, auth } = options;
+  const http = ctx.services.get(httpService);
+  const circuits = ctx.services.get(circuitsService);
+  const noResponse = (attempts: number) => ({ attempts, statusCode: null, bodySha256: null });
+
+  let circuit: { key: string; state: CircuitState; transitions?: string[] } | undefined;
+  if (breaker) {
+    try {
+      const key = breaker.key ? renderText(breaker.key, ctx.variables, ctx.functions) : defaultCircuitKey(request.method, request.url, request.pathShape);
+      // Credentials never reach the shared circuit store or its logs.
+      circuit = { key: boundedKey(ctx.redact(key)), state: 'CLOSED' };
+    } catch (err) {
+      if (isFlowFailure(err)) return { failure: { type: 'invalid_request', message: err.message }, statusCode: null, trace: noResponse(0) };
+      throw err;
+    }
+  }
+  const withCircuit = (trace: Omit<CallTrace, 'circuit'>): CallTrace => (circuit ? { ...trace, circuit } : trace);
+  const retryable = IDEMPOTENT_METHODS.has(request.method) || 'idempotency-key' in request.headers;
+
+  let attempts = 0;
+  let last: CallOutcome | undefined;
+  let admission: Admission | undefined;
+  let renewed = false;
+  let resend = false;
+  for (;;) {
+    const remainingMs = ctx.deadlineAt - ctx.clock.now();
+    if (remainingMs <= 0) return { failure: { type: 'timeout', message: 'the run deadline passed before the request could be sent' }, statusCode: null, trace: withCircuit(noResponse(attempts)) };
+
+    let credentials: Record<string, string> = {};
+    if (auth) {
+      try {
+        credentials = await auth.headers(ctx);
+      } catch (err) {
+        if (!(err instanceof IvrflowError)) throw err;
+        return last ?? { failure: { type: 'auth', message: err.message }, statusCode: null, trace: withCircuit(noResponse(attempts)) };
+      }
+    }
+
+    // A resend after a renewed credential is the same breaker attempt.
+    if (circuit && !resend) {
+      admission = await circuits.admit(circuit.key);
+      circuit.state = admission.state;
+      if (!admission.allowed) {
+        // A retry refused by a circuit that opened meanwhile ends with the failure already seen.
+        if (last) return { ...last, trace: withCircuit(last.trace) };
+        return { failure: { type: 'circuit_open', message: `circuit '${circuit.key}' is ${admission.state}; no request was sent` }, statusCode: null, trace: withCircuit(noResponse(0)) };
+      }
+      if (admission.probe) circuit.transitions = [...(circuit.transitions ?? []), 'OPEN→HALF_OPEN'];
+    }
+    resend = false;
+
+    attempts++;
+    const result = await http.send({ ...request, headers: { ...request.headers, ...credentials }, timeoutMs: Math.min(options.timeoutMs, remainingMs) });
+    let type: FailureType | undefined;
+    let message: string;
+    if (result.kind === 'response') {
+      type = classify(result.status);
+      message = `HTTP ${result.status}`;
+    } else {
+      type = result.kind === 'timeout' ? 'timeout' : result.kind === 'blocked' || result.kind === 'invalid' ? 'invalid_request' : 'connection';
+      message = result.message;
+    }
+    const statusCode = result.kind === 'response' ? result.status : null;
+
+    if (statusCode === 401 && !renewed && auth?.rejected?.()) {
+      renewed = true;
+      resend = true;
+      continue;
+    }
+
+    if (circuit && admission?.allowed && type !== 'invalid_request') {
+      const recorded = await circuits.record(circuit.key, admission, BREAKER_FAILURES.has(type), breaker!);
+      if (recorded.transition) {
+        circuit.state = recorded.transition.to;
+        circuit.transitions = [...(circuit.transitions ?? []), `${recorded.transition.from}→${recorded.transition.to}`];
+      }
+    }
+    const outcome: CallOutcome = {
+      ...(type === undefined ? {} : { failure: { type, message } }),
+      statusCode,
+      ...(result.kind === 'response' ? { response: result } : {}),
+      trace: withCircuit({ attempts, statusCode, bodySha256: result.kind === 'response' ? createHash('sha256').update(result.body).digest('hex') : null }),
+    };
+
+    // The resend after a renewed credential is not a retry of the policy.
+    const tries = renewed ? attempts - 1 : attempts;
+    const canRetry = type !== undefined && retryable && tries <= policy.maxRetries && ((statusCode !== null && policy.retryOnStatusCodes.includes(statusCode)) || (type === 'timeout' && policy.retryOnTimeout));
+    if (canRetry) {
+      const delayMs = backoffDelayMs(policy, tries - 1, ctx.randomness.random());
+      if (ctx.clock.now() + delayMs < ctx.deadlineAt) {
+        last = outcome;
+        await ctx.clock.sleep(delayMs);
+        continue;
+      }
+    }
+    return outcome;
+  }
+}
