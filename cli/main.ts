@@ -5,6 +5,7 @@
  *   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--json] [--deadline-ms N]
  *   ivrflow serve [--port N] [--data <dir>] [--no-examples]
  *   ivrflow deploy <file...> --api <url>
+ *   ivrflow refresh-tokens [--dynamodb-endpoint <url>] [--secrets-endpoint <url>] [--json]
  *
  * Exit codes: validate 0 all valid / 1 otherwise; run 0 SUCCEEDED / 1 FAILED or TIMED_OUT /
  * 2 invalid flow or usage. `run` reports a sub-flow whose file (in `--flows`) is invalid as
@@ -19,6 +20,7 @@ import { validateFlow } from '../shared/flow/validate';
 import { parseUntrustedJson } from '../shared/json';
 import { NodeHttpClient } from '../shared/http/client';
 import { deployCommand } from './deploy';
+import { refreshTokensCommand } from './refresh-tokens';
 import { folderResolver, readJsonFile } from './flow-files';
 import { serveCommand } from './serve';
 import { formatDiagnostics, formatResult } from './format';
@@ -27,7 +29,8 @@ const USAGE = `usage:
   ivrflow validate <file...> [--json]
   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--deadline-ms N] [--json]
   ivrflow serve [--port N] [--data <dir>] [--no-examples]
-  ivrflow deploy <file...> --api <url>`;
+  ivrflow deploy <file...> --api <url>
+  ivrflow refresh-tokens [--dynamodb-endpoint <url>] [--secrets-endpoint <url>] [--json]`;
 
 /** Runs the CLI; returns the exit code. Never throws: an unexpected error is one line on `err` and exit code 1. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> {
@@ -42,6 +45,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await serveCommand(rest, out, err);
       case 'deploy':
         return await deployCommand(rest, out, err);
+      case 'refresh-tokens':
+        return await refreshTokensCommand(rest, out);
       case undefined:
       case 'help':
       case '--help':

@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { DEMO_API_KEY, startCrmServer, type CrmServer } from '../examples/backends/crm-server';
 import { startOAuthServer, type OAuthServer } from '../examples/backends/oauth-server';
 import type { Services } from '../shared/api/runtime';
-import type { RefreshSummary } from '../shared/connections/refresher';
+import { describeRefresh } from '../shared/connections/refresher';
 import { IvrflowError } from '../shared/errors';
 import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalExit } from '../shared/local/dynamodb-local';
 import { startLocalStack, type LocalStack } from '../shared/local/stack';
@@ -68,14 +68,6 @@ async function deployExamples(services: Services, endpoints: { crm: string; oaut
       return { ok: false, missingFlow: missing };
     }
   });
-}
-
-/** One line about a refresher run. */
-export function describeRefresh(summary: RefreshSummary): string {
-  const parts = [`${summary.checked} token(s): ${summary.refreshed.length} refreshed, ${summary.fresh} fresh, ${summary.busy} busy, ${summary.failed.length} failed`];
-  for (const f of summary.failed) parts.push(`${f.source}: ${f.error}`);
-  for (const d of summary.scopeDrift) parts.push(`scope drift on ${d.source}: not granted ${d.missingScopes.join(' ')}`);
-  return parts.join('; ');
 }
 
 /** More unexpected exits of DynamoDB Local than this within {@link CRASH_WINDOW_MS} end serve. */

@@ -1,9 +1,14 @@
 /**
- * The ivrflow stack: tables, functions and the HTTP API (IAM authorization on every route).
- * Composes constructs; no logic of its own. Later issues add functions and routes here.
+ * The ivrflow stack: tables, functions, the HTTP API (IAM authorization on every route), and the
+ * token-refresher on an EventBridge schedule. Secrets (connections' credentials, cached tokens,
+ * flow-bound secrets) live under one name prefix, and each function may touch only that prefix,
+ * with only the actions it uses. Composes constructs; no logic of its own.
  */
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -13,11 +18,14 @@ import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { ROUTES, type FunctionName } from '../shared/api/routes';
 import { ENV } from '../shared/config/env';
+import { DEFAULT_SECRET_PREFIX } from '../shared/connections/connection';
 import { IvrflowFunction } from './constructs/ivrflow-function';
 import { IvrflowTables, type IvrflowTablesProps } from './constructs/tables';
 
 export interface IvrflowStackProps extends StackProps {
   tables?: IvrflowTablesProps;
+  /** Prefix of every secret name ivrflow reads or writes; IAM is scoped to it. @default 'ivrflow/' */
+  secretPrefix?: string;
 }
 
 const entry = (name: string) => fileURLToPath(new URL(`../functions/${name}/handler.ts`, import.meta.url));
@@ -26,21 +34,35 @@ export class IvrflowStack extends Stack {
   readonly tables: IvrflowTables;
   readonly api: HttpApi;
   readonly functions: Record<FunctionName, IvrflowFunction>;
+  readonly tokenRefresher: IvrflowFunction;
 
   constructor(scope: Construct, id: string, props: IvrflowStackProps = {}) {
     super(scope, id, props);
     this.tables = new IvrflowTables(this, 'Tables', props.tables);
-    const environment = { [ENV.definitionsTable]: this.tables.definitions.tableName, [ENV.stateTable]: this.tables.state.tableName };
+    const secretPrefix = props.secretPrefix ?? DEFAULT_SECRET_PREFIX;
+    const environment = { [ENV.definitionsTable]: this.tables.definitions.tableName, [ENV.stateTable]: this.tables.state.tableName, [ENV.secretPrefix]: secretPrefix };
+    const secretsArn = this.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${secretPrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const secrets = (...actions: string[]) => new PolicyStatement({ actions: actions.map((a) => `secretsmanager:${a}`), resources: [secretsArn] });
 
     const flowApi = new IvrflowFunction(this, 'FlowApi', { entry: entry('flow-api'), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-flow-api' } });
     this.tables.definitions.grantReadWriteData(flowApi);
-    // Circuits: list, read and operator reset only.
-    this.tables.state.grant(flowApi, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem');
+    // Circuits: list, read and operator reset; token records: register, read, forget.
+    this.tables.state.grant(flowApi, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem');
+    // Connections' credentials: written, read to keep what a PUT leaves out, deleted with the connection (its token too).
+    flowApi.addToRolePolicy(secrets('CreateSecret', 'PutSecretValue', 'GetSecretValue', 'DeleteSecret'));
 
     const flowExecutor = new IvrflowFunction(this, 'FlowExecutor', { entry: entry('flow-executor'), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-flow-executor' } });
     this.tables.definitions.grantReadData(flowExecutor);
     this.tables.state.grantReadWriteData(flowExecutor);
+    // Credentials and cached tokens read; a token refreshed on demand written back.
+    flowExecutor.addToRolePolicy(secrets('GetSecretValue', 'CreateSecret', 'PutSecretValue'));
     this.functions = { flowApi, flowExecutor };
+
+    this.tokenRefresher = new IvrflowFunction(this, 'TokenRefresher', { entry: entry('token-refresher'), timeout: Duration.minutes(1), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-token-refresher' } });
+    // Token records: listed (byKind), leased and updated; nothing else in either table.
+    this.tables.state.grant(this.tokenRefresher, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    this.tokenRefresher.addToRolePolicy(secrets('GetSecretValue', 'CreateSecret', 'PutSecretValue'));
+    new Rule(this, 'TokenRefreshSchedule', { description: 'Refreshes the OAuth2 tokens that expire soon', schedule: Schedule.rate(Duration.minutes(5)), targets: [new LambdaFunction(this.tokenRefresher, { retryAttempts: 0 })] });
 
     this.api = new HttpApi(this, 'Api', { defaultAuthorizer: new HttpIamAuthorizer(), createDefaultStage: false });
     new HttpStage(this, 'DefaultStage', {
@@ -58,12 +80,17 @@ export class IvrflowStack extends Stack {
     }
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint });
 
-    for (const fn of Object.values(this.functions)) {
+    for (const fn of [...Object.values(this.functions), this.tokenRefresher]) {
       NagSuppressions.addResourceSuppressions(
         fn,
         [
           { id: 'AwsSolutions-IAM4', reason: 'AWSLambdaBasicExecutionRole only grants writing the function its own CloudWatch logs.', appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'] },
-          { id: 'AwsSolutions-IAM5', reason: 'grant*Data on a table covers its indexes (index/*) and X-Ray needs *; both are scoped by the CDK grants.', appliesTo: [{ regex: '/^Resource::(<.*\\.Arn>/index/\\*|\\*)$/g' }] },
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'grant*Data on a table covers its indexes (index/*) and X-Ray needs *; both are scoped by the CDK grants. Secrets are created at run time (one per connection and per token), so their names are known only by prefix; the grant is scoped to that prefix.',
+            appliesTo: [{ regex: '/^Resource::(<.*\\.Arn>/index/\\*|\\*)$/g' }, { regex: '/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:.*\\*$/g' }],
+          },
         ],
         true,
       );

@@ -46,3 +46,11 @@ export async function refreshTokens(registry: TokenRegistry, tokens: TokenProvid
   );
   return summary;
 }
+
+/** One line about a refresher run. */
+export function describeRefresh(summary: RefreshSummary): string {
+  const parts = [`${summary.checked} token(s): ${summary.refreshed.length} refreshed, ${summary.fresh} fresh, ${summary.busy} busy, ${summary.failed.length} failed`];
+  for (const f of summary.failed) parts.push(`${f.source}: ${f.error}`);
+  for (const d of summary.scopeDrift) parts.push(`scope drift on ${d.source}: not granted ${d.missingScopes.join(' ')}`);
+  return parts.join('; ');
+}

@@ -37,10 +37,10 @@ describe('IvrflowStack', () => {
 
   it('runs the functions on Node.js 22+ with their table names in the environment', () => {
     const fns = template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } });
-    expect(Object.keys(fns)).toHaveLength(2);
+    expect(Object.keys(fns)).toHaveLength(3);
     for (const fn of Object.values(fns) as Array<{ Properties: { Runtime: string; Environment: { Variables: Record<string, unknown> } } }>) {
       expect(Number(/^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime)?.[1])).toBeGreaterThanOrEqual(22);
-      expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['IVRFLOW_DEFINITIONS_TABLE', 'IVRFLOW_STATE_TABLE']));
+      expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['IVRFLOW_DEFINITIONS_TABLE', 'IVRFLOW_STATE_TABLE', 'IVRFLOW_SECRET_PREFIX']));
     }
   });
 
@@ -54,8 +54,37 @@ describe('IvrflowStack', () => {
     expect(actions.filter((a) => /Put|Update|Delete|BatchWrite/.test(a))).toEqual([]);
     const apiPolicy = Object.entries(policies).find(([id]) => id.startsWith('FlowApi'))![1] as typeof executorPolicy;
     const onState = apiPolicy.Properties.PolicyDocument.Statement.filter((s) => JSON.stringify(s.Resource).includes('TablesState'));
-    // The flow-api only lists, reads and resets circuits in the State table.
-    expect(onState.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query']);
+    // The flow-api lists, reads and resets circuits, and registers, reads and forgets token records, in the State table.
+    expect(onState.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+  });
+
+  /** Every action a function's policy grants on a resource matching `resource`. */
+  function actionsOn(functionId: string, resource: RegExp): string[] {
+    const policies = template.findResources('AWS::IAM::Policy');
+    const policy = Object.entries(policies).find(([id]) => id.startsWith(functionId))![1] as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[] | string; Resource: unknown }> } } };
+    return policy.Properties.PolicyDocument.Statement.filter((s) => resource.test(JSON.stringify(s.Resource))).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+  }
+
+  it('scopes every secret grant to the secret prefix, each function with only the actions it uses', () => {
+    const secretStatements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
+      (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[] | string; Resource: unknown }> } } }).Properties.PolicyDocument.Statement.filter((s) => JSON.stringify(s.Action).includes('secretsmanager:')),
+    );
+    expect(secretStatements).toHaveLength(3);
+    for (const s of secretStatements) expect(JSON.stringify(s.Resource)).toMatch(/:secretsmanager:.*:secret:ivrflow\/\*"/);
+    expect(actionsOn('FlowApi', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:DeleteSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
+    expect(actionsOn('FlowExecutor', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
+    expect(actionsOn('TokenRefresher', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
+  });
+
+  it('runs the token-refresher every 5 minutes; it touches token records in State only', () => {
+    const rules = template.findResources('AWS::Events::Rule');
+    expect(Object.values(rules)).toHaveLength(1);
+    const rule = Object.values(rules)[0] as { Properties: { ScheduleExpression: string; State: string; Targets: Array<{ Arn: { 'Fn::GetAtt': string[] } }> } };
+    expect(rule.Properties.ScheduleExpression).toBe('rate(5 minutes)');
+    expect(rule.Properties.Targets[0]!.Arn['Fn::GetAtt'][0]).toMatch(/^TokenRefresher/);
+    expect(actionsOn('TokenRefresher', /TablesDefinitions/)).toEqual([]);
+    expect(actionsOn('TokenRefresher', /TablesState/).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    template.hasResourceProperties('AWS::Lambda::Permission', { Principal: 'events.amazonaws.com', Action: 'lambda:InvokeFunction' });
   });
 
   it('creates every route with IAM authorization', () => {

@@ -1,0 +1,36 @@
+/**
+ * `ivrflow refresh-tokens [--dynamodb-endpoint URL] [--secrets-endpoint URL] [--json]`: runs the
+ * token-refresher once, as its 5-minute schedule does. Tables and the secret prefix come from the
+ * environment (`IVRFLOW_STATE_TABLE`, `IVRFLOW_DEFINITIONS_TABLE`, `IVRFLOW_SECRET_PREFIX`;
+ * default the local ones, `ivrflow-state` and `ivrflow-definitions`), AWS access from the usual
+ * SDK configuration; the endpoints point it at DynamoDB Local and the local Secrets Manager that
+ * `ivrflow serve` prints. Exit code 0 when no token failed, 1 otherwise.
+ */
+import { parseArgs } from 'node:util';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { configFromEnv, createServices } from '../shared/api/runtime';
+import { ENV } from '../shared/config/env';
+import { describeRefresh, refreshTokens } from '../shared/connections/refresher';
+import { LOCAL_AWS, localDynamoDbClient } from '../shared/local/dynamodb-local';
+
+export async function refreshTokensCommand(args: string[], out: (s: string) => void): Promise<number> {
+  const { values } = parseArgs({ args, options: { 'dynamodb-endpoint': { type: 'string' }, 'secrets-endpoint': { type: 'string' }, json: { type: 'boolean' } } });
+  const config = configFromEnv({
+    [ENV.definitionsTable]: 'ivrflow-definitions',
+    [ENV.stateTable]: 'ivrflow-state',
+    ...process.env,
+    [ENV.allowPrivateNetworks]: values['dynamodb-endpoint'] ? 'true' : (process.env[ENV.allowPrivateNetworks] ?? 'false'),
+  });
+  const dynamodb = values['dynamodb-endpoint'] ? localDynamoDbClient(values['dynamodb-endpoint']) : undefined;
+  const secretsManager = values['secrets-endpoint'] ? new SecretsManagerClient({ ...LOCAL_AWS, endpoint: values['secrets-endpoint'] }) : undefined;
+  try {
+    // Events are summarised below, not logged one by one.
+    const services = createServices(config, { ...(dynamodb ? { dynamodb } : {}), ...(secretsManager ? { secretsManager } : {}), onTokenEvent: () => undefined });
+    const summary = await refreshTokens(services.tokenRegistry, services.tokens);
+    out(values.json ? JSON.stringify(summary) : describeRefresh(summary));
+    return summary.failed.length > 0 ? 1 : 0;
+  } finally {
+    dynamodb?.destroy();
+    secretsManager?.destroy();
+  }
+}
