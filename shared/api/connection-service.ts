@@ -82,7 +82,7 @@ export class ConnectionService {
     const newSpec = connection.authentication.type === 'oauth2' ? connectionTokenSpec(connection, this.props.names) : undefined;
     if (newSpec) await this.props.registry.register(tokenHash(newSpec), newSpec);
     await this.props.store.putConnection(connection);
-    if (oldHash !== undefined && oldHash !== (newSpec && tokenHash(newSpec))) await this.forgetToken(oldHash);
+    if (oldHash !== undefined && oldHash !== (newSpec && tokenHash(newSpec))) await this.forgetToken(oldHash, name);
     return { connection: await this.view(connection), created: existing === undefined };
   }
 
@@ -97,16 +97,23 @@ export class ConnectionService {
     return this.props.store.listConnections(limit, cursor);
   }
 
-  /** Deletes the connection, its secret and its cached token. @throws NotFoundError (404) */
+  /** Deletes the connection, its secret and its cached token (unless another connection shares it). @throws NotFoundError (404) */
   async delete(name: string): Promise<void> {
     const connection = await this.props.store.getConnection(name);
     if (!connection) throw new NotFoundError(`connection '${name}' does not exist`);
     await this.props.secrets.deleteSecret(this.props.names.connection(name));
-    if (connection.authentication.type === 'oauth2') await this.forgetToken(tokenHash(connectionTokenSpec(connection, this.props.names)));
+    if (connection.authentication.type === 'oauth2') await this.forgetToken(tokenHash(connectionTokenSpec(connection, this.props.names)), name);
     await this.props.store.deleteConnection(name);
   }
 
-  private async forgetToken(hash: string): Promise<void> {
+  /** Deletes a token's secret and record, unless another connection uses the same token ((endpoint, client id, scopes) are its identity). */
+  private async forgetToken(hash: string, except: string): Promise<void> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.props.store.listConnections(100, cursor);
+      if (page.items.some((c) => c.name !== except && c.authentication.type === 'oauth2' && tokenHash(connectionTokenSpec(c, this.props.names)) === hash)) return;
+      cursor = page.nextCursor;
+    } while (cursor);
     await this.props.secrets.deleteSecret(this.props.names.token(hash));
     await this.props.registry.remove(hash);
   }

@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { compileTemplate } from '../expressions/template';
 import { compileMapping } from '../expressions/response-mapping';
+import { SECRET_HEADERS } from '../http/call-pipeline';
 import { Template, VariableName } from '../steps/common';
 
 /** Connection names: letters, digits, `_` and `-`, 1–64 characters. */
@@ -172,6 +173,11 @@ export function requestProblems(requests: Record<string, ConnectionRequest> | un
   for (const [name, request] of Object.entries(requests ?? {})) {
     const texts: Array<{ path: string; text: string }> = [{ path: 'path', text: request.path }, ...Object.entries(request.headers ?? {}).map(([h, text]) => ({ path: `headers.${h}`, text }))];
     if (typeof request.body === 'string') texts.push({ path: 'body', text: request.body });
+    for (const [h, text] of Object.entries(request.headers ?? {})) {
+      // The definition is returned by GET: a credential belongs in `authentication`, stored as a secret.
+      if (SECRET_HEADERS.test(h) && !text.includes('{{'))
+        problems.push({ code: 'LITERAL_SECRET', path: `requests.${name}.headers.${h}`, message: 'a literal credential is not allowed in a request header (its value is not shown); put it in authentication' });
+    }
     for (const t of texts) {
       try {
         compileTemplate(t.text);

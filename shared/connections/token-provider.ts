@@ -184,6 +184,8 @@ export class TokenProvider {
     if (current) {
       // Still valid: the caller goes on with it; the refresh happens beside the call.
       entry.token = current;
+      // After a failed refresh, the next try waits out the back-off like callers do.
+      if (entry.failure && entry.failure.until > now) return current;
       entry.background ??= this.refreshUnderLease(spec, hash, entry, { reason: 'expiring', onCallerPath: false, waitForPeer: false }).then(
         () => {
           entry.background = undefined;
@@ -215,7 +217,7 @@ export class TokenProvider {
     const { clock, registry } = this.o;
     const about = { hash, source: spec.source, tokenEndpoint: spec.tokenEndpoint, clientId: spec.clientId, scopes: spec.scopes, reason: options.reason };
     const start = clock.now();
-    if (!(await registry.acquireLease(hash, this.o.instanceId, start, start + this.o.leaseMs))) {
+    if (!(await registry.acquireLease(hash, spec, this.o.instanceId, start, start + this.o.leaseMs))) {
       if (!options.waitForPeer) return undefined;
       const until = Math.min(start + this.o.waitForPeerMs, options.deadlineAt ?? Infinity);
       while (clock.now() + PEER_POLL_MS < until) {
@@ -227,6 +229,13 @@ export class TokenProvider {
         }
       }
       throw new TokenRequestError('token_endpoint_unreachable', `another instance is refreshing the token of ${spec.source} and no new token arrived in time`);
+    }
+    // Another instance may have published a token between this one's look and its lease.
+    const published = await this.readShared(hash);
+    if (published && published.accessToken !== options.rejected && (options.reason === 'scheduled' ? !needsRefresh(published, clock.now()) : !expiresSoon(published, clock.now(), this.o.refreshWithinMs))) {
+      entry.token = published;
+      await registry.release(hash, this.o.instanceId, { token: { issuedAt: published.issuedAt, expiresAt: published.expiresAt, scope: published.scope } });
+      return published;
     }
     let token: AccessToken;
     try {
@@ -243,12 +252,18 @@ export class TokenProvider {
     }
     entry.token = token;
     entry.failure = undefined;
+    const missingScopes = scopeDrift(spec.scopes, token.grantedScopes);
     try {
       await this.o.secrets.putSecretJson(this.o.names.token(hash), toSecret(token));
-    } finally {
-      await registry.release(hash, this.o.instanceId, { token: { issuedAt: token.issuedAt, expiresAt: token.expiresAt, scope: token.scope } });
-      this.emit({ type: 'token_acquired', ...about, expiresAt: token.expiresAt, missingScopes: scopeDrift(spec.scopes, token.grantedScopes), onCallerPath: options.onCallerPath });
+    } catch (err) {
+      // This instance keeps the token; the others and the refresher must not believe it is shared.
+      const message = `the new token of ${spec.source} could not be stored: ${err instanceof Error ? err.message : String(err)}`;
+      this.emit({ type: 'token_refresh_failed', ...about, message, usingPreviousToken: false });
+      await registry.release(hash, this.o.instanceId, { error: message, atMs: clock.now() }).catch(() => undefined);
+      return token;
     }
+    await registry.release(hash, this.o.instanceId, { token: { issuedAt: token.issuedAt, expiresAt: token.expiresAt, scope: token.scope } });
+    this.emit({ type: 'token_acquired', ...about, expiresAt: token.expiresAt, missingScopes, onCallerPath: options.onCallerPath });
     return token;
   }
 
@@ -268,10 +283,10 @@ export class TokenProvider {
     try {
       value = await this.o.secrets.getSecretJson(secretId, { fresh: true });
     } catch (err) {
-      throw new CredentialUnavailableError(`the client secret of ${spec.source} cannot be read from secret "${secretId}"`, { cause: err });
+      throw new CredentialUnavailableError(`the client secret of ${spec.source} cannot be read from secret "${secretId}" (key "${key}")`, { cause: err });
     }
     const secret = value?.[key];
-    if (!secret) throw new CredentialUnavailableError(value ? `secret "${secretId}" has no key "${key}" (the client secret of ${spec.source})` : `secret "${secretId}" (the client secret of ${spec.source}) does not exist`);
+    if (!secret) throw new CredentialUnavailableError(value ? `secret "${secretId}" has no key "${key}" (the client secret of ${spec.source})` : `secret "${secretId}" (the client secret of ${spec.source}, key "${key}") does not exist`);
     return secret;
   }
 

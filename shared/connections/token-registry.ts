@@ -52,8 +52,13 @@ export interface TokenRegistry {
   get(hash: string): Promise<TokenRecord | undefined>;
   /** Every record (the refresher walks them all). */
   list(): Promise<TokenRecord[]>;
-  /** Takes the refresh lease until `untilMs` unless another owner holds an unexpired one. @returns whether `owner` holds it now */
-  acquireLease(hash: string, owner: string, nowMs: number, untilMs: number): Promise<boolean>;
+  /**
+   * Takes the refresh lease until `untilMs` unless another owner holds an unexpired one. Creates
+   * the record from `spec` when it is missing (another connection sharing the token may have
+   * removed it), so a token in use is always known to the refresher again after its next refresh.
+   * @returns whether `owner` holds it now
+   */
+  acquireLease(hash: string, spec: TokenSpec, owner: string, nowMs: number, untilMs: number): Promise<boolean>;
   /** Records a refresh outcome and releases `owner`'s lease. */
   release(hash: string, owner: string, outcome: { token: { issuedAt: number; expiresAt: number; scope: string } } | { error: string; atMs: number }): Promise<void>;
   /** Deletes the record. */
@@ -78,9 +83,12 @@ export class MemoryTokenRegistry implements TokenRegistry {
     return Promise.resolve([...this.records.values()].map((r) => ({ ...r })));
   }
 
-  acquireLease(hash: string, owner: string, nowMs: number, untilMs: number): Promise<boolean> {
-    const record = this.records.get(hash);
-    if (!record) return Promise.resolve(false);
+  acquireLease(hash: string, spec: TokenSpec, owner: string, nowMs: number, untilMs: number): Promise<boolean> {
+    let record = this.records.get(hash);
+    if (!record) {
+      record = { ...spec, hash };
+      this.records.set(hash, record);
+    }
     if (record.leaseOwner !== undefined && record.leaseOwner !== owner && (record.leaseUntil ?? 0) > nowMs) return Promise.resolve(false);
     record.leaseOwner = owner;
     record.leaseUntil = untilMs;

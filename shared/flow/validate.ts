@@ -186,10 +186,15 @@ function kindOf(value: unknown): string {
   return t === 'object' ? 'an object' : `a ${t}`;
 }
 
+/** A URL's user information (`https://user:password@host`) is never repeated in a message. */
+function hideUserinfo(text: string): string {
+  return text.replace(/\/\/[^/?#\s"]*@/g, '//***@');
+}
+
 /** `got <preview>`, or only the kind of value where the key may hold a secret. */
 function got(value: unknown, path: ReadonlyArray<PropertyKey>): string {
   const secret = path.some((k) => typeof k === 'string' && SECRET_KEY.test(k));
-  return secret ? `got ${kindOf(value)} (not shown: it may be a secret)` : `got ${preview(value)}`;
+  return secret ? `got ${kindOf(value)} (not shown: it may be a secret)` : `got ${hideUserinfo(preview(value))}`;
 }
 
 /** The name of a field for messages: its last key, with the indexes after it (`allowedHosts[0]`). */
@@ -260,7 +265,7 @@ function describeIssue(issue: z.core.$ZodIssue, path: PropertyKey[], at: string,
         return [{ code: 'INVALID_VALUE', path: at, message: `${name} must be ${expected.map(article).join(' or ')}${hasInput ? `, ${got(input, path)}` : ''}` }];
       }
       // Only the kind of an object is named: one that fits no form may still hold a secret.
-      return [{ code: 'INVALID_VALUE', path: at, message: `${name} fits none of its allowed forms${hasInput ? `; got ${typeof input === 'object' && input !== null ? kindOf(input) : preview(input)}` : ''}` }];
+      return [{ code: 'INVALID_VALUE', path: at, message: `${name} fits none of its allowed forms${hasInput ? `; got ${kindOf(input)}` : ''}` }];
     }
     case 'too_big':
     case 'too_small': {
@@ -439,9 +444,9 @@ async function check(raw: unknown, options: ValidateOptions): Promise<Validation
   const secretBindings = own(raw, 'secrets');
   const secretNames = new Set(secretBindings && typeof secretBindings === 'object' && !Array.isArray(secretBindings) ? Object.keys(secretBindings) : []);
   const outputs = own(raw, 'outputs');
-  for (const v of [...(Array.isArray(inputs) ? (inputs as unknown[]) : []), ...(Array.isArray(outputs) ? (outputs as unknown[]) : []), ...(Array.isArray(sessionVariables) ? (sessionVariables as unknown[]) : [])]) {
+  for (const v of [...(Array.isArray(inputs) ? (inputs as unknown[]) : []), ...(Array.isArray(outputs) ? (outputs as unknown[]) : []), ...(Array.isArray(sessionVariables) ? (sessionVariables as unknown[]) : []), ...BUILTIN_VARIABLES]) {
     if (typeof v === 'string' && secretNames.has(v))
-      errors.push({ code: 'SECRET_VARIABLE_CONFLICT', path: `secrets.${v}`, message: `variable ${quoted(v)} is bound to a secret, so it cannot also be an input, an output or a session variable` });
+      errors.push({ code: 'SECRET_VARIABLE_CONFLICT', path: `secrets.${v}`, message: `variable ${quoted(v)} is bound to a secret, so it cannot also be a built-in variable, an input, an output or a session variable` });
   }
 
   for (const { step, index } of steps) {
@@ -615,7 +620,7 @@ function checkUrl(text: string, path: string, options: ValidateOptions, allowedH
   const templateAt = text.indexOf('{{');
   const origin = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(text);
   if (!origin && templateAt !== 0) {
-    errors.push({ code: 'BAD_URL', path, message: `URL must be absolute (http:// or https://) or start with a {{ reference }}; got ${preview(text)}` });
+    errors.push({ code: 'BAD_URL', path, message: `URL must be absolute (http:// or https://) or start with a {{ reference }}; got ${hideUserinfo(preview(text))}` });
     return;
   }
   // `{{` before the end of the authority: the host (or port, or user) comes from a value, so it is
@@ -625,7 +630,7 @@ function checkUrl(text: string, path: string, options: ValidateOptions, allowedH
       warnings.push({
         code: 'UNRESTRICTED_HOST',
         path,
-        message: `URL ${preview(text)} takes its host from a value and the flow sets no allowedHosts: a caller or backend can then send this request, and its credentials, to any public host; set allowedHosts to the hosts this flow may call`,
+        message: `URL ${hideUserinfo(preview(text))} takes its host from a value and the flow sets no allowedHosts: a caller or backend can then send this request, and its credentials, to any public host; set allowedHosts to the hosts this flow may call`,
       });
     }
     return;
@@ -634,7 +639,11 @@ function checkUrl(text: string, path: string, options: ValidateOptions, allowedH
   try {
     url = new URL(text.replace(/\{\{[\s\S]*?\}\}/g, 'x'));
   } catch {
-    errors.push({ code: 'BAD_URL', path, message: `not a valid URL: got ${preview(text)}` });
+    errors.push({ code: 'BAD_URL', path, message: `not a valid URL: got ${hideUserinfo(preview(text))}` });
+    return;
+  }
+  if (url.username !== '' || url.password !== '') {
+    errors.push({ code: 'BAD_URL', path, message: 'a URL must not carry credentials (user:password@); use authentication' });
     return;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {

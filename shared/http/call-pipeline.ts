@@ -42,6 +42,9 @@ export type FailureType = 'timeout' | 'connection' | 'http_3xx' | 'http_4xx' | '
 /** Failures that count toward the circuit breaker: never 4xx. */
 const BREAKER_FAILURES: ReadonlySet<FailureType | undefined> = new Set<FailureType | undefined>(['http_5xx', 'timeout', 'connection']);
 
+/** Headers whose values are credentials whatever a flow or connection says (redacted like authentication values). */
+export const SECRET_HEADERS = /^(authorization|proxy-authorization|x-api-key|api-key|x-auth-token)$/i;
+
 /** A request ready to send (credential headers are added per attempt). */
 export interface PreparedRequest {
   url: URL;
@@ -138,9 +141,14 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
   let admission: Admission | undefined;
   let renewed = false;
   let resend = false;
+  /** A call ending before the resend of a renewed credential: that attempt's 401 settles its breaker admission (a 4xx, never a failure). */
+  const endBeforeResend = async (failure: { type: FailureType; message: string }, statusCode: number | null): Promise<CallOutcome> => {
+    if (resend && circuit && admission?.allowed) await circuits.record(circuit.key, admission, false, breaker!);
+    return { failure, statusCode, trace: resend && last ? last.trace : withCircuit(noResponse(attempts)) };
+  };
   for (;;) {
     const remainingMs = ctx.deadlineAt - ctx.clock.now();
-    if (remainingMs <= 0) return { failure: { type: 'timeout', message: 'the run deadline passed before the request could be sent' }, statusCode: null, trace: withCircuit(noResponse(attempts)) };
+    if (remainingMs <= 0) return endBeforeResend({ type: 'timeout', message: 'the run deadline passed before the request could be sent' }, null);
 
     let credentials: Record<string, string> = {};
     if (auth) {
@@ -148,7 +156,7 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
         credentials = await auth.headers(ctx);
       } catch (err) {
         if (!(err instanceof IvrflowError)) throw err;
-        return last ?? { failure: { type: 'auth', message: err.message }, statusCode: null, trace: withCircuit(noResponse(attempts)) };
+        return endBeforeResend({ type: 'auth', message: err.message }, resend ? 401 : null);
       }
     }
 
@@ -181,6 +189,18 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
     if (statusCode === 401 && !renewed && auth?.rejected?.()) {
       renewed = true;
       resend = true;
+      last = {
+        failure: { type: 'auth', message },
+        statusCode,
+        response: result as HttpResponse,
+        trace: withCircuit({
+          attempts,
+          statusCode,
+          bodySha256: createHash('sha256')
+            .update((result as HttpResponse).body)
+            .digest('hex'),
+        }),
+      };
       continue;
     }
 

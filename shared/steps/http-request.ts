@@ -26,7 +26,7 @@ import { evaluate } from '../expressions/evaluator';
 import { applyResponseMapping } from '../expressions/response-mapping';
 import { compileTemplate, renderHeader, renderJsonText, renderJsonValue, renderText, renderUrl, templatesIn } from '../expressions/template';
 import { isFlowFailure, TemplateError } from '../errors';
-import { callBackend, CircuitBreakerConfig, type CallAuth, type CallOutcome, type FailureType, type PreparedRequest } from '../http/call-pipeline';
+import { callBackend, CircuitBreakerConfig, SECRET_HEADERS, type CallAuth, type CallOutcome, type FailureType, type PreparedRequest } from '../http/call-pipeline';
 import type { HttpResponse } from '../http/client';
 import { hostAllowed } from '../http/network-policy';
 import { parseUntrustedJson } from '../json';
@@ -35,7 +35,7 @@ import { circuitsService, httpService, stepMetricsService } from '../services';
 import { Expression, Template, VariableName } from './common';
 import { defineStep, type StepContext, type StepOutcome } from './types';
 
-export { CircuitBreakerConfig, defaultCircuitKey, type FailureType } from '../http/call-pipeline';
+export { CircuitBreakerConfig, defaultCircuitKey, SECRET_HEADERS, type FailureType } from '../http/call-pipeline';
 
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
 
@@ -114,9 +114,6 @@ export function parseBody(res: HttpResponse): unknown {
   }
   return parseUntrustedJson(text, { protectProto: false });
 }
-
-/** Headers whose values are credentials whatever the flow says (redacted like authentication values). */
-export const SECRET_HEADERS = /^(authorization|proxy-authorization|x-api-key|api-key|x-auth-token)$/i;
 
 /** Thrown by {@link prepare} for a destination the flow does not allow. */
 class HostNotAllowedError extends TemplateError {}
@@ -240,7 +237,11 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
   services: [httpService, circuitsService, stepMetricsService],
   analyze(c) {
     const credentials = credentialTemplates(c);
-    const templates = [...credentials.map((t) => ({ ...t, credential: true })), ...(typeof c.body === 'string' ? [{ path: 'body', text: c.body }] : templatesIn(c.body, 'body'))];
+    const templates = [
+      ...credentials.map((t) => ({ ...t, credential: true })),
+      ...(typeof c.body === 'string' ? [{ path: 'body', text: c.body }] : templatesIn(c.body, 'body')),
+      ...(c.circuitBreaker?.key === undefined ? [] : [{ path: 'circuitBreaker.key', text: c.circuitBreaker.key }]),
+    ];
     const secrets: Array<{ path: string; value: string }> = [];
     const auth = c.authentication;
     if (auth && 'type' in auth) {

@@ -144,7 +144,10 @@ export const integrationHubExecuteStep = defineStep<IntegrationHubExecuteConfig>
   analyze(c) {
     const payload = c.requestPayload;
     return {
-      templates: typeof payload === 'string' ? [{ path: 'requestPayload', text: payload }] : templatesIn(payload, 'requestPayload'),
+      templates: [
+        ...(typeof payload === 'string' ? [{ path: 'requestPayload', text: payload }] : templatesIn(payload, 'requestPayload')),
+        ...(c.circuitBreaker?.key === undefined ? [] : [{ path: 'circuitBreaker.key', text: c.circuitBreaker.key }]),
+      ],
       expressions: c.when ? [{ path: 'when', source: c.when }] : [],
       connectionRefs: [{ path: 'connectName', name: c.connectName, requestName: { path: 'requestName', name: c.requestName } }],
       sets: [c.requestBodyVarName, c.requestErrorDetailsVarName, c.requestHeadersListVarName, c.requestProxyVarName],

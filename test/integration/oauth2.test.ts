@@ -211,6 +211,16 @@ describe('refresh rules', () => {
 });
 
 describe('scope drift', () => {
+  it('lists the requested scopes the server did not grant', async () => {
+    answer((r) => (fields(r)['scope'] = 'crm.read'));
+    const requested = ['crm.read', 'crm.write', 'billing.read'];
+    const token = await requestClientCredentialsToken(config({ scopes: requested }), http, new FakeClock(0));
+    expect(seen[0]!.body['scope']).toBe('crm.read crm.write billing.read');
+    expect(token.grantedScopes).toEqual(['crm.read']);
+    expect(token.scope).toBe('crm.read');
+    expect(scopeDrift(requested, token.grantedScopes)).toEqual(['crm.write', 'billing.read']);
+  });
+
   it('is empty when everything was granted, or when the answer omits scope (RFC 6749 §5.1)', async () => {
     const granted = await requestClientCredentialsToken(config({ scopes: ['a', 'b'] }), http, new FakeClock(0));
     expect(scopeDrift(['a', 'b'], granted.grantedScopes)).toEqual([]);
@@ -218,5 +228,45 @@ describe('scope drift', () => {
     const omitted = await requestClientCredentialsToken(config({ scopes: ['a', 'b'] }), http, new FakeClock(0));
     expect(omitted.grantedScopes).toEqual(['a', 'b']);
     expect(scopeDrift(['a', 'b'], omitted.grantedScopes)).toEqual([]);
+  });
+});
+
+describe('secrets', () => {
+  it('the client secret never appears in a TokenRequestError message, details or stack', async () => {
+    const captured: string[] = [];
+    const errors: TokenRequestError[] = [];
+    const clock = new FakeClock(0);
+    const keep = (err: TokenRequestError) => {
+      errors.push(err);
+      captured.push(err.message, JSON.stringify(err.details), String(err.stack), String(err.error));
+    };
+    const basic = Buffer.from(`ivr+client%3A1:S3cr3t+p%40ss%2Fword%2B%C3%A9`).toString('base64');
+
+    const token = await requestClientCredentialsToken(config(), http, clock);
+    // A 401 echoing what it received (raw, form-encoded, the Basic credentials), with both client authentications.
+    answer((r) => {
+      r.statusCode = 401;
+      r.body = { error: 'S3cr3t+p%40ss%2Fword%2B%C3%A9', error_description: `client_secret ${SECRET} (S3cr3t+p%40ss%2Fword%2B%C3%A9, Basic ${basic}) is wrong` };
+    });
+    keep(await failure(requestClientCredentialsToken(config(), http, clock)));
+    keep(await failure(requestClientCredentialsToken(config({ clientAuthentication: 'body' }), http, clock)));
+    server.service.removeAllListeners(Events.BeforeResponse);
+    // 500, a 200 without a token, a closed port, a timeout.
+    answer((r) => (r.statusCode = 500));
+    keep(await failure(requestClientCredentialsToken(config(), http, clock)));
+    server.service.removeAllListeners(Events.BeforeResponse);
+    answer((r) => delete fields(r)['access_token']);
+    keep(await failure(requestClientCredentialsToken(config(), http, clock)));
+    keep(await failure(requestClientCredentialsToken(config({ tokenEndpoint: `http://127.0.0.1:${await closedPort()}/token` }), http, clock)));
+    // An endpoint URL carrying the secret as its password is refused without echoing it.
+    keep(await failure(requestClientCredentialsToken(config({ tokenEndpoint: `http://user:${encodeURIComponent(SECRET)}@127.0.0.1:1/token` }), http, clock)));
+
+    expect(errors.map((e) => e.type)).toEqual(['token_endpoint_error', 'token_endpoint_error', 'token_endpoint_error', 'invalid_token_response', 'token_endpoint_unreachable', 'token_endpoint_unreachable']);
+    expect(errors[0]!.message).toContain('[REDACTED]');
+    expect(errors[0]!.error).toBe('[REDACTED]');
+    // No cause to carry an HTTP failure's own text.
+    for (const err of errors) expect(err.cause).toBeUndefined();
+    const forms = [SECRET, encodeURIComponent(SECRET), 'S3cr3t+p%40ss', 'S3cr3t p@ss', basic, Buffer.from(`${CLIENT_ID}:${SECRET}`).toString('base64'), token.accessToken];
+    for (const text of captured) for (const form of forms) expect(text).not.toContain(form);
   });
 });

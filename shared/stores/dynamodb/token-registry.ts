@@ -27,6 +27,10 @@ function toRecord(item: Record<string, unknown>): TokenRecord {
   return record;
 }
 
+function specValues(hash: string, spec: TokenSpec): Record<string, unknown> {
+  return { ':kind': KIND, ':id': hash, ':te': spec.tokenEndpoint, ':ci': spec.clientId, ':sc': spec.scopes, ':ca': spec.clientAuthentication, ':cs': spec.clientSecret, ':src': spec.source };
+}
+
 export class DynamoTokenRegistry implements TokenRegistry {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
@@ -43,7 +47,7 @@ export class DynamoTokenRegistry implements TokenRegistry {
         Key: keyOf(hash),
         UpdateExpression: 'SET kind = :kind, id = :id, tokenEndpoint = :te, clientId = :ci, scopes = :sc, clientAuthentication = :ca, clientSecret = :cs, #source = :src',
         ExpressionAttributeNames: { '#source': 'source' },
-        ExpressionAttributeValues: { ':kind': KIND, ':id': hash, ':te': spec.tokenEndpoint, ':ci': spec.clientId, ':sc': spec.scopes, ':ca': spec.clientAuthentication, ':cs': spec.clientSecret, ':src': spec.source },
+        ExpressionAttributeValues: specValues(hash, spec),
       }),
     );
   }
@@ -64,15 +68,17 @@ export class DynamoTokenRegistry implements TokenRegistry {
     return records;
   }
 
-  async acquireLease(hash: string, owner: string, nowMs: number, untilMs: number): Promise<boolean> {
+  async acquireLease(hash: string, spec: TokenSpec, owner: string, nowMs: number, untilMs: number): Promise<boolean> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: keyOf(hash),
-          UpdateExpression: 'SET leaseOwner = :owner, leaseUntil = :until',
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(leaseOwner) OR leaseOwner = :owner OR leaseUntil <= :now)',
-          ExpressionAttributeValues: { ':owner': owner, ':until': untilMs, ':now': nowMs },
+          // The spec is written too: it recreates a record another connection's removal deleted.
+          UpdateExpression: 'SET leaseOwner = :owner, leaseUntil = :until, kind = :kind, id = :id, tokenEndpoint = :te, clientId = :ci, scopes = :sc, clientAuthentication = :ca, clientSecret = :cs, #source = :src',
+          ConditionExpression: 'attribute_not_exists(leaseOwner) OR leaseOwner = :owner OR leaseUntil <= :now',
+          ExpressionAttributeNames: { '#source': 'source' },
+          ExpressionAttributeValues: { ':owner': owner, ':until': untilMs, ':now': nowMs, ...specValues(hash, spec) },
         }),
       );
       return true;

@@ -9,7 +9,12 @@ import { validateFlow, type ValidateOptions, type ValidationResult } from '../..
 import { flowOf } from '../../support/flows';
 
 const http = (id: string, configuration: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ id, type: 'HTTPRequest', configuration: { url: 'https://api.crm.example.com/v2/accounts', ...configuration }, ...extra });
-const hub = (id: string, configuration: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({ id, type: 'IntegrationHubExecute', configuration: { connectName: 'crm', requestName: 'getAccount', ...configuration }, ...extra });
+const hub = (id: string, configuration: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
+  id,
+  type: 'IntegrationHubExecute',
+  configuration: { connectName: 'crm', requestName: 'getAccount', ...configuration },
+  ...extra,
+});
 const assign = (id: string, variables: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ id, type: 'DataAPI', configuration: { operation: 'assign', variables }, ...extra });
 const end = (id: string, configuration: Record<string, unknown> = {}) => ({ id, type: 'End', configuration });
 
@@ -111,7 +116,16 @@ describe('validateFlow: variables bound to secrets', () => {
 
     it('in a Condition, an End output, a SubFlow pass-through and an IntegrationHubExecute payload', async () => {
       const r = await misuse([
-        { id: 'cond', type: 'Condition', configuration: { conditions: [{ expression: 'true', nextStepId: 'end' }, { expression: "startsWith(api_token, 'sk_')", nextStepId: 'end' }] } },
+        {
+          id: 'cond',
+          type: 'Condition',
+          configuration: {
+            conditions: [
+              { expression: 'true', nextStepId: 'end' },
+              { expression: "startsWith(api_token, 'sk_')", nextStepId: 'end' },
+            ],
+          },
+        },
         end('end', { outputs: { leaked: 'token={{ api_token }}' } }),
         { id: 'sub', type: 'SubFlow', configuration: { flowId: 'child', passThroughVariables: ['account', 'db_password'] } },
         hub('hub-object', { requestPayload: { id: '{{account}}', secret: '{{oauth_client_secret}}' } }),
@@ -143,6 +157,7 @@ describe('validateFlow: variables bound to secrets', () => {
 
     it('in a circuit breaker key template (HTTPRequest and IntegrationHubExecute)', async () => {
       // The key is a template rendered from the run's variables (shared/http/call-pipeline.ts), so it is a read like any other.
+      // Known gap (see the report): neither step's analyze() lists circuitBreaker.key, so it is not checked at all.
       const r = await validateFlow(flowOf([http('a', { circuitBreaker: { key: 'crm-{{api_token}}' } }), hub('b', { circuitBreaker: { key: 'crm-{{db_password}}' } })], { secrets: SECRETS }));
       expect(where(r.errors)).toEqual(['SECRET_MISUSE steps[0].configuration.circuitBreaker.key', 'SECRET_MISUSE steps[1].configuration.circuitBreaker.key']);
     });
@@ -159,7 +174,7 @@ describe('validateFlow: variables bound to secrets', () => {
         }),
       );
       expect(where(r.errors)).toEqual(['SECRET_VARIABLE_CONFLICT secrets.api_token', 'SECRET_VARIABLE_CONFLICT secrets.db_password', 'SECRET_VARIABLE_CONFLICT secrets.oauth_client_secret']);
-      expect(r.errors[0]!.message).toBe("variable 'api_token' is bound to a secret, so it cannot also be an input, an output or a session variable");
+      expect(r.errors[0]!.message).toBe("variable 'api_token' is bound to a secret, so it cannot also be a built-in variable, an input, an output or a session variable");
       expect(r.errors[1]!.message).toContain("'db_password'");
       expect(r.errors[2]!.message).toContain("'oauth_client_secret'");
     });
@@ -339,12 +354,16 @@ describe('validateFlow: connections, checked through the connection callback', (
 
     it('hosts off the list: a parent of a wildcard, a look-alike suffix, userinfo tricks', async () => {
       const urls = ['https://eu.crm.example.com/x', 'https://api.crm.example.com.evil.net/x', 'https://api.crm.example.com@evil.example.net/x', 'https://crm.example.com/x'];
-      const r = await validateFlow(
-        flowOf(urls.map((u, i) => http(`s${i}`, { url: u, authentication: { connection: 'crm' } }))),
-        connections(CRM),
-      );
-      expect(where(r.errors)).toEqual(urls.map((_, i) => `HOST_NOT_ALLOWED steps[${i}].configuration.url`));
-      expect(r.errors.map((e) => e.message.split(' ')[1])).toEqual(['eu.crm.example.com', 'api.crm.example.com.evil.net', 'evil.example.net', 'crm.example.com']);
+      const r = await validateFlow(flowOf(urls.map((u, i) => http(`s${i}`, { url: u, authentication: { connection: 'crm' } }))), connections(CRM));
+      // The userinfo trick is also refused as a URL carrying credentials.
+      expect(where(r.errors)).toEqual([
+        ...urls.map((_, i) => `HOST_NOT_ALLOWED steps[${i}].configuration.url`).slice(0, 2),
+        'BAD_URL steps[2].configuration.url',
+        'HOST_NOT_ALLOWED steps[2].configuration.url',
+        'HOST_NOT_ALLOWED steps[3].configuration.url',
+      ]);
+      const hostErrors = r.errors.filter((e) => e.code === 'HOST_NOT_ALLOWED');
+      expect(hostErrors.map((e) => e.message.split(' ')[1])).toEqual(['eu.crm.example.com', 'api.crm.example.com.evil.net', 'evil.example.net', 'crm.example.com']);
     });
 
     it('a host taken from a value is left to the run-time check (a warning when no allowedHosts)', async () => {
@@ -362,7 +381,7 @@ describe('validateFlow: connections, checked through the connection callback', (
 
     it('without the callback, connection hosts are not checked; allowedHosts still are, separately', async () => {
       expect((await validateFlow(flowOf([withConnection('https://evil.example.net/x')]))).errors).toEqual([]);
-      const r = await validateFlow(flowOf([withConnection('https://evil.example.net/x')], { allowedHosts: ['*.example.com'] }), connections(CRM));
+      const r = await validateFlow(flowOf([withConnection('https://other.example.com/x')], { allowedHosts: ['*.example.com'] }), connections(CRM));
       expect(where(r.errors)).toEqual(['HOST_NOT_ALLOWED steps[0].configuration.url']);
       expect(r.errors[0]!.message).toMatch(/one of connection 'crm' hosts/);
       const both = await validateFlow(flowOf([withConnection('https://evil.example.org/x')], { allowedHosts: ['*.example.com'] }), connections(CRM));
@@ -402,12 +421,21 @@ describe('validateFlow: an authentication object that fits no form never echoes 
       { type: 'oauth2', tokenEndpoint: 'https://auth.example.com/t', clientId: 'c', clientSecret: 'pw-Literal-4242', token: 'pw-Literal-4242' },
       { type: 'magic', password: 'pw-Literal-4242' },
       ['pw-Literal-4242'],
-      'pw-Literal-4242',
+      { type: 'basic', username: 'u', password: { nested: 'pw-Literal-4242' } },
     ]) {
       const r = await errorsOf(authentication);
       expect(r.valid, JSON.stringify(authentication)).toBe(false);
       expect(r.errors.every((e) => e.path.startsWith('steps[0].configuration.authentication'))).toBe(true);
       expectNotShown(r, 'pw-Literal-4242');
+    }
+  });
+
+  it('a scalar in place of the authentication object (a pasted token, password or number) is not shown', async () => {
+    // Known bug (see the report): the 'fits none of its allowed forms' message previews any input that is not an object.
+    for (const authentication of ['Bearer sk_live_51HxQ2eZvKYlo2C', 'hunter2-Pasted', 12345678]) {
+      const r = await errorsOf(authentication);
+      expect(where(r.errors)).toEqual(['INVALID_VALUE steps[0].configuration.authentication']);
+      expectNotShown(r, String(authentication));
     }
   });
 
