@@ -116,7 +116,7 @@ try {
 }
 
 const bundles: Record<string, number> = {};
-for (const name of ['flow-api', 'flow-executor']) {
+for (const name of ['flow-api', 'flow-executor', 'token-refresher']) {
   // As NodejsFunction bundles for Node.js 18+: the AWS SDK v3 comes with the Lambda runtime.
   const out = await build({
     entryPoints: [fileURLToPath(new URL(`../functions/${name}/handler.ts`, import.meta.url))],

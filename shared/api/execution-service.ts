@@ -5,7 +5,7 @@
  * `shared/flow/schema.ts`), and one write of the execution record at the end.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock, Randomness } from '../clock';
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableRequestError } from '../errors';
 import { resume, resultOf, runFlowWithVariables, sessionKeyOf, type ExecutorDeps, type WaitEvent } from '../executor/executor';

@@ -9,7 +9,7 @@
  * `<prefix>connections/<name>` holds a connection's credentials, `<prefix>tokens/<hash>` an OAuth2
  * access token, and `<prefix><secretId>` a secret a flow binds with `secrets`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { compileTemplate } from '../expressions/template';
 import { compileMapping } from '../expressions/response-mapping';
 import { SECRET_HEADERS } from '../http/call-pipeline';

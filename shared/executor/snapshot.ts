@@ -5,7 +5,7 @@
  * wait it is suspended on, and a revision for conditional writes. Versioned by `snapshotVersion`;
  * {@link parseSnapshot} checks a stored one before it is continued.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ExecutionResult, TraceEntry } from '../steps/types';
 import { SecretRedactor } from './redact';
 

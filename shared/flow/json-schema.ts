@@ -1,5 +1,5 @@
 /** JSON Schema of flow files, generated from {@link FlowSchema} (zod 4 `toJSONSchema`). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { FlowSchema } from './schema';
 
 /** The JSON Schema (draft 2020-12) of a flow file, as input (defaults are optional). */

@@ -5,7 +5,7 @@
  * `session`, `allowedHosts`. Types are inferred from it, and `flow.schema.json` is generated
  * from it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_STEPS_CEILING } from '../budgets';
 import { StepId, VariableName } from '../steps/common';
 import { STEP_DEFINITIONS } from '../steps/registry';

@@ -44,7 +44,7 @@
  * `validateFlow` never throws for any input: whatever the value (not an object, steps that are
  * not objects, huge or deeply nested values), the answer is a list of diagnostics.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Diagnostic } from '../errors';
 import { ExpressionError, FlowValidationError, IvrflowError } from '../errors';
 import { compileExpression } from '../expressions/evaluator';

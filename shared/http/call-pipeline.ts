@@ -13,7 +13,7 @@
  *   request carrying an `Idempotency-Key`, and never past the run's deadline.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isFlowFailure, IvrflowError } from '../errors';
 import { renderText } from '../expressions/template';
 import type { Admission, CircuitState } from '../resilience/circuit-breaker';

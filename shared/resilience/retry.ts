@@ -3,7 +3,7 @@
  * Jitter", AWS Architecture Blog): data validated when the flow loads (Temporal `RetryPolicy`
  * style), and the backoff it implies.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const RetryPolicy = z
   .object({

@@ -1,5 +1,5 @@
 /** zod building blocks shared by step schemas. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Step ids: letters, digits, `_ - . :`, up to 128 characters. */
 export const StepId = z

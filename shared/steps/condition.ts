@@ -3,7 +3,7 @@
  * the first `conditions[i].expression` that is true sends the flow to its `nextStepId`; none true →
  * `defaultStepId`, else the step's `next`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { evaluate } from '../expressions/evaluator';
 import { isFlowFailure } from '../errors';
 import { defineStep } from './types';

@@ -11,7 +11,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { LRUCache } from 'lru-cache';
 import { RE2JS } from 're2js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_VARIABLES_BYTES } from '../budgets';
 import { IvrflowError, isFlowFailure } from '../errors';
 import { evaluate } from '../expressions/evaluator';

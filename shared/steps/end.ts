@@ -3,7 +3,7 @@
  * `status` (default SUCCEEDED) and optional `outputs` assigned first (templates, typed when a
  * value is exactly `{{ expr }}`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_VARIABLES_BYTES } from '../budgets';
 import { isFlowFailure } from '../errors';
 import { renderJsonValue, templatesIn } from '../expressions/template';

@@ -17,7 +17,7 @@
  * the URL must be on the connection's hosts. Variables bound to secrets are read when the step
  * runs and may appear only in `authentication` and `headers`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { connectionAuth, connectionsService, oauth2Auth, secretNamesService, secretStoreService } from '../connections/auth';
 import { ConnectionName, connectionHosts } from '../connections/connection';
 import { normalizeScopes } from '../connections/oauth2';

@@ -22,7 +22,7 @@
  * Branches: OnSuccess (2xx), OnTimeout (no answer within the request's timeout, or the run's
  * deadline), OnError (anything else), Default.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { connectionAuth, connectionsService, secretNamesService } from '../connections/auth';
 import { ConnectionName, connectionHosts, RequestName, type Connection, type ConnectionRequest } from '../connections/connection';
 import { BudgetExceededError, isFlowFailure, TemplateError } from '../errors';

@@ -7,7 +7,7 @@
  * parent keeps time for a fallback. A failing sub-flow never tears down the parent: it takes
  * OnError (its return variables are still copied back).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { VariableName } from './common';
 import { defineStep } from './types';
 

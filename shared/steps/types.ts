@@ -3,7 +3,7 @@
  * {@link StepDefinition}; the registry collects them and the flow schema is built from it, so a
  * new step type plugs in without touching the executor or the validator.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Clock, Randomness } from '../clock';
 import type { FunctionContext } from '../expressions/functions';
 import type { CircuitState } from '../resilience/circuit-breaker';
