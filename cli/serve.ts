@@ -1,7 +1,8 @@
 /**
  * `ivrflow serve [--port N] [--data <dir>] [--no-examples]`: DynamoDB Local, the tables, the local
  * Secrets Manager endpoint, every route through the real handlers on 127.0.0.1, and the
- * token-refresher run at start and every 5 minutes, as its schedule runs it in AWS. With the
+ * token-refresher run at start and every 5 minutes and the wait-sweeper every minute, as their
+ * schedules run them in AWS. With the
  * examples: an OAuth2 authorization server and the sample CRM (which checks its tokens), the
  * example connection (`examples/connections/crm.json`, its `${...}` placeholders filled in) and
  * the example flows deployed. Stops cleanly on SIGINT/SIGTERM.
@@ -14,6 +15,7 @@
  * Whatever the way out, the API server, the sample CRM and DynamoDB Local are stopped; if this
  * process dies without running its handlers, DynamoDB Local's watchdog stops Java.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,8 +32,9 @@ import { deployInOrder, flowFilesIn, readJsonFile } from './flow-files';
 /** The example OAuth2 client (the demo authorization server accepts only it). */
 export const DEMO_CLIENT = { clientId: 'ivrflow-demo', clientSecret: 'demo-client-secret' };
 
-/** How often serve runs the token-refresher (its EventBridge schedule in AWS). */
+/** How often serve runs the token-refresher and the wait-sweeper (their EventBridge schedules in AWS). */
 const REFRESH_EVERY_MS = 5 * 60_000;
+const SWEEP_EVERY_MS = 60_000;
 
 /** The example connections (`examples/connections/<name>.json`), `${NAME}` placeholders replaced by `values`. */
 export function exampleConnections(values: Record<string, string>): Array<{ name: string; body: unknown }> {
@@ -45,8 +48,11 @@ export function exampleConnections(values: Record<string, string>): Array<{ name
     });
 }
 
+/** The Standard Webhooks secret the sample CRM signs its callbacks with (random per serve: `whsec_` + base64 of 32 bytes). */
+const DEMO_WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+
 async function deployExamples(services: Services, endpoints: { crm: string; oauth: string }, log: (s: string) => void): Promise<void> {
-  for (const { name, body } of exampleConnections({ CRM_URL: endpoints.crm, OAUTH_URL: endpoints.oauth, CLIENT_SECRET: DEMO_CLIENT.clientSecret })) {
+  for (const { name, body } of exampleConnections({ CRM_URL: endpoints.crm, OAUTH_URL: endpoints.oauth, CLIENT_SECRET: DEMO_CLIENT.clientSecret, WEBHOOK_SECRET: DEMO_WEBHOOK_SECRET })) {
     try {
       await services.connectionService.put(name, body);
       log(`  connection ${name}`);
@@ -98,6 +104,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
   let crm: CrmServer | undefined;
   let oauth: OAuthServer | undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
   // Set once serve is on its way out: by a signal, a failed recovery, or a startup error.
   let closing = false;
   let finish!: (code: number) => void;
@@ -154,7 +161,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
     if (stack) process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = stack.secretsEndpoint;
     if (!closing && examples) {
       oauth = await startOAuthServer(DEMO_CLIENT);
-      crm = await startCrmServer({ oauth: { jwksUrl: oauth.jwksUrl, requiredScope: 'crm.read' } });
+      crm = await startCrmServer({ oauth: { jwksUrl: oauth.jwksUrl, requiredScope: 'crm.read' }, webhookSecret: DEMO_WEBHOOK_SECRET });
       out('examples:');
       await deployExamples(stack!.services, { crm: crm.url, oauth: oauth.url }, out);
     }
@@ -170,6 +177,16 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
       await refresh();
       refreshTimer = setInterval(() => void refresh(), REFRESH_EVERY_MS);
       refreshTimer.unref();
+      const sweep = async () => {
+        try {
+          const summary = await stack!.sweepWaits();
+          if (summary.due > 0) (summary.failed.length > 0 ? err : out)(`wait-sweeper: ${summary.due} due, ${summary.timedOut} timed out, ${summary.failed.length} failed`);
+        } catch (e) {
+          err(`wait-sweeper failed: ${(e as Error).message}`);
+        }
+      };
+      sweepTimer = setInterval(() => void sweep(), SWEEP_EVERY_MS);
+      sweepTimer.unref();
       out(`DynamoDB Local at ${ddb.endpoint}${dataDir ? ` (data in ${dataDir})` : ' (in memory)'}`);
       out(`Secrets Manager at ${stack!.secretsEndpoint} (in memory)`);
       if (oauth) out(`OAuth2 server at ${oauth.url} (token endpoint ${oauth.tokenEndpoint}, client ${DEMO_CLIENT.clientId})`);
@@ -194,6 +211,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
       }
     };
     clearInterval(refreshTimer);
+    clearInterval(sweepTimer);
     await quietly(stack && (() => stack!.close()));
     await quietly(crm && (() => crm!.close()));
     await quietly(oauth && (() => oauth!.close()));

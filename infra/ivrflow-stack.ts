@@ -1,6 +1,8 @@
 /**
- * The ivrflow stack: tables, functions, the HTTP API (IAM authorization on every route), and the
- * token-refresher on an EventBridge schedule. Secrets (connections' credentials, cached tokens,
+ * The ivrflow stack: tables, functions, the HTTP API (IAM authorization on every route but the
+ * throttled `POST /callbacks/{token}`, which the callback token and webhook signature
+ * authenticate), the token-refresher (every 5 minutes) and the wait-sweeper (every minute) on
+ * EventBridge schedules. Secrets (connections' credentials, cached tokens,
  * flow-bound secrets) live under one name prefix, and each function may touch only that prefix,
  * with only the actions it uses. Composes constructs; no logic of its own.
  */
@@ -10,7 +12,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnStage, HttpApi, HttpMethod, HttpNoneAuthorizer, HttpStage, LogGroupLogDestination, type HttpRoute } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -26,6 +28,10 @@ export interface IvrflowStackProps extends StackProps {
   tables?: IvrflowTablesProps;
   /** Prefix of every secret name ivrflow reads or writes; IAM is scoped to it. @default 'ivrflow/' */
   secretPrefix?: string;
+  /** The API's public base URL callback URLs are built on (e.g. a custom domain). @default the HTTP API's endpoint */
+  publicUrl?: string;
+  /** Throttling of `POST /callbacks/{token}`, the one route without an authorizer. @default 50 requests/s, bursts of 100 */
+  callbackThrottle?: { rateLimit: number; burstLimit: number };
 }
 
 const entry = (name: string) => fileURLToPath(new URL(`../functions/${name}/handler.ts`, import.meta.url));
@@ -35,6 +41,7 @@ export class IvrflowStack extends Stack {
   readonly api: HttpApi;
   readonly functions: Record<FunctionName, IvrflowFunction>;
   readonly tokenRefresher: IvrflowFunction;
+  readonly waitSweeper: IvrflowFunction;
 
   constructor(scope: Construct, id: string, props: IvrflowStackProps = {}) {
     super(scope, id, props);
@@ -56,7 +63,21 @@ export class IvrflowStack extends Stack {
     this.tables.state.grantReadWriteData(flowExecutor);
     // Credentials and cached tokens read; a token refreshed on demand written back.
     flowExecutor.addToRolePolicy(secrets('GetSecretValue', 'CreateSecret', 'PutSecretValue'));
-    this.functions = { flowApi, flowExecutor };
+
+    // Callbacks resume executions and sweeps time them out: both run the rest of a flow, as the executor does.
+    const webhookCallback = new IvrflowFunction(this, 'WebhookCallback', { entry: entry('webhook-callback'), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-webhook-callback' } });
+    this.waitSweeper = new IvrflowFunction(this, 'WaitSweeper', { entry: entry('wait-sweeper'), timeout: Duration.minutes(1), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-wait-sweeper' } });
+    for (const fn of [webhookCallback, this.waitSweeper]) {
+      this.tables.definitions.grantReadData(fn);
+      this.tables.state.grantReadWriteData(fn);
+      fn.addToRolePolicy(secrets('GetSecretValue', 'CreateSecret', 'PutSecretValue'));
+    }
+    new Rule(this, 'WaitSweepSchedule', {
+      description: 'Sends executions still waiting past their deadline down their timeout branch',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(this.waitSweeper, { retryAttempts: 0 })],
+    });
+    this.functions = { flowApi, flowExecutor, webhookCallback };
 
     this.tokenRefresher = new IvrflowFunction(this, 'TokenRefresher', { entry: entry('token-refresher'), timeout: Duration.minutes(1), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-token-refresher' } });
     // Token records: listed (byKind), leased and updated; nothing else in either table.
@@ -65,22 +86,39 @@ export class IvrflowStack extends Stack {
     new Rule(this, 'TokenRefreshSchedule', { description: 'Refreshes the OAuth2 tokens that expire soon', schedule: Schedule.rate(Duration.minutes(5)), targets: [new LambdaFunction(this.tokenRefresher, { retryAttempts: 0 })] });
 
     this.api = new HttpApi(this, 'Api', { defaultAuthorizer: new HttpIamAuthorizer(), createDefaultStage: false });
-    new HttpStage(this, 'DefaultStage', {
+    const stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       autoDeploy: true,
       throttle: { rateLimit: 500, burstLimit: 1000 },
       accessLogSettings: { destination: new LogGroupLogDestination(new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH })), format: AccessLogFormat.jsonWithStandardFields() },
     });
+    const callbackRoutes: HttpRoute[] = [];
     for (const [name, fn] of Object.entries(this.functions) as Array<[FunctionName, IvrflowFunction]>) {
       const integration = new HttpLambdaIntegration(`${name}Integration`, fn);
       for (const routeKey of ROUTES[name]) {
         const [method, path] = routeKey.split(' ') as [keyof typeof HttpMethod, string];
-        this.api.addRoutes({ path, methods: [HttpMethod[method]], integration });
+        // Callbacks come from backends that cannot sign AWS requests: the token and the webhook signature authenticate them.
+        const routes = this.api.addRoutes({ path, methods: [HttpMethod[method]], integration, ...(name === 'webhookCallback' ? { authorizer: new HttpNoneAuthorizer() } : {}) });
+        if (name === 'webhookCallback') callbackRoutes.push(...routes);
       }
     }
+    const throttle = props.callbackThrottle ?? { rateLimit: 50, burstLimit: 100 };
+    (stage.node.defaultChild as CfnStage).routeSettings = Object.fromEntries(ROUTES.webhookCallback.map((key) => [key, { ThrottlingRateLimit: throttle.rateLimit, ThrottlingBurstLimit: throttle.burstLimit }]));
+    for (const route of callbackRoutes) {
+      stage.node.addDependency(route);
+      NagSuppressions.addResourceSuppressions(route, [
+        {
+          id: 'AwsSolutions-APIG4',
+          reason: 'Backends deliver callbacks without AWS credentials; each request is authenticated by its single-use 256-bit token and, when the connection has a signing secret, a Standard Webhooks signature. The route is throttled.',
+        },
+      ]);
+    }
+    // Callback URLs are built on the public URL; functions that may start a wait need it.
+    const publicUrl = props.publicUrl ?? this.api.apiEndpoint;
+    for (const fn of [flowExecutor, webhookCallback, this.waitSweeper]) fn.addEnvironment(ENV.publicUrl, publicUrl);
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint });
 
-    for (const fn of [...Object.values(this.functions), this.tokenRefresher]) {
+    for (const fn of [...Object.values(this.functions), this.tokenRefresher, this.waitSweeper]) {
       NagSuppressions.addResourceSuppressions(
         fn,
         [

@@ -100,6 +100,22 @@ export class UnprocessableRequestError extends IvrflowError {
   }
 }
 
+/** A request without valid credentials (e.g. a callback whose webhook signature does not verify). */
+export class UnauthorizedError extends IvrflowError {
+  constructor(code: string, message: string) {
+    super(code, message);
+    this.name = 'UnauthorizedError';
+  }
+}
+
+/** Something that existed and is gone for good (e.g. a callback after its wait timed out). */
+export class GoneError extends IvrflowError {
+  constructor(code: string, message: string) {
+    super(code, message);
+    this.name = 'GoneError';
+  }
+}
+
 /** A request body larger than the API accepts. */
 export class PayloadTooLargeError extends IvrflowError {
   constructor(message: string) {

@@ -12,11 +12,19 @@
  *   give null, not fail). Numbers ending in 0401/0404/0503 answer 401/404/503; 0900 answers after
  *   `slowMs` (default 10 s).
  * - `POST /v1/tickets` (needs `X-API-Key`, JSON body with `account_id`) → 201 `{ id, case_number, metadata }`.
+ * - `POST /v1/balance-requests` with `{ phone, callback_url }`: an asynchronous backend. Answers 202
+ *   Accepted `{ request_id, status: "pending" }` at once, then, after `callbackDelayMs`, POSTs
+ *   `{ request_id, status: "completed", phone, balance: { amount, currency } }` to `callback_url`,
+ *   signed with `webhookSecret` as the Standard Webhooks specification describes (`webhook-id`,
+ *   `webhook-timestamp`, `webhook-signature`). A phone ending in 0202 never calls back (for the
+ *   timeout branch); 0200 answers 200 with the balance at once (no callback).
  * - `GET /health` → 200.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { Webhook } from 'standardwebhooks';
 
 export interface CrmServerOptions {
   /** The API key callers must send in `X-API-Key`. @default 'demo-api-key' */
@@ -27,6 +35,18 @@ export interface CrmServerOptions {
   port?: number;
   /** Accept OAuth2 bearer tokens signed by the keys at `jwksUrl` (e.g. oauth2-mock-server's `/jwks`). */
   oauth?: { jwksUrl: string; requiredScope?: string };
+  /** The Standard Webhooks secret (`whsec_...`) callbacks are signed with; unsigned without it. */
+  webhookSecret?: string;
+  /** Delay before a balance request's callback, ms. @default 2000 */
+  callbackDelayMs?: number;
+}
+
+/** A callback the CRM delivered, and the status the receiver answered (null when it could not be reached). */
+export interface DeliveredCallback {
+  url: string;
+  webhookId: string;
+  body: unknown;
+  status: number | null;
 }
 
 export interface CrmServer {
@@ -38,6 +58,8 @@ export interface CrmServer {
   tickets: Map<string, unknown>;
   /** Bearer tokens refused (bad signature, expired, wrong scope), and accepted. */
   tokens: { accepted: number; refused: number };
+  /** Callbacks of balance requests, in the order they were delivered. */
+  callbacks: DeliveredCallback[];
   close(): Promise<void>;
 }
 
@@ -70,6 +92,30 @@ export async function startCrmServer(options: CrmServerOptions = {}): Promise<Cr
   let nextTicket = 5000;
   const tokens = { accepted: 0, refused: 0 };
   const jwks = options.oauth ? createRemoteJWKSet(new URL(options.oauth.jwksUrl)) : undefined;
+  const callbacks: DeliveredCallback[] = [];
+  const signer = options.webhookSecret ? new Webhook(options.webhookSecret) : undefined;
+  let nextRequest = 9000;
+
+  /** POSTs a signed callback (what the backend's worker does when the job is done). */
+  const deliver = async (url: string, body: unknown): Promise<void> => {
+    const text = JSON.stringify(body);
+    const webhookId = `msg_${randomUUID()}`;
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'webhook-id': webhookId };
+    if (signer) {
+      const now = new Date();
+      headers['webhook-timestamp'] = String(Math.floor(now.getTime() / 1000));
+      headers['webhook-signature'] = signer.sign(webhookId, now, text);
+    }
+    let status: number | null = null;
+    try {
+      const res = await fetch(url, { method: 'POST', headers, body: text, signal: AbortSignal.timeout(10_000) });
+      await res.arrayBuffer();
+      status = res.status;
+    } catch {
+      status = null;
+    }
+    callbacks.push({ url, webhookId, body, status });
+  };
 
   /** 'ok', or the answer to give: 401 for no or a bad credential, 403 for a token without the scope. */
   const authorize = async (req: IncomingMessage): Promise<'ok' | { status: number; error: string }> => {
@@ -132,6 +178,28 @@ export async function startCrmServer(options: CrmServerOptions = {}): Promise<Cr
       tickets.set(id, body);
       return send(res, 201, { id, case_number: `CS-${id.slice(4)}`, metadata: { estimated_resolution_minutes: 45 } });
     }
+    if (req.method === 'POST' && url.pathname === '/v1/balance-requests') {
+      let body: { phone?: unknown; callback_url?: unknown };
+      try {
+        body = JSON.parse(await readBody(req)) as typeof body;
+      } catch {
+        return send(res, 400, { error: 'invalid_json' });
+      }
+      const phone = typeof body.phone === 'string' ? body.phone : '';
+      if (!/^\+[1-9]\d{1,14}$/.test(phone)) return send(res, 400, { error: 'invalid_phone', message: 'phone must be E.164' });
+      const result = { request_id: `BAL-${nextRequest++}`, status: 'completed', phone, balance: { amount: ACCOUNTS[phone] ? 1234.56 : 0, currency: 'USD' } };
+      if (phone.endsWith('0200')) return send(res, 200, result);
+      if (typeof body.callback_url !== 'string' || !/^https?:\/\//.test(body.callback_url)) return send(res, 422, { error: 'callback_url required' });
+      const callbackUrl = body.callback_url;
+      if (!phone.endsWith('0202')) {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          void deliver(callbackUrl, result);
+        }, options.callbackDelayMs ?? 2000);
+        timers.add(timer);
+      }
+      return send(res, 202, { request_id: result.request_id, status: 'pending' });
+    }
     send(res, 404, { error: 'no_route' });
   };
   // Nothing awaits a request listener; every path of handle() answers (a bad body is a 400).
@@ -144,6 +212,7 @@ export async function startCrmServer(options: CrmServerOptions = {}): Promise<Cr
     hits,
     tickets,
     tokens,
+    callbacks,
     close: async () => {
       for (const t of timers) clearTimeout(t);
       server.closeAllConnections();

@@ -16,6 +16,7 @@ import type { CircuitBreaker } from '../resilience/circuit-breaker';
 import type { ServiceContainer } from '../services';
 import type { FlowStore, StateStore } from '../stores/ports';
 import type { ExecutionResult } from '../steps/types';
+import type { Settled } from '../executor/snapshot';
 
 /** The body of `POST /flows/{flowId}/executions`. */
 export const ExecutionRequestBody = z
@@ -174,18 +175,54 @@ export class ExecutionService {
 
   /**
    * Continues a WAITING execution with what its step waited for, or its timeout: claims it (one
-   * conditional write, so of racing resumers exactly one continues), resumes it, and stores the
-   * outcome (conditionally on the revision it claimed).
+   * conditional write, so of racing resumers exactly one continues; a payload only before the
+   * wait's deadline, a timeout only from it on), resumes it, and stores the outcome (conditionally
+   * on the revision it claimed).
    * @returns `resumed: true` and the execution's answer for the one that continued; `resumed:
-   *   false` with the status the winner left for the others (undefined when there is no such execution)
+   *   false` for the others, with the status the winner left (undefined when there is no such
+   *   execution), by what the wait was settled when it was, and `waitUntil` when it still waits
    */
-  async continueWait(executionId: string, event: WaitEvent): Promise<{ resumed: true; result: ExecutionResult } | { resumed: false; status?: string }> {
+  async continueWait(executionId: string, event: WaitEvent): Promise<{ resumed: true; result: ExecutionResult } | { resumed: false; status?: string; settledBy?: Settled['by']; waitUntil?: number }> {
     const { state, clock } = this.props;
-    const claim = await state.claimWait(executionId, event.waitId);
-    if (!claim.claimed) return claim.status === undefined ? { resumed: false } : { resumed: false, status: claim.status };
+    const claim = await state.claimWait(executionId, event.waitId, 'timedOut' in event ? 'timeout' : 'payload');
+    if (!claim.claimed) {
+      const { claimed: _claimed, ...rest } = claim;
+      return { resumed: false, ...rest };
+    }
     const snapshot = await resume(claim.snapshot, event, this.executorDeps(this.props.http));
     await state.saveSnapshot(snapshot, this.executionTtlSeconds);
     return { resumed: true, result: resultOf(snapshot, clock.now()) };
+  }
+
+  /**
+   * Sends a WAITING execution whose wait's deadline has passed down its timeout branch, unless
+   * another resumer got there first. @returns the answer when this call continued it
+   */
+  private async timeOut(executionId: string): Promise<ExecutionResult | undefined> {
+    const wait = (await this.props.state.getSnapshot(executionId))?.wait;
+    if (!wait) return undefined;
+    const outcome = await this.continueWait(executionId, { waitId: wait.waitId, timedOut: true });
+    return outcome.resumed ? outcome.result : undefined;
+  }
+
+  /**
+   * The wait-sweeper's run: every execution still WAITING past its wait's deadline takes its
+   * timeout branch (the flow continues from there), at most `limit` of them per run, earliest
+   * first. One that fails is logged by the caller and left for the next run.
+   * @returns how many were due, how many this run continued, and the failures (execution id and message)
+   */
+  async sweepWaits(limit = 100): Promise<{ due: number; timedOut: number; failed: Array<{ executionId: string; message: string }> }> {
+    const due = await this.props.state.listDueWaits(this.props.clock.now(), limit);
+    let timedOut = 0;
+    const failed: Array<{ executionId: string; message: string }> = [];
+    for (const wait of due) {
+      try {
+        if ((await this.continueWait(wait.executionId, { waitId: wait.waitId, timedOut: true })).resumed) timedOut++;
+      } catch (err) {
+        failed.push({ executionId: wait.executionId, message: (err as Error).message });
+      }
+    }
+    return { due: due.length, timedOut, failed };
   }
 
   /** Best effort: a FAILED record for an execution an engine fault stopped after its side effects ran. */
@@ -205,10 +242,33 @@ export class ExecutionService {
     await this.props.state.putExecution(result, this.executionTtlSeconds, idempotency).catch(() => undefined);
   }
 
-  /** @throws NotFoundError (404) */
-  async get(executionId: string): Promise<ExecutionResult> {
-    const result = await this.props.state.getExecution(executionId);
-    if (!result) throw new NotFoundError(`execution '${executionId}' does not exist`);
-    return result;
+  /**
+   * The execution's record, or its current view while it waits or runs. A WAITING execution whose
+   * wait's deadline has passed takes its timeout branch first (the poll is one of the two ways a
+   * deadline is enforced; the wait-sweeper is the other). With `waitMs`, a long poll: answers as
+   * soon as the execution is neither WAITING nor RUNNING, or when `waitMs` has passed (re-reading
+   * with a backoff from 50 ms up to 500 ms).
+   * @param waitMs how long to wait for the execution to move on, ms (0: answer at once)
+   * @throws NotFoundError (404)
+   */
+  async get(executionId: string, waitMs = 0): Promise<ExecutionResult> {
+    const { clock, state } = this.props;
+    const giveUpAt = clock.now() + waitMs;
+    let timeoutTried: string | undefined;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+      const result = await state.getExecution(executionId);
+      if (!result) throw new NotFoundError(`execution '${executionId}' does not exist`);
+      const waitUntil = result.waitUntil === undefined ? Infinity : Date.parse(result.waitUntil);
+      // Once per wait: if another resumer won, the next read shows what it did.
+      if (result.status === 'WAITING' && waitUntil <= clock.now() && timeoutTried !== result.waitUntil) {
+        timeoutTried = result.waitUntil;
+        const continued = await this.timeOut(executionId);
+        if (continued && continued.status !== 'WAITING') return continued;
+        continue;
+      }
+      const now = clock.now();
+      if ((result.status !== 'WAITING' && result.status !== 'RUNNING') || now >= giveUpAt) return result;
+      await clock.sleep(Math.max(1, Math.min(delay, giveUpAt - now, waitUntil > now ? waitUntil - now : delay)));
+    }
   }
 }

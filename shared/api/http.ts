@@ -7,7 +7,7 @@
  */
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { BadRequestError, ConflictError, ExpressionError, FlowValidationError, NotFoundError, PayloadTooLargeError, TemplateError, UnprocessableRequestError, UnsupportedMediaTypeError } from '../errors';
+import { BadRequestError, ConflictError, ExpressionError, FlowValidationError, GoneError, NotFoundError, PayloadTooLargeError, TemplateError, UnauthorizedError, UnprocessableRequestError, UnsupportedMediaTypeError } from '../errors';
 import { parseUntrustedJson, UnsafeJsonError } from '../json';
 
 export type ApiEvent = APIGatewayProxyEventV2;
@@ -84,7 +84,9 @@ const STATUS_BY_CLASS: ReadonlyArray<readonly [ErrorClass, number]> = [
   [UnprocessableRequestError, 422],
   [ExpressionError, 422],
   [TemplateError, 422],
+  [UnauthorizedError, 401],
   [NotFoundError, 404],
+  [GoneError, 410],
   [ConflictError, 409],
   [PayloadTooLargeError, 413],
   [UnsupportedMediaTypeError, 415],

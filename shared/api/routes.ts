@@ -18,6 +18,8 @@ export const ROUTES = {
     'DELETE /connections/{name}',
   ],
   flowExecutor: ['POST /flows/{flowId}/executions', 'GET /executions/{executionId}'],
+  /** Authenticated by the callback token and the webhook signature, not by the API's authorizer. */
+  webhookCallback: ['POST /callbacks/{token}'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type FunctionName = keyof typeof ROUTES;

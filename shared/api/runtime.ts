@@ -22,6 +22,8 @@ import { DynamoCircuitStore } from '../stores/dynamodb/circuit-store';
 import { reportCircuitEvent, reportTokenEvent } from '../observability';
 import { CircuitBreaker, type CircuitEvent } from '../resilience/circuit-breaker';
 import { circuitsService, clockService, httpService, ServiceContainer } from '../services';
+import { callbackEndpointService } from '../callbacks/callback-token';
+import { CallbackService } from './callback-service';
 import { CircuitService } from './circuit-service';
 import { ConnectionService } from './connection-service';
 import { ExecutionService } from './execution-service';
@@ -40,6 +42,8 @@ export interface ServiceConfig {
   circuitFailOpen: boolean;
   /** Prefix of every secret name. @default 'ivrflow/' */
   secretPrefix?: string;
+  /** The API's public base URL, for callback URLs (async HTTPRequest steps fail without it). */
+  publicUrl?: string;
 }
 
 export interface Services {
@@ -47,6 +51,7 @@ export interface Services {
   executionService: ExecutionService;
   circuitService: CircuitService;
   connectionService: ConnectionService;
+  callbackService: CallbackService;
   circuits: CircuitBreaker;
   tokens: TokenProvider;
   tokenRegistry: TokenRegistry;
@@ -62,6 +67,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServiceConf
     circuitCacheTtlMs: intEnv(ENV.circuitCacheTtlMs, 1000, { min: 0, max: 60_000 }, env),
     circuitFailOpen: boolEnv(ENV.circuitFailOpen, true, env),
     secretPrefix: env[ENV.secretPrefix] ?? DEFAULT_SECRET_PREFIX,
+    ...(env[ENV.publicUrl] ? { publicUrl: env[ENV.publicUrl] } : {}),
   };
 }
 
@@ -105,10 +111,13 @@ export function createServices(config: ServiceConfig, overrides: ServiceOverride
     .provide(secretStoreService, secrets)
     .provide(secretNamesService, names)
     .provide(tokenProviderService, tokens)
-    .provide(connectionsService, connections);
+    .provide(connectionsService, connections)
+    .provide(callbackEndpointService, { baseUrl: config.publicUrl });
+  const executionService = new ExecutionService({ flows, state, http, clock, randomness, circuits, services: stepServices });
   return {
     flowService: new FlowService({ flows, clock, allowPrivateHosts: config.allowPrivateNetworks, connections: connectionStore }),
-    executionService: new ExecutionService({ flows, state, http, clock, randomness, circuits, services: stepServices }),
+    executionService,
+    callbackService: new CallbackService({ executions: executionService, state, connections, secrets, names, clock }),
     circuitService: new CircuitService(circuitStore, circuits),
     connectionService: new ConnectionService({ store: connectionStore, secrets, names, registry: tokenRegistry, clock, allowPrivateHosts: config.allowPrivateNetworks }),
     circuits,

@@ -43,4 +43,6 @@ export const ENV = {
   circuitFailOpen: 'IVRFLOW_CIRCUIT_FAIL_OPEN',
   /** Prefix of every secret name (connections, tokens, flow-bound secrets); IAM grants are scoped to it. Default `ivrflow/`. */
   secretPrefix: 'IVRFLOW_SECRET_PREFIX',
+  /** The API's public base URL (e.g. `https://abc.execute-api.eu-west-1.amazonaws.com`): callback URLs are built on it. */
+  publicUrl: 'IVRFLOW_PUBLIC_URL',
 } as const;

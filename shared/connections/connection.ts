@@ -28,6 +28,16 @@ export const RequestName = ConnectionName;
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
 /** A credential as written in a PUT body: never returned, never echoed in a message. */
 const SecretValue = z.string().min(1).max(8192);
+/**
+ * A Standard Webhooks signing secret ("Standard Webhooks" specification, "Signature scheme"):
+ * `whsec_` and the base64 of 24 to 64 random bytes. Callbacks are signed with HMAC-SHA256 under it.
+ */
+const WebhookSecret = z.string().refine((v) => {
+  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(v);
+  if (!m || m[1]!.length % 4 !== 0) return false;
+  const bytes = Buffer.from(m[1]!, 'base64').length;
+  return bytes >= 24 && bytes <= 64;
+}, 'must be whsec_ followed by the base64 of 24 to 64 random bytes (Standard Webhooks)');
 /** RFC 6749 §3.3 scope-token: printable ASCII without space, `"` and `\`. */
 const ScopeToken = z
   .string()
@@ -79,7 +89,7 @@ export const ConnectionInput = z
     allowedHosts: z.array(z.string().min(1).max(253)).min(1).max(100).optional().describe('Hosts the connection may reach (`*.example.com` allowed); default: the host of baseUrl'),
     timeoutMs: z.number().int().min(1).max(30000).default(5000),
     authentication: z.discriminatedUnion('type', [OAuth2Input, ApiKeyInput, BasicInput, NoneInput]),
-    webhookSigningSecret: SecretValue.optional(),
+    webhookSigningSecret: WebhookSecret.optional(),
     requests: z.record(RequestName, ConnectionRequest).optional(),
   })
   .strict();

@@ -233,6 +233,7 @@ class Run {
     const functions: FunctionContext = { now: () => deps.clock.now() };
     return {
       executionId: frame.executionId,
+      rootExecutionId: this.snapshot.executionId,
       flowId: frame.flowId,
       variables: frame.variables,
       deadlineAt: frame.deadlineAt,
@@ -361,7 +362,8 @@ async function settle(run: Run, flow: Flow, step: Step, result: StepResult, star
     frame.pending = { kind: 'wait', startedAt };
     const now = run.deps.clock.now();
     snapshot.status = 'WAITING';
-    snapshot.wait = { ...result.suspend, remainingMs: snapshot.frames.map((f) => Math.max(0, f.deadlineAt - now)) };
+    const { waitId, until, onTimeout, callback, state } = result.suspend;
+    snapshot.wait = { waitId, until, onTimeout, remainingMs: snapshot.frames.map((f) => Math.max(0, f.deadlineAt - now)), ...(callback ? { callback } : {}), ...(state ? { state } : {}) };
   } else await complete(run, flow, step, result, startedAt);
 }
 
@@ -445,9 +447,10 @@ export async function advance(snapshot: ExecutionSnapshot, deps: ExecutorDeps, o
 }
 
 /**
- * Continues a suspended execution: its waiting step finishes with the event's payload (through
- * its step type's `resume`), or takes its `onTimeout` branch, and the execution advances again.
- * Frames' deadlines resume with the time each had left when it suspended.
+ * Continues a suspended execution: its waiting step's `resume` gets the event's payload, or the
+ * wait's timeout (a step takes its `onTimeout` branch then), and the execution advances again.
+ * How the wait ended is kept in `snapshot.settled`. Frames' deadlines resume with the time each
+ * had left when it suspended.
  * @throws NotWaitingError when the snapshot is not WAITING on `event.waitId`
  */
 export async function resume(snapshot: ExecutionSnapshot, event: WaitEvent, deps: ExecutorDeps, options: AdvanceOptions = {}): Promise<ExecutionSnapshot> {
@@ -465,11 +468,11 @@ export async function resume(snapshot: ExecutionSnapshot, event: WaitEvent, deps
   const step = flow?.steps.find((s) => s.id === frame.stepId);
   if (!flow || !step) throw new Error(`the waiting step '${frame.stepId}' of flow '${frame.flowId}' is gone`);
   const startedAt = frame.pending?.startedAt ?? now;
+  const timedOut = 'timedOut' in event;
+  snapshot.settled = { ...snapshot.settled, [wait.waitId]: { by: timedOut ? 'timeout' : 'payload', ...(wait.callback?.connection ? { connection: wait.callback.connection } : {}) } };
+  const state = wait.state ? { state: wait.state } : {};
   try {
-    const outcome: StepResult =
-      'timedOut' in event
-        ? { branch: wait.onTimeout, status: 'FAILED', trace: { error: { type: 'timeout', message: `nothing resumed the step within its wait (until ${new Date(wait.until).toISOString()})` } } }
-        : await runStep(step, run.context(frame, flow), { kind: 'resume', waitId: event.waitId, payload: event.payload });
+    const outcome = await runStep(step, run.context(frame, flow), timedOut ? { kind: 'timeout', waitId: wait.waitId, until: wait.until, ...state } : { kind: 'resume', waitId: event.waitId, payload: event.payload, ...state });
     await settle(run, flow, step, outcome, startedAt);
   } catch (err) {
     if (!(err instanceof BudgetExceededError)) throw err;

@@ -55,8 +55,19 @@ export const WaitSchema = z.object({
   onTimeout: z.string().min(1),
   /** Each frame's time left when it suspended (ms): deadlines stop while waiting. */
   remainingMs: z.array(z.number()),
+  /** Resumed by a callback (`POST /callbacks/{token}`), signed with this connection's webhook secret when it has one. */
+  callback: z.object({ connection: z.string().optional() }).optional(),
+  /** The waiting step's own state, handed back to its `resume`. */
+  state: z.record(z.string(), z.unknown()).optional(),
 });
 export type Wait = z.infer<typeof WaitSchema>;
+
+/** How a wait ended. */
+export const SettledSchema = z.object({ by: z.enum(['payload', 'timeout']), connection: z.string().optional() });
+export type Settled = z.infer<typeof SettledSchema>;
+
+/** How long a caller should wait before polling a WAITING execution again, ms (at most; less when its wait ends sooner). */
+export const POLL_AFTER_MS = 1000;
 
 export const SnapshotSchema = z.object({
   snapshotVersion: z.literal(SNAPSHOT_VERSION),
@@ -72,6 +83,11 @@ export const SnapshotSchema = z.object({
   /** Credentials the execution sent, redacted from what it returns (see redact.ts). */
   secrets: z.array(z.string()),
   wait: WaitSchema.optional(),
+  /**
+   * How each wait of the execution ended, by wait id: resumed with a payload or timed out (and the
+   * callback connection, to check the signature of a duplicate delivery).
+   */
+  settled: z.record(z.string(), SettledSchema).optional(),
   /** The answer, once the execution ended. */
   result: z.custom<ExecutionResult>((v) => typeof v === 'object' && v !== null).optional(),
   /** Incremented by every stored change; stores write conditionally on it. */
@@ -89,7 +105,8 @@ export function parseSnapshot(value: unknown): ExecutionSnapshot {
 
 /**
  * The answer for a snapshot: its result once ended; while RUNNING or WAITING, the root's trace so
- * far with status WAITING (or RUNNING) and no outputs yet.
+ * far with status WAITING (or RUNNING) and no outputs yet; a WAITING one also says when its wait
+ * times out (`waitUntil`) and when to poll again (`pollAfterMs`).
  */
 export function resultOf(snapshot: ExecutionSnapshot, nowMs: number): ExecutionResult {
   if (snapshot.result) return snapshot.result;
@@ -104,6 +121,7 @@ export function resultOf(snapshot: ExecutionSnapshot, nowMs: number): ExecutionR
     branch: snapshot.status === 'WAITING' ? 'Waiting' : 'Running',
     variables: {},
     trace: root.trace,
+    ...(snapshot.status === 'WAITING' && snapshot.wait ? { waitUntil: new Date(snapshot.wait.until).toISOString(), pollAfterMs: Math.max(0, Math.min(POLL_AFTER_MS, snapshot.wait.until - nowMs)) } : {}),
     startedAt: new Date(root.startedAt).toISOString(),
     durationMs: nowMs - root.startedAt,
   });

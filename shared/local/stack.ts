@@ -1,7 +1,8 @@
 /**
  * The whole service on one machine: DynamoDB Local, the tables, the local Secrets Manager
- * endpoint, and every function's real handler behind the local API server (the token-refresher,
- * which has no route, through {@link LocalStack.refreshTokens}). Used by `ivrflow serve` and the
+ * endpoint, and every function's real handler behind the local API server (the scheduled ones,
+ * which have no route, through {@link LocalStack.refreshTokens} and {@link LocalStack.sweepWaits}).
+ * Callback URLs are built on the server's URL. Used by `ivrflow serve` and the
  * integration tests.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,6 +13,8 @@ import type { RefreshSummary } from '../connections/refresher';
 import type { TokenEvent } from '../connections/token-provider';
 import { createFlowApiHandler } from '../../functions/flow-api/handler';
 import { createFlowExecutorHandler } from '../../functions/flow-executor/handler';
+import { createWaitSweeperHandler } from '../../functions/wait-sweeper/handler';
+import { createWebhookCallbackHandler } from '../../functions/webhook-callback/handler';
 import { ROUTES } from '../api/routes';
 import { createServices, type ServiceConfig, type Services } from '../api/runtime';
 import type { HttpClient } from '../http/client';
@@ -44,6 +47,8 @@ export interface LocalStack {
   secretsEndpoint: string;
   /** Runs the token-refresher function once (what its schedule does every 5 minutes). */
   refreshTokens(): Promise<RefreshSummary>;
+  /** Runs the wait-sweeper function once (what its schedule does every minute). */
+  sweepWaits(): Promise<{ due: number; timedOut: number; failed: Array<{ executionId: string; message: string }> }>;
   close(): Promise<void>;
 }
 
@@ -56,27 +61,34 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   if (options.secretsEndpoint === undefined) ownSecrets = await startSecretsManagerLocal();
   const secretsEndpoint = options.secretsEndpoint ?? ownSecrets!.endpoint;
   const secretsManager = new SecretsManagerClient({ ...LOCAL_AWS, endpoint: secretsEndpoint });
-  const services = createServices(config, {
+  // The server is up before the services exist (handlers reach them lazily): callback URLs are built on its URL.
+  let services: Services | undefined;
+  const current = () => services!;
+  const api = await startLocalApiServer(
+    {
+      'flow-api': { handler: createFlowApiHandler(current), routes: ROUTES.flowApi },
+      'flow-executor': { handler: createFlowExecutorHandler(current), routes: ROUTES.flowExecutor },
+      'webhook-callback': { handler: createWebhookCallbackHandler(current), routes: ROUTES.webhookCallback },
+    },
+    options.port === undefined ? {} : { port: options.port },
+  );
+  config.publicUrl = api.url;
+  services = createServices(config, {
     dynamodb,
     secretsManager,
     ...(options.http ? { http: options.http } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.onTokenEvent ? { onTokenEvent: options.onTokenEvent } : {}),
   });
-  const api = await startLocalApiServer(
-    {
-      'flow-api': { handler: createFlowApiHandler(() => services), routes: ROUTES.flowApi },
-      'flow-executor': { handler: createFlowExecutorHandler(() => services), routes: ROUTES.flowExecutor },
-    },
-    options.port === undefined ? {} : { port: options.port },
-  );
-  const refresher = createTokenRefresherHandler(() => services);
+  const refresher = createTokenRefresherHandler(current);
+  const sweeper = createWaitSweeperHandler(current);
   return {
     api,
     services,
     config,
     secretsEndpoint,
     refreshTokens: () => refresher({}, lambdaContext('token-refresher', randomUUID())),
+    sweepWaits: () => sweeper({}, lambdaContext('wait-sweeper', randomUUID())),
     close: async () => {
       await api.close();
       secretsManager.destroy();

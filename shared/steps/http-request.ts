@@ -16,10 +16,18 @@
  * flow's `secrets`; or `{ "connection": "crm" }`, a stored connection's credentials, in which case
  * the URL must be on the connection's hosts. Variables bound to secrets are read when the step
  * runs and may appear only in `authentication` and `headers`.
+ *
+ * Async backends (`async`; docs/architecture.md, "Async backends and webhooks"): the URL, headers
+ * and body may use `{{callback_url}}`, a URL of this API with a fresh single-use token. A 202
+ * Accepted suspends the execution (WAITING) for up to `async.maxWaitMs` (≤ 120 s); the backend's
+ * `POST` to the callback URL resumes the step with its body mapped by `async.callbackMapping`
+ * (else `responseMapping`) and OnSuccess (`http_status_code` stays 202); no callback in time takes
+ * OnTimeout (`http_error.type` `timeout`). Any other answer is handled synchronously, as without `async`.
  */
 import * as z from 'zod';
+import { callbackEndpointService, newCallback } from '../callbacks/callback-token';
 import { connectionAuth, connectionsService, oauth2Auth, secretNamesService, secretStoreService } from '../connections/auth';
-import { ConnectionName, connectionHosts } from '../connections/connection';
+import { ConnectionName, connectionHosts, type Connection } from '../connections/connection';
 import { normalizeScopes } from '../connections/oauth2';
 import { CredentialUnavailableError } from '../connections/token-provider';
 import { evaluate } from '../expressions/evaluator';
@@ -33,11 +41,14 @@ import { parseUntrustedJson } from '../json';
 import { RetryPolicy } from '../resilience/retry';
 import { circuitsService, httpService, stepMetricsService } from '../services';
 import { Expression, Template, VariableName } from './common';
-import { defineStep, type StepContext, type StepOutcome } from './types';
+import { defineStep, type StepContext, type StepOutcome, type StepResult } from './types';
 
 export { CircuitBreakerConfig, defaultCircuitKey, SECRET_HEADERS, type FailureType } from '../http/call-pipeline';
 
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
+
+/** The longest an async step waits for its callback, ms (the hold a caller can bear). */
+export const MAX_ASYNC_WAIT_MS = 120_000;
 
 export const Authentication = z.union([
   z.discriminatedUnion('type', [
@@ -67,7 +78,7 @@ export type Authentication = z.infer<typeof Authentication>;
 
 export const HttpRequestConfig = z
   .object({
-    url: Template.describe('Absolute http(s) URL; {{ }} values are percent-encoded'),
+    url: Template.describe("Absolute http(s) URL, or with authentication.connection a path ('/...') on the connection's baseUrl; {{ }} values are percent-encoded"),
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']).default('GET'),
     headers: z.record(HeaderName, Template).optional(),
     body: z
@@ -81,6 +92,14 @@ export const HttpRequestConfig = z
     defaultResponse: z.unknown().optional().describe('Used as the body when it is empty or not JSON, and on failures'),
     when: Expression.optional().describe('Skip the step (branch Default) unless this is true'),
     circuitBreaker: CircuitBreakerConfig.optional().describe('Use the shared circuit breaker for this call'),
+    async: z
+      .object({
+        maxWaitMs: z.number().int().min(1000).max(MAX_ASYNC_WAIT_MS).default(MAX_ASYNC_WAIT_MS).describe('How long to wait for the callback after a 202, ms; then OnTimeout'),
+        callbackMapping: z.record(VariableName, z.string().min(1).max(4096)).optional().describe('variable → JSONPath or expression over $ (the callback body); default: responseMapping'),
+      })
+      .strict()
+      .optional()
+      .describe('A backend that answers 202 Accepted delivers its result later to {{callback_url}}; the execution waits (WAITING) meanwhile'),
   })
   .strict();
 export type HttpRequestConfig = z.infer<typeof HttpRequestConfig>;
@@ -164,10 +183,12 @@ async function secretVariables(config: HttpRequestConfig, ctx: StepContext): Pro
 }
 
 /** The request without the credentials the pipeline adds (connection and oauth2); `secrets`: the secret-bound variables, readable by headers and authentication only. */
-function prepare(config: HttpRequestConfig, ctx: StepContext, secrets: Record<string, string>): PreparedRequest {
-  const vars = ctx.variables;
+function prepare(config: HttpRequestConfig, ctx: StepContext, secrets: Record<string, string>, locals: Record<string, string>, connection: Connection | undefined): PreparedRequest {
+  const vars = Object.keys(locals).length > 0 ? { ...ctx.variables, ...locals } : ctx.variables;
   const credentialVars = Object.keys(secrets).length > 0 ? { ...vars, ...secrets } : vars;
-  const { url, pathShape } = renderUrl(config.url, vars, ctx.functions);
+  const relative = config.url.startsWith('/');
+  if (relative && !connection) throw new TemplateError(`URL ${config.url.slice(0, 100)} is a path: only a step with authentication.connection may use one (it is joined to the connection's baseUrl)`);
+  const { url, pathShape } = renderUrl(relative ? `${connection!.baseUrl.replace(/\/+$/, '')}${config.url}` : config.url, vars, ctx.functions);
   if (ctx.allowedHosts && !hostAllowed(url.hostname, ctx.allowedHosts)) {
     throw new HostNotAllowedError(`host ${url.hostname} is not in the flow's allowedHosts; no request was sent`);
   }
@@ -196,22 +217,29 @@ function prepare(config: HttpRequestConfig, ctx: StepContext, secrets: Record<st
   return { url, pathShape, method: config.method, headers, ...(body === undefined ? {} : { body }) };
 }
 
+/** The step's connection, when it authenticates with one. @throws TemplateError when it does not exist */
+async function connectionOf(config: HttpRequestConfig, ctx: StepContext): Promise<Connection | undefined> {
+  const auth = config.authentication;
+  if (!auth || !('connection' in auth)) return undefined;
+  const connection = await ctx.services.get(connectionsService).get(auth.connection);
+  if (!connection) throw new TemplateError(`connection '${auth.connection}' does not exist; no request was sent`);
+  return connection;
+}
+
 /**
  * The pipeline's authentication for a connection or an inline oauth2 form (basic and apiKey are
  * plain headers, built by {@link prepare}).
- * @throws TemplateError when the connection does not exist or the URL is not on its hosts
+ * @throws TemplateError when the URL is not on the connection's hosts
  */
-async function pipelineAuth(config: HttpRequestConfig, request: PreparedRequest, ctx: StepContext, secrets: Record<string, string>): Promise<CallAuth | undefined> {
+async function pipelineAuth(config: HttpRequestConfig, request: PreparedRequest, ctx: StepContext, secrets: Record<string, string>, connection: Connection | undefined): Promise<CallAuth | undefined> {
   const auth = config.authentication;
   if (!auth) return undefined;
   const names = ctx.services.get(secretNamesService);
-  if ('connection' in auth) {
-    const connection = await ctx.services.get(connectionsService).get(auth.connection);
-    if (!connection) throw new TemplateError(`connection '${auth.connection}' does not exist; no request was sent`);
+  if (connection) {
     if (!hostAllowed(request.url.hostname, connectionHosts(connection))) throw new HostNotAllowedError(`host ${request.url.hostname} is not one of connection '${connection.name}' hosts; no request was sent`);
     return connectionAuth(connection, names);
   }
-  if (auth.type !== 'oauth2') return undefined;
+  if ('connection' in auth || auth.type !== 'oauth2') return undefined;
   const bound = soleReference(auth.clientSecret);
   const ref = bound === undefined ? undefined : ctx.secretVariables?.[bound];
   if (!ref) throw new TemplateError("authentication.clientSecret must be a {{ reference }} to a variable bound in the flow's secrets");
@@ -225,16 +253,30 @@ async function pipelineAuth(config: HttpRequestConfig, request: PreparedRequest,
   });
 }
 
-function mapped(config: HttpRequestConfig, body: unknown, ctx: StepContext): Record<string, unknown> {
-  if (!config.responseMapping) return {};
-  return applyResponseMapping(config.responseMapping, body ?? config.defaultResponse, ctx.functions);
+function mapped(config: HttpRequestConfig, body: unknown, ctx: StepContext, mapping = config.responseMapping): Record<string, unknown> {
+  if (!mapping) return {};
+  return applyResponseMapping(mapping, body ?? config.defaultResponse, ctx.functions);
 }
+
+/** A failed outcome: `http_status_code`, `http_error` and the mapping of the default response; counted in the step metrics. */
+function failure(config: HttpRequestConfig, ctx: StepContext, type: FailureType, message: string, statusCode: number | null, trace: CallOutcome['trace']): StepOutcome {
+  ctx.services.get(stepMetricsService).failure('HTTPRequest', type, statusCode);
+  return {
+    branch: BRANCH_OF[type],
+    status: 'FAILED',
+    variables: { ...mapped(config, undefined, ctx), http_status_code: statusCode, http_error: { type, message, statusCode } },
+    trace: { ...trace, error: { type, message } },
+  };
+}
+
+/** What the call that suspended an async step answered, kept for the trace entry written when the step ends. */
+type SuspendedCall = CallOutcome['trace'];
 
 export const httpRequestStep = defineStep<HttpRequestConfig>({
   type: 'HTTPRequest',
   configSchema: HttpRequestConfig,
   branches: HTTP_BRANCHES,
-  services: [httpService, circuitsService, stepMetricsService],
+  services: [httpService, circuitsService, stepMetricsService, callbackEndpointService],
   analyze(c) {
     const credentials = credentialTemplates(c);
     const templates = [
@@ -252,54 +294,69 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     for (const [k, v] of Object.entries(c.headers ?? {})) {
       if (SECRET_HEADERS.test(k)) secrets.push({ path: `headers.${k}`, value: v });
     }
+    // A path on a connection's baseUrl is checked with the connection; anything else as a URL (a path without a connection is refused there).
+    const onConnection = c.url.startsWith('/') && auth !== undefined && 'connection' in auth;
     return {
-      urls: [{ path: 'url', text: c.url }],
-      templates,
+      urls: onConnection ? [] : [{ path: 'url', text: c.url }],
+      templates: onConnection ? [{ path: 'url', text: c.url }, ...templates] : templates,
       jsonTemplates: typeof c.body === 'string' ? [{ path: 'body', text: c.body }] : [],
       expressions: c.when ? [{ path: 'when', source: c.when }] : [],
-      mappings: Object.entries(c.responseMapping ?? {}).map(([k, v]) => ({ path: `responseMapping.${k}`, source: v })),
+      mappings: [
+        ...Object.entries(c.responseMapping ?? {}).map(([k, v]) => ({ path: `responseMapping.${k}`, source: v })),
+        ...Object.entries(c.async?.callbackMapping ?? {}).map(([k, v]) => ({ path: `async.callbackMapping.${k}`, source: v })),
+      ],
       secrets,
       ...(auth && 'type' in auth && auth.type === 'oauth2' ? { boundSecrets: [{ path: 'authentication.clientSecret', value: auth.clientSecret }] } : {}),
       ...(auth && 'connection' in auth ? { connectionRefs: [{ path: 'authentication.connection', name: auth.connection, url: { path: 'url', text: c.url } }] } : {}),
-      sets: ['http_status_code', 'http_error', ...Object.keys(c.responseMapping ?? {})],
+      sets: ['http_status_code', 'http_error', ...Object.keys(c.responseMapping ?? {}), ...Object.keys(c.async?.callbackMapping ?? {})],
+      ...(c.async ? { locals: ['callback_url'] } : {}),
     };
   },
-  async execute(step, ctx): Promise<StepOutcome> {
+  async execute(step, ctx): Promise<StepResult> {
     const config = step.configuration;
     if (config.when !== undefined && !evaluate(config.when, ctx.variables, ctx.functions)) return { branch: 'Default', status: 'SKIPPED' };
-
-    const stepMetrics = ctx.services.get(stepMetricsService);
-    const fail = (type: FailureType, message: string, statusCode: number | null, trace: CallOutcome['trace']): StepOutcome => {
-      stepMetrics.failure('HTTPRequest', type, statusCode);
-      return {
-        branch: BRANCH_OF[type],
-        status: 'FAILED',
-        variables: { ...mapped(config, undefined, ctx), http_status_code: statusCode, http_error: { type, message, statusCode } },
-        trace: { ...trace, error: { type, message } },
-      };
-    };
     const noResponse = { attempts: 0, statusCode: null, bodySha256: null };
 
     let request: PreparedRequest;
     let auth: CallAuth | undefined;
+    const callback = config.async ? newCallback(ctx.services.get(callbackEndpointService), ctx.rootExecutionId) : undefined;
     try {
       const secrets = await secretVariables(config, ctx);
-      request = prepare(config, ctx, secrets);
-      auth = await pipelineAuth(config, request, ctx, secrets);
+      const connection = await connectionOf(config, ctx);
+      request = prepare(config, ctx, secrets, callback ? { callback_url: callback.url } : {}, connection);
+      auth = await pipelineAuth(config, request, ctx, secrets, connection);
     } catch (err) {
-      if (err instanceof CredentialUnavailableError) return fail('auth', err.message, null, noResponse);
-      if (isFlowFailure(err)) return fail('invalid_request', err.message, null, noResponse);
+      if (err instanceof CredentialUnavailableError) return failure(config, ctx, 'auth', err.message, null, noResponse);
+      if (isFlowFailure(err)) return failure(config, ctx, 'invalid_request', err.message, null, noResponse);
       throw err;
     }
 
     const call = await callBackend(ctx, { request, timeoutMs: config.timeout, retryPolicy: config.retryPolicy ?? RetryPolicy.parse({}), ...(config.circuitBreaker ? { breaker: config.circuitBreaker } : {}), ...(auth ? { auth } : {}) });
+    if (callback && config.async && call.statusCode === 202 && !call.failure) {
+      // Accepted: the result comes to the callback URL; the execution waits for it (or its timeout).
+      const connection = config.authentication && 'connection' in config.authentication ? config.authentication.connection : undefined;
+      const state: SuspendedCall = call.trace;
+      return { suspend: { waitId: callback.waitId, until: ctx.clock.now() + config.async.maxWaitMs, onTimeout: 'OnTimeout', callback: connection ? { connection } : {}, state: { ...state } } };
+    }
     let body: unknown;
     try {
       body = call.response ? parseBody(call.response) : undefined;
     } catch (err) {
-      return fail('invalid_response', `the response body cannot be used: ${(err as Error).message}`, call.statusCode, call.trace);
+      return failure(config, ctx, 'invalid_response', `the response body cannot be used: ${(err as Error).message}`, call.statusCode, call.trace);
     }
-    if (call.failure) return fail(call.failure.type, call.failure.message, call.statusCode, call.trace);
+    if (call.failure) return failure(config, ctx, call.failure.type, call.failure.message, call.statusCode, call.trace);
     return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { ...mapped(config, body, ctx), http_status_code: call.statusCode, http_error: null }, trace: call.trace };
+  },
+  /** An async step's end: the callback's body (mapped with `async.callbackMapping`, else `responseMapping`) and OnSuccess, or OnTimeout. */
+  resume(step, event, ctx): Promise<StepOutcome> {
+    const config = step.configuration;
+    if (event.kind === 'child') throw new Error('HTTPRequest does not call sub-flows');
+    const call = (event.state ?? {}) as SuspendedCall;
+    if (event.kind === 'timeout') {
+      const waited = config.async?.maxWaitMs ?? MAX_ASYNC_WAIT_MS;
+      return Promise.resolve(failure(config, ctx, 'timeout', `the backend accepted the request (202) but no callback came within ${waited} ms`, call.statusCode ?? 202, call));
+    }
+    const variables = { ...mapped(config, event.payload, ctx, config.async?.callbackMapping ?? config.responseMapping), http_status_code: call.statusCode ?? 202, http_error: null };
+    return Promise.resolve({ branch: 'OnSuccess', status: 'SUCCEEDED', variables, trace: call });
   },
 });

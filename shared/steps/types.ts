@@ -50,6 +50,9 @@ export interface ExecutionResult {
    * BUDGET_EXCEEDED with `budget` naming which: steps, valueBytes, valueDepth, variablesBytes).
    */
   error?: { code: string; message: string; budget?: string };
+  /** WAITING only: when the wait times out (ISO 8601), and how long to wait before polling again, ms. */
+  waitUntil?: string;
+  pollAfterMs?: number;
   /** Set when the stored record had to be shrunk to fit (the trace cut first; never the outcome). */
   truncated?: boolean;
   startedAt: string;
@@ -72,6 +75,8 @@ export interface StepOutcome {
 /** Everything a step may use while it runs. */
 export interface StepContext {
   readonly executionId: string;
+  /** The id of the whole execution (a sub-flow's `executionId` is `<root>/<flowId>`): what a callback resumes. */
+  readonly rootExecutionId: string;
   readonly flowId: string;
   /** The execution's variables; read-only for steps (they return changes). */
   readonly variables: Readonly<Record<string, unknown>>;
@@ -121,6 +126,8 @@ export interface StepAnalysis {
   connectionRefs?: Array<{ path: string; name: string; requestName?: { path: string; name: string }; url?: { path: string; text: string } }>;
   /** Variables the step sets. */
   sets?: string[];
+  /** Variables the step itself provides to its own templates (e.g. an async HTTPRequest's `callback_url`). */
+  locals?: string[];
 }
 
 /** A step with its parsed configuration. */
@@ -141,14 +148,31 @@ export interface SubFlowCall {
 }
 
 /**
- * What a step's `execute` or `resume` returns: an outcome (it finished with a branch), a call of a
- * sub-flow (it finishes, through `resume`, with the child's result), or a suspension (it waits
- * until something resumes it with a payload, or takes `onTimeout` at `until`, epoch ms).
+ * A suspension: the step waits until something resumes it with a payload (`waitId` names the wait),
+ * or its timeout at `until` (epoch ms). `callback`: the wait is resumed by `POST /callbacks/{token}`,
+ * whose signature is checked with `connection`'s webhook signing secret when it has one. `state`:
+ * small JSON the step keeps for its `resume` (e.g. what the call that suspended answered).
  */
-export type StepResult = StepOutcome | { call: SubFlowCall } | { suspend: { waitId: string; until: number; onTimeout: string } };
+export interface Suspension {
+  waitId: string;
+  until: number;
+  onTimeout: string;
+  callback?: { connection?: string };
+  state?: Record<string, unknown>;
+}
 
-/** What a suspended or calling step is resumed with. */
-export type ResumeEvent = { kind: 'child'; result: ExecutionResult } | { kind: 'resume'; waitId: string; payload: unknown };
+/**
+ * What a step's `execute` or `resume` returns: an outcome (it finished with a branch), a call of a
+ * sub-flow (it finishes, through `resume`, with the child's result), or a {@link Suspension}.
+ */
+export type StepResult = StepOutcome | { call: SubFlowCall } | { suspend: Suspension };
+
+/**
+ * What a calling or suspended step is resumed with: the sub-flow's result, the payload its wait
+ * got, or its wait's timeout (`state` as the step left it when it suspended).
+ */
+export type ResumeEvent =
+  { kind: 'child'; result: ExecutionResult } | { kind: 'resume'; waitId: string; payload: unknown; state?: Record<string, unknown> } | { kind: 'timeout'; waitId: string; until: number; state?: Record<string, unknown> };
 
 export interface StepDefinition<C = unknown> {
   readonly type: string;

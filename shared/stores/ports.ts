@@ -4,7 +4,7 @@
  */
 import type { Connection } from '../connections/connection';
 import type { Flow } from '../flow/schema';
-import type { ExecutionSnapshot } from '../executor/snapshot';
+import type { ExecutionSnapshot, Settled } from '../executor/snapshot';
 import type { ExecutionResult } from '../steps/types';
 
 /** A page of a listing; pass `nextCursor` back to continue. */
@@ -61,6 +61,19 @@ export interface IdempotencyRecord {
   lockExpiresAt: number;
 }
 
+/** The answer of {@link StateStore.claimWait}. */
+export type WaitClaim = { claimed: true; snapshot: ExecutionSnapshot } | { claimed: false; status?: string; settledBy?: Settled['by']; waitUntil?: number };
+
+/** One wait of an execution: still waiting (until its deadline, epoch ms), or settled (claimed or done) by a payload or its timeout. */
+export type WaitView = { state: 'waiting'; until: number; connection?: string } | { state: 'settled'; by: Settled['by']; connection?: string };
+
+/** A wait past its deadline, for the wait-sweeper. */
+export interface DueWait {
+  executionId: string;
+  waitId: string;
+  until: number;
+}
+
 /** Execution state, idempotency keys and re-dial sessions, in the `State` table (TTL on). */
 export interface StateStore {
   /** Writes the final execution record and, when given, completes its idempotency key in the same request. */
@@ -79,11 +92,17 @@ export interface StateStore {
   getSnapshot(executionId: string): Promise<ExecutionSnapshot | undefined>;
   /**
    * Claims a WAITING execution for one resumer: WAITING on `waitId` → RUNNING in one conditional
-   * write. When a webhook, a poll and the sweeper race, exactly one gets the snapshot (still
-   * WAITING on `waitId`, for `resume`); the others get the status the winner left, read from the
-   * failed write itself (no extra read).
+   * write, for a payload only before the wait's deadline (`until`) and for its timeout only from
+   * the deadline on. When a webhook, a poll and the sweeper race, exactly one gets the snapshot
+   * (still WAITING on `waitId`, for `resume`); the others learn from the failed write itself (no
+   * extra read) the status the winner left and, when the wait was already claimed or settled, by
+   * what; `waitUntil` when it is still waiting (too late for a payload, too early for a timeout).
    */
-  claimWait(executionId: string, waitId: string): Promise<{ claimed: true; snapshot: ExecutionSnapshot } | { claimed: false; status?: string }>;
+  claimWait(executionId: string, waitId: string, by: Settled['by']): Promise<WaitClaim>;
+  /** What the execution says about one of its waits, read consistently; undefined when the execution or the wait is unknown. */
+  getWait(executionId: string, waitId: string): Promise<WaitView | undefined>;
+  /** Up to `limit` executions still WAITING on a wait whose deadline is at or before `nowMs`, earliest first. */
+  listDueWaits(nowMs: number, limit: number): Promise<DueWait[]>;
   /**
    * Claims an idempotency key with a conditional write. Exactly one concurrent caller gets
    * `claimed: true`; the others get the current record. An IN_PROGRESS claim whose lock expired

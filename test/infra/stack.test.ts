@@ -37,7 +37,7 @@ describe('IvrflowStack', () => {
 
   it('runs the functions on Node.js 22+ with their table names in the environment', () => {
     const fns = template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } });
-    expect(Object.keys(fns)).toHaveLength(3);
+    expect(Object.keys(fns)).toHaveLength(5);
     for (const fn of Object.values(fns) as Array<{ Properties: { Runtime: string; Environment: { Variables: Record<string, unknown> } } }>) {
       expect(Number(/^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime)?.[1])).toBeGreaterThanOrEqual(22);
       expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['IVRFLOW_DEFINITIONS_TABLE', 'IVRFLOW_STATE_TABLE', 'IVRFLOW_SECRET_PREFIX']));
@@ -69,17 +69,20 @@ describe('IvrflowStack', () => {
     const secretStatements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
       (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[] | string; Resource: unknown }> } } }).Properties.PolicyDocument.Statement.filter((s) => JSON.stringify(s.Action).includes('secretsmanager:')),
     );
-    expect(secretStatements).toHaveLength(3);
+    expect(secretStatements).toHaveLength(5);
     for (const s of secretStatements) expect(JSON.stringify(s.Resource)).toMatch(/:secretsmanager:.*:secret:ivrflow\/\*"/);
     expect(actionsOn('FlowApi', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:DeleteSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
     expect(actionsOn('FlowExecutor', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
     expect(actionsOn('TokenRefresher', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
+    // Resumed flows may renew a token; a callback reads its connection's signing secret.
+    expect(actionsOn('WebhookCallback', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
+    expect(actionsOn('WaitSweeper', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
   });
 
   it('runs the token-refresher every 5 minutes; it touches token records in State only', () => {
     const rules = template.findResources('AWS::Events::Rule');
-    expect(Object.values(rules)).toHaveLength(1);
-    const rule = Object.values(rules)[0] as { Properties: { ScheduleExpression: string; State: string; Targets: Array<{ Arn: { 'Fn::GetAtt': string[] } }> } };
+    expect(Object.values(rules)).toHaveLength(2);
+    const rule = rules[Object.keys(rules).find((id) => id.startsWith('TokenRefreshSchedule'))!] as { Properties: { ScheduleExpression: string; State: string; Targets: Array<{ Arn: { 'Fn::GetAtt': string[] } }> } };
     expect(rule.Properties.ScheduleExpression).toBe('rate(5 minutes)');
     expect(rule.Properties.Targets[0]!.Arn['Fn::GetAtt'][0]).toMatch(/^TokenRefresher/);
     expect(actionsOn('TokenRefresher', /TablesDefinitions/)).toEqual([]);
@@ -87,11 +90,32 @@ describe('IvrflowStack', () => {
     template.hasResourceProperties('AWS::Lambda::Permission', { Principal: 'events.amazonaws.com', Action: 'lambda:InvokeFunction' });
   });
 
-  it('creates every route with IAM authorization', () => {
+  it('runs the wait-sweeper every minute, with what running the rest of a flow takes', () => {
+    const rules = template.findResources('AWS::Events::Rule');
+    const rule = rules[Object.keys(rules).find((id) => id.startsWith('WaitSweepSchedule'))!] as { Properties: { ScheduleExpression: string; Targets: Array<{ Arn: { 'Fn::GetAtt': string[] } }> } };
+    expect(rule.Properties.ScheduleExpression).toBe('rate(1 minute)');
+    expect(rule.Properties.Targets[0]!.Arn['Fn::GetAtt'][0]).toMatch(/^WaitSweeper/);
+    for (const fn of ['WaitSweeper', 'WebhookCallback']) {
+      expect(actionsOn(fn, /TablesDefinitions/).filter((a) => /Put|Update|Delete|BatchWrite/.test(a))).toEqual([]);
+      expect(actionsOn(fn, /TablesState/)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:PutItem']));
+    }
+  });
+
+  it('gives the functions that may start a wait the public URL callbacks are built on', () => {
+    const fns = template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } });
+    const withUrl = Object.entries(fns)
+      .filter(([, fn]) => 'IVRFLOW_PUBLIC_URL' in (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables)
+      .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))
+      .sort();
+    expect(withUrl).toEqual(['FlowExecutor', 'WaitSweeper', 'WebhookCallback']);
+  });
+
+  it('creates every route with IAM authorization except the throttled callback route', () => {
     const routes = template.findResources('AWS::ApiGatewayV2::Route');
     const keys = Object.values(routes).map((r) => (r as { Properties: { RouteKey: string; AuthorizationType: string } }).Properties);
-    expect(keys.map((k) => k.RouteKey).sort()).toEqual([...ROUTES.flowApi, ...ROUTES.flowExecutor].sort());
-    for (const k of keys) expect(k.AuthorizationType).toBe('AWS_IAM');
+    expect(keys.map((k) => k.RouteKey).sort()).toEqual([...ROUTES.flowApi, ...ROUTES.flowExecutor, ...ROUTES.webhookCallback].sort());
+    for (const k of keys) expect(k.AuthorizationType).toBe(k.RouteKey === 'POST /callbacks/{token}' ? 'NONE' : 'AWS_IAM');
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { RouteSettings: { 'POST /callbacks/{token}': { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 } } });
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: '$default', AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }) });
   });
 

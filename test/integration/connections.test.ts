@@ -31,7 +31,7 @@ const REFUSED_SECRET = 'cs-refused-Hx81pQa-never-stored';
 const WRONG_CLIENT_SECRET = 'cs-wrong-Vb3nM5kq';
 const API_KEY = 'demo-api-key';
 const BASIC_PASSWORD = 'pw-Tz6yRc1-basic';
-const WEBHOOK_SECRET = 'whsec-Lp0oKi9-hook';
+const WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const NAMED_SECRETS: Record<string, string> = { CLIENT_SECRET, REFUSED_SECRET, WRONG_CLIENT_SECRET, API_KEY, BASIC_PASSWORD, WEBHOOK_SECRET };
 const STATIC_SECRETS = Object.values(NAMED_SECRETS);
 /** Every access token any OAuth server issued during the file. */

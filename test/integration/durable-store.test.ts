@@ -71,7 +71,7 @@ describe('suspended executions on DynamoDB Local', () => {
       const executionId = `exec-race-${i}`;
       const snapshot = await suspended(executionId);
       await store.saveSnapshot(snapshot, 3600);
-      const claims = await Promise.all(Array.from({ length: 20 }, () => store.claimWait(executionId, snapshot.wait!.waitId)));
+      const claims = await Promise.all(Array.from({ length: 20 }, () => store.claimWait(executionId, snapshot.wait!.waitId, 'payload')));
       const winners = claims.filter((c) => c.claimed);
       expect(winners).toHaveLength(1);
       // The losers learn who won from the failed write itself.
@@ -82,14 +82,14 @@ describe('suspended executions on DynamoDB Local', () => {
   it('a claim with another wait id, or of an execution that does not exist, does not win', async () => {
     const snapshot = await suspended('exec-wrong-wait');
     await store.saveSnapshot(snapshot, 3600);
-    expect(await store.claimWait('exec-wrong-wait', 'not-the-wait')).toEqual({ claimed: false, status: 'WAITING' });
-    expect(await store.claimWait('exec-nobody', 'w')).toEqual({ claimed: false });
+    expect(await store.claimWait('exec-wrong-wait', 'not-the-wait', 'payload')).toEqual({ claimed: false, status: 'WAITING' });
+    expect(await store.claimWait('exec-nobody', 'w', 'payload')).toEqual({ claimed: false });
   });
 
   it('the winner resumes from the stored JSON to the end; a stale revision is refused', async () => {
     const snapshot = await suspended('exec-resume');
     await store.saveSnapshot(snapshot, 3600);
-    const claim = await store.claimWait('exec-resume', snapshot.wait!.waitId);
+    const claim = await store.claimWait('exec-resume', snapshot.wait!.waitId, 'payload');
     if (!claim.claimed) throw new Error('the claim should win');
     const stale = structuredClone(claim.snapshot);
     const done = await resume(claim.snapshot, { waitId: snapshot.wait!.waitId, payload: { answer: 42 } }, deps());
@@ -119,6 +119,6 @@ describe('suspended executions on DynamoDB Local', () => {
     expect(answers.filter((a) => a.resumed)).toHaveLength(1);
     expect(await service.get(started.executionId)).toMatchObject({ status: 'SUCCEEDED', branch: 'Answered' });
     const timedOut = await service.continueWait(started.executionId, { waitId: stored, timedOut: true });
-    expect(timedOut).toEqual({ resumed: false, status: 'SUCCEEDED' });
+    expect(timedOut).toEqual({ resumed: false, status: 'SUCCEEDED', settledBy: 'payload' });
   });
 });

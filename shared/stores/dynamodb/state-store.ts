@@ -2,19 +2,22 @@
  * `StateStore` on DynamoDB (`State` table, TTL on `expiresAt`, epoch seconds).
  *
  * Items: `EXEC#<id>` (the execution: `result` once it ended, else its `snapshot`, with `status`,
- * `rev` and the `waitId` it is suspended on), `IDEMP#<scope>#<key>` (idempotency key),
+ * `rev`, `settled` (how each of its waits ended) and, while WAITING, the `waitId` it is suspended
+ * on, its `waitUntil` and the sparse `byKind` keys `kind = WAIT`, `id = <waitUntil>#<id>` that the
+ * wait-sweeper queries; a claimed one keeps `claimedWait` and `claimedBy` until it is saved again),
+ * `IDEMP#<scope>#<key>` (idempotency key),
  * `SESSION#<flowId>#<sha256(session key)>` (re-dial session; the caller's number is not stored in
  * clear). Reads of expired items treat them as absent, since DynamoDB deletes expired items lazily.
  */
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { VersionConflictError } from '../../errors';
 import { fitRecord } from '../../executor/record';
-import { parseSnapshot, resultOf, type ExecutionSnapshot } from '../../executor/snapshot';
+import { parseSnapshot, resultOf, type ExecutionSnapshot, type Settled } from '../../executor/snapshot';
 import type { ExecutionResult } from '../../steps/types';
-import type { IdempotencyRecord, StateStore } from '../ports';
+import type { DueWait, IdempotencyRecord, StateStore, WaitClaim, WaitView } from '../ports';
 import { documentClient } from './flow-store';
 
 export interface DynamoStateStoreProps {
@@ -27,6 +30,8 @@ export interface DynamoStateStoreProps {
 
 const execKey = (id: string) => ({ pk: `EXEC#${id}`, sk: 'EXEC' });
 const idempKey = (scope: string, key: string) => ({ pk: `IDEMP#${scope}#${key}`, sk: 'IDEMP' });
+/** The `byKind` sort key of a waiting execution: due waits sort first (epoch ms, 15 digits). */
+const waitIndexId = (until: number, executionId: string) => `${String(Math.max(0, Math.floor(until))).padStart(15, '0')}#${executionId}`;
 const sessionKeyOf = (flowId: string, key: string) => ({ pk: `SESSION#${flowId}#${createHash('sha256').update(key).digest('hex')}`, sk: 'SESSION' });
 
 export class DynamoStateStore implements StateStore {
@@ -69,7 +74,11 @@ export class DynamoStateStore implements StateStore {
   async getExecution(executionId: string): Promise<ExecutionResult | undefined> {
     const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: execKey(executionId) }));
     if (!out.Item || (out.Item['expiresAt'] as number) < this.epochSeconds()) return undefined;
-    if (typeof out.Item['snapshot'] === 'string') return resultOf(parseSnapshot(JSON.parse(out.Item['snapshot'])), this.now());
+    if (typeof out.Item['snapshot'] === 'string') {
+      // A claimed execution's snapshot still says WAITING: the item's status (RUNNING) is the truth.
+      const snapshot = parseSnapshot(JSON.parse(out.Item['snapshot']));
+      return resultOf({ ...snapshot, status: out.Item['status'] as ExecutionSnapshot['status'] }, this.now());
+    }
     return JSON.parse(out.Item['result'] as string) as ExecutionResult;
   }
 
@@ -86,7 +95,16 @@ export class DynamoStateStore implements StateStore {
       status: snapshot.status,
       rev,
       ...(snapshot.result ? { result: JSON.stringify(fitRecord(snapshot.result)) } : { snapshot: JSON.stringify({ ...snapshot, rev }) }),
-      ...(snapshot.wait ? { waitId: snapshot.wait.waitId, waitUntil: snapshot.wait.until } : {}),
+      ...(snapshot.settled ? { settled: snapshot.settled } : {}),
+      ...(snapshot.status === 'WAITING' && snapshot.wait
+        ? {
+            waitId: snapshot.wait.waitId,
+            waitUntil: snapshot.wait.until,
+            ...(snapshot.wait.callback?.connection ? { waitConnection: snapshot.wait.callback.connection } : {}),
+            kind: 'WAIT',
+            id: waitIndexId(snapshot.wait.until, snapshot.executionId),
+          }
+        : {}),
       expiresAt: this.epochSeconds(ttlSeconds),
     };
     const put = {
@@ -107,16 +125,17 @@ export class DynamoStateStore implements StateStore {
     snapshot.rev = rev;
   }
 
-  async claimWait(executionId: string, waitId: string): Promise<{ claimed: true; snapshot: ExecutionSnapshot } | { claimed: false; status?: string }> {
+  async claimWait(executionId: string, waitId: string, by: Settled['by']): Promise<WaitClaim> {
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: execKey(executionId),
-          UpdateExpression: 'SET #s = :running, rev = rev + :one REMOVE waitId',
-          ConditionExpression: '#s = :waiting AND waitId = :wait',
+          UpdateExpression: 'SET #s = :running, rev = rev + :one, claimedWait = :wait, claimedBy = :by REMOVE waitId, kind, id',
+          // A payload only before the wait's deadline, a timeout only from it on: of a callback and a timeout racing, exactly one wins.
+          ConditionExpression: `#s = :waiting AND waitId = :wait AND waitUntil ${by === 'payload' ? '>' : '<='} :now`,
           ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':running': 'RUNNING', ':waiting': 'WAITING', ':wait': waitId, ':one': 1 },
+          ExpressionAttributeValues: { ':running': 'RUNNING', ':waiting': 'WAITING', ':wait': waitId, ':by': by, ':one': 1, ':now': this.now() },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -128,8 +147,38 @@ export class DynamoStateStore implements StateStore {
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
       const old = err.Item ? unmarshall(err.Item) : undefined;
-      return { claimed: false, ...(typeof old?.['status'] === 'string' ? { status: old['status'] } : {}) };
+      if (!old) return { claimed: false };
+      const view = waitViewOf(old, waitId);
+      return { claimed: false, status: old['status'] as string, ...(view?.state === 'settled' ? { settledBy: view.by } : {}), ...(view?.state === 'waiting' ? { waitUntil: view.until } : {}) };
     }
+  }
+
+  async getWait(executionId: string, waitId: string): Promise<WaitView | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: execKey(executionId),
+        ConsistentRead: true,
+        ProjectionExpression: '#s, waitId, waitUntil, waitConnection, claimedWait, claimedBy, settled, expiresAt',
+        ExpressionAttributeNames: { '#s': 'status' },
+      }),
+    );
+    if (!out.Item || (out.Item['expiresAt'] as number) < this.epochSeconds()) return undefined;
+    return waitViewOf(out.Item, waitId);
+  }
+
+  async listDueWaits(nowMs: number, limit: number): Promise<DueWait[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'byKind',
+        KeyConditionExpression: 'kind = :wait AND id <= :due',
+        ExpressionAttributeValues: { ':wait': 'WAIT', ':due': `${waitIndexId(nowMs, '')}~` },
+        ProjectionExpression: 'pk, waitId, waitUntil',
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map((item) => ({ executionId: (item['pk'] as string).slice('EXEC#'.length), waitId: item['waitId'] as string, until: item['waitUntil'] as number }));
   }
 
   async claimIdempotencyKey(scope: string, key: string, record: IdempotencyRecord, ttlSeconds: number): Promise<{ claimed: true } | { claimed: false; record: IdempotencyRecord }> {
@@ -177,4 +226,13 @@ export class DynamoStateStore implements StateStore {
   async putSession(flowId: string, sessionKey: string, variables: Record<string, unknown>, expiresAtMs: number): Promise<void> {
     await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...sessionKeyOf(flowId, sessionKey), variables: JSON.stringify(variables), expiresAtMs, expiresAt: Math.ceil(expiresAtMs / 1000) } }));
   }
+}
+
+/** What an execution item says about one of its waits (undefined: the item never had it). */
+function waitViewOf(item: Record<string, unknown>, waitId: string): WaitView | undefined {
+  const connection = (c: unknown) => (typeof c === 'string' && c !== '' ? { connection: c } : {});
+  if (item['status'] === 'WAITING' && item['waitId'] === waitId) return { state: 'waiting', until: item['waitUntil'] as number, ...connection(item['waitConnection']) };
+  if (item['claimedWait'] === waitId) return { state: 'settled', by: item['claimedBy'] as Settled['by'], ...connection(item['waitConnection']) };
+  const settled = (item['settled'] as Record<string, Settled> | undefined)?.[waitId];
+  return settled ? { state: 'settled', by: settled.by, ...connection(settled.connection) } : undefined;
 }

@@ -89,6 +89,7 @@ function harness(options: { deadlineAt?: number; latencyMs?: number } = {}) {
   const secrets = new Set<string>();
   const ctx: StepContext = {
     executionId: 'exec-1',
+    rootExecutionId: 'exec-1',
     flowId: 'flow-1',
     variables: {},
     deadlineAt: options.deadlineAt ?? 600_000,

@@ -1,0 +1,29 @@
+/**
+ * webhook-callback Lambda: `POST /callbacks/{token}`, the result of an async backend that answered
+ * 202 Accepted (shared/api/callback-service.ts). No API authorizer: the token and the Standard
+ * Webhooks signature authenticate the sender. Answers 200 `{ status: "resumed" | "duplicate",
+ * executionId }`, or 400, 401, 404, 410, 413 with `{ error: { code, message } }`.
+ */
+import middy from '@middy/core';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { httpErrors, json, pathParam, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
+import { servicesFromEnv, type Services } from '../../shared/api/runtime';
+import { logger, metrics } from '../../shared/observability';
+
+/** The handler over given services (the local server and tests inject theirs). */
+export function createWebhookCallbackHandler(services: () => Services) {
+  const routes = router({
+    'POST /callbacks/{token}': async (event) => {
+      const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+      const headers = event.headers ?? {};
+      const answer = await services().callbackService.deliver(pathParam(event, 'token'), raw, headers);
+      logger.info('callback delivered', { ...answer, webhookId: headers['webhook-id'] });
+      return json(200, answer);
+    },
+  });
+  return middy<ApiEvent, ApiResult>(routes)
+    .use(logMetrics(metrics))
+    .use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
+}
+
+export const handler = createWebhookCallbackHandler(servicesFromEnv);

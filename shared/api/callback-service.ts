@@ -1,0 +1,116 @@
+/**
+ * Callbacks of async backends (docs/architecture.md, "Async backends and webhooks"):
+ * `POST /callbacks/{token}` delivers the result a backend promised when it answered 202 Accepted,
+ * and the waiting execution continues with it.
+ *
+ * In order: a body over 256 KiB is refused (413); a token that names no wait is 404; when the
+ * wait's connection has a webhook signing secret, the Standard Webhooks headers (`webhook-id`,
+ * `webhook-timestamp`, `webhook-signature`; HMAC-SHA256 over `id.timestamp.body`, timestamps
+ * within 5 minutes, constant-time compare; the `standardwebhooks` package) must verify on the raw
+ * body (401 otherwise); the body must be JSON (400). Then: a wait already resumed by a callback is
+ * a duplicate delivery, acknowledged (200) and ignored, whether the first delivery has finished or
+ * is still running (senders retry on anything else); a wait past its deadline, or already timed
+ * out, is 410; otherwise the execution is claimed (one conditional write: of racing deliveries and
+ * the timeout exactly one wins) and continued to its end or its next wait (200). Nothing changes
+ * for a refused callback.
+ */
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { parseCallbackToken } from '../callbacks/callback-token';
+import type { Clock } from '../clock';
+import type { ConnectionReader } from '../connections/auth';
+import type { SecretNames } from '../connections/connection';
+import { BadRequestError, GoneError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors';
+import { parseUntrustedJson, UnsafeJsonError } from '../json';
+import type { StateStore } from '../stores/ports';
+import type { SecretStore } from '../stores/secret-store';
+import type { ExecutionService } from './execution-service';
+import { MAX_BODY_BYTES } from './http';
+
+export interface CallbackServiceProps {
+  executions: ExecutionService;
+  state: StateStore;
+  connections: ConnectionReader;
+  secrets: SecretStore;
+  names: SecretNames;
+  clock: Clock;
+}
+
+/** The answer to a delivered callback. */
+export interface CallbackAnswer {
+  /** `resumed`: this delivery continued the execution; `duplicate`: an earlier delivery of this callback did. */
+  status: 'resumed' | 'duplicate';
+  executionId: string;
+  /** The execution's status after this delivery (resumed only). */
+  executionStatus?: string;
+}
+
+export class CallbackService {
+  constructor(private readonly props: CallbackServiceProps) {}
+
+  /**
+   * Delivers a callback.
+   * @param token the `{token}` path segment
+   * @param rawBody the body exactly as received (the signature covers these bytes)
+   * @param headers the request's headers (any case)
+   * @throws PayloadTooLargeError (413), NotFoundError `UNKNOWN_CALLBACK` (404), UnauthorizedError
+   *   `INVALID_SIGNATURE` (401), BadRequestError `INVALID_JSON`/`UNSAFE_JSON` (400), GoneError
+   *   `CALLBACK_TOO_LATE` (410)
+   */
+  async deliver(token: string, rawBody: string, headers: Readonly<Record<string, string | undefined>>): Promise<CallbackAnswer> {
+    if (Buffer.byteLength(rawBody) > MAX_BODY_BYTES) throw new PayloadTooLargeError(`the body is larger than ${MAX_BODY_BYTES} bytes`);
+    const unknown = () => new NotFoundError('no callback is expected for this token');
+    const parsed = parseCallbackToken(token);
+    if (!parsed) throw unknown();
+    const { executionId, waitId } = parsed;
+    const view = await this.props.state.getWait(executionId, waitId);
+    if (!view) throw unknown();
+    if (view.connection !== undefined) await this.verify(view.connection, rawBody, headers);
+    const payload = parseBody(rawBody);
+
+    const tooLate = (until?: number) => new GoneError('CALLBACK_TOO_LATE', until === undefined ? 'this wait has already timed out' : `this wait timed out at ${new Date(until).toISOString()}`);
+    if (view.state === 'settled') {
+      if (view.by === 'timeout') throw tooLate();
+      return { status: 'duplicate', executionId };
+    }
+    if (this.props.clock.now() >= view.until) throw tooLate(view.until);
+    const outcome = await this.props.executions.continueWait(executionId, { waitId, payload });
+    if (outcome.resumed) return { status: 'resumed', executionId, executionStatus: outcome.result.status };
+    if (outcome.settledBy === 'payload') return { status: 'duplicate', executionId };
+    if (outcome.status === undefined) throw unknown();
+    throw tooLate(outcome.waitUntil);
+  }
+
+  /**
+   * Checks the Standard Webhooks signature when the connection has a signing secret.
+   * @throws UnauthorizedError when it does not verify, or when the connection is gone (nothing to verify with)
+   */
+  private async verify(connectionName: string, rawBody: string, headers: Readonly<Record<string, string | undefined>>): Promise<void> {
+    const connection = await this.props.connections.get(connectionName);
+    if (!connection) throw new UnauthorizedError('INVALID_SIGNATURE', `connection '${connectionName}' no longer exists, so the callback cannot be verified`);
+    if (!connection.secretsSet.includes('webhookSigningSecret')) return;
+    const secret = (await this.props.secrets.getSecretJson(this.props.names.connection(connectionName)))?.['webhookSigningSecret'];
+    if (secret === undefined) throw new UnauthorizedError('INVALID_SIGNATURE', `the signing secret of connection '${connectionName}' cannot be read, so the callback cannot be verified`);
+    const signed: Record<string, string> = {};
+    for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+      const value = Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
+      if (value !== undefined) signed[name] = value;
+    }
+    try {
+      new Webhook(secret).verify(rawBody, signed, { jsonParse: false });
+    } catch (err) {
+      if (err instanceof WebhookVerificationError) throw new UnauthorizedError('INVALID_SIGNATURE', `the webhook signature does not verify: ${err.message}`);
+      throw err;
+    }
+  }
+}
+
+/** The callback body as JSON. @throws BadRequestError */
+function parseBody(rawBody: string): unknown {
+  if (rawBody.trim() === '') throw new BadRequestError('INVALID_JSON', 'the callback body must be JSON; it is empty');
+  try {
+    return parseUntrustedJson(rawBody);
+  } catch (err) {
+    if (err instanceof UnsafeJsonError) throw new BadRequestError('UNSAFE_JSON', `the body is refused: ${err.message}`);
+    throw new BadRequestError('INVALID_JSON', `the callback body is not valid JSON: ${(err as Error).message}`);
+  }
+}
