@@ -231,7 +231,7 @@ async function connectionOf(config: HttpRequestConfig, ctx: StepContext): Promis
  * plain headers, built by {@link prepare}).
  * @throws TemplateError when the URL is not on the connection's hosts
  */
-async function pipelineAuth(config: HttpRequestConfig, request: PreparedRequest, ctx: StepContext, secrets: Record<string, string>, connection: Connection | undefined): Promise<CallAuth | undefined> {
+function pipelineAuth(config: HttpRequestConfig, request: PreparedRequest, ctx: StepContext, secrets: Record<string, string>, connection: Connection | undefined): CallAuth | undefined {
   const auth = config.authentication;
   if (!auth) return undefined;
   const names = ctx.services.get(secretNamesService);
@@ -324,7 +324,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       const secrets = await secretVariables(config, ctx);
       const connection = await connectionOf(config, ctx);
       request = prepare(config, ctx, secrets, callback ? { callback_url: callback.url } : {}, connection);
-      auth = await pipelineAuth(config, request, ctx, secrets, connection);
+      auth = pipelineAuth(config, request, ctx, secrets, connection);
     } catch (err) {
       if (err instanceof CredentialUnavailableError) return failure(config, ctx, 'auth', err.message, null, noResponse);
       if (isFlowFailure(err)) return failure(config, ctx, 'invalid_request', err.message, null, noResponse);
