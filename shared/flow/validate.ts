@@ -466,10 +466,10 @@ async function check(raw: unknown, options: ValidateOptions): Promise<Validation
       missingStep(`${cfg}.${ref.path}`, ref.stepId);
       targets.push(ref.stepId);
     }
-    const locals = new Set(analysis.locals ?? []);
+    const localTo = new Map((analysis.locals ?? []).map((l) => [l.name, l.paths.map((p) => `${cfg}.${p}`)]));
     const note = (names: Iterable<string>, path: string, credential = false) => {
       for (const n of names) {
-        if (locals.has(n)) continue;
+        if (localTo.get(n)?.some((p) => path === p || path.startsWith(`${p}.`))) continue;
         if (!reads.has(n)) reads.set(n, path);
         if (!credential && secretNames.has(n)) errors.push({ code: 'SECRET_MISUSE', path, message: `variable ${quoted(n)} is bound to a secret: it may be used only in authentication fields and headers` });
       }

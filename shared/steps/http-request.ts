@@ -259,12 +259,12 @@ function mapped(config: HttpRequestConfig, body: unknown, ctx: StepContext, mapp
 }
 
 /** A failed outcome: `http_status_code`, `http_error` and the mapping of the default response; counted in the step metrics. */
-function failure(config: HttpRequestConfig, ctx: StepContext, type: FailureType, message: string, statusCode: number | null, trace: CallOutcome['trace']): StepOutcome {
+function failure(config: HttpRequestConfig, ctx: StepContext, type: FailureType, message: string, statusCode: number | null, trace: CallOutcome['trace'], mapping = config.responseMapping): StepOutcome {
   ctx.services.get(stepMetricsService).failure('HTTPRequest', type, statusCode);
   return {
     branch: BRANCH_OF[type],
     status: 'FAILED',
-    variables: { ...mapped(config, undefined, ctx), http_status_code: statusCode, http_error: { type, message, statusCode } },
+    variables: { ...mapped(config, undefined, ctx, mapping), http_status_code: statusCode, http_error: { type, message, statusCode } },
     trace: { ...trace, error: { type, message } },
   };
 }
@@ -309,7 +309,8 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       ...(auth && 'type' in auth && auth.type === 'oauth2' ? { boundSecrets: [{ path: 'authentication.clientSecret', value: auth.clientSecret }] } : {}),
       ...(auth && 'connection' in auth ? { connectionRefs: [{ path: 'authentication.connection', name: auth.connection, url: { path: 'url', text: c.url } }] } : {}),
       sets: ['http_status_code', 'http_error', ...Object.keys(c.responseMapping ?? {}), ...Object.keys(c.async?.callbackMapping ?? {})],
-      ...(c.async ? { locals: ['callback_url'] } : {}),
+      // Only where prepare() renders with it: not `when`, the circuit key or an inline oauth2 clientId.
+      ...(c.async ? { locals: [{ name: 'callback_url', paths: ['url', 'headers', 'body', 'authentication.username', 'authentication.password', 'authentication.headerValue'] }] } : {}),
     };
   },
   async execute(step, ctx): Promise<StepResult> {
@@ -354,7 +355,8 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     const call = (event.state ?? {}) as SuspendedCall;
     if (event.kind === 'timeout') {
       const waited = config.async?.maxWaitMs ?? MAX_ASYNC_WAIT_MS;
-      return Promise.resolve(failure(config, ctx, 'timeout', `the backend accepted the request (202) but no callback came within ${waited} ms`, call.statusCode ?? 202, call));
+      // The callback's variables, from defaultResponse, as a callback with an empty body would set them.
+      return Promise.resolve(failure(config, ctx, 'timeout', `the backend accepted the request (202) but no callback came within ${waited} ms`, call.statusCode ?? 202, call, config.async?.callbackMapping ?? config.responseMapping));
     }
     const variables = { ...mapped(config, event.payload, ctx, config.async?.callbackMapping ?? config.responseMapping), http_status_code: call.statusCode ?? 202, http_error: null };
     return Promise.resolve({ branch: 'OnSuccess', status: 'SUCCEEDED', variables, trace: call });

@@ -126,8 +126,8 @@ export interface StepAnalysis {
   connectionRefs?: Array<{ path: string; name: string; requestName?: { path: string; name: string }; url?: { path: string; text: string } }>;
   /** Variables the step sets. */
   sets?: string[];
-  /** Variables the step itself provides to its own templates (e.g. an async HTTPRequest's `callback_url`). */
-  locals?: string[];
+  /** Variables the step itself provides to some of its own templates (e.g. an async HTTPRequest's `callback_url`), with the configuration paths (and their children) where they are set. */
+  locals?: Array<{ name: string; paths: string[] }>;
 }
 
 /** A step with its parsed configuration. */

@@ -157,7 +157,6 @@ describe('validateFlow: variables bound to secrets', () => {
 
     it('in a circuit breaker key template (HTTPRequest and IntegrationHubExecute)', async () => {
       // The key is a template rendered from the run's variables (shared/http/call-pipeline.ts), so it is a read like any other.
-      // Known gap (see the report): neither step's analyze() lists circuitBreaker.key, so it is not checked at all.
       const r = await validateFlow(flowOf([http('a', { circuitBreaker: { key: 'crm-{{api_token}}' } }), hub('b', { circuitBreaker: { key: 'crm-{{db_password}}' } })], { secrets: SECRETS }));
       expect(where(r.errors)).toEqual(['SECRET_MISUSE steps[0].configuration.circuitBreaker.key', 'SECRET_MISUSE steps[1].configuration.circuitBreaker.key']);
     });
@@ -431,7 +430,6 @@ describe('validateFlow: an authentication object that fits no form never echoes 
   });
 
   it('a scalar in place of the authentication object (a pasted token, password or number) is not shown', async () => {
-    // Known bug (see the report): the 'fits none of its allowed forms' message previews any input that is not an object.
     for (const authentication of ['Bearer sk_live_51HxQ2eZvKYlo2C', 'hunter2-Pasted', 12345678]) {
       const r = await errorsOf(authentication);
       expect(where(r.errors)).toEqual(['INVALID_VALUE steps[0].configuration.authentication']);
