@@ -10,6 +10,7 @@
  * - warm happy path: DynamoDB requests of a warm execution (DynamoDB Local);
  * - bundles: each function's minified size.
  */
+import { readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -116,7 +117,7 @@ try {
 }
 
 const bundles: Record<string, number> = {};
-for (const name of ['flow-api', 'flow-executor', 'token-refresher']) {
+for (const name of readdirSync(fileURLToPath(new URL('../functions', import.meta.url))).sort()) {
   // As NodejsFunction bundles for Node.js 18+: the AWS SDK v3 comes with the Lambda runtime.
   const out = await build({
     entryPoints: [fileURLToPath(new URL(`../functions/${name}/handler.ts`, import.meta.url))],
