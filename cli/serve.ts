@@ -48,7 +48,7 @@ export function exampleConnections(values: Record<string, string>): Array<{ name
     });
 }
 
-/** The Standard Webhooks secret the sample CRM signs its callbacks with (random per serve: `whsec_` + base64 of 32 bytes). */
+/** The Standard Webhooks secret the sample CRM signs its callbacks with (random per serve: `whsec_` + base64 of 32 bytes; printed, so a demo can sign a callback by hand). */
 const DEMO_WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
 async function deployExamples(services: Services, endpoints: { crm: string; oauth: string }, log: (s: string) => void): Promise<void> {
@@ -190,7 +190,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
       out(`DynamoDB Local at ${ddb.endpoint}${dataDir ? ` (data in ${dataDir})` : ' (in memory)'}`);
       out(`Secrets Manager at ${stack!.secretsEndpoint} (in memory)`);
       if (oauth) out(`OAuth2 server at ${oauth.url} (token endpoint ${oauth.tokenEndpoint}, client ${DEMO_CLIENT.clientId})`);
-      if (crm) out(`sample CRM at ${crm.url} (X-API-Key: ${DEMO_API_KEY}, or a bearer token from the OAuth2 server)`);
+      if (crm) out(`sample CRM at ${crm.url} (X-API-Key: ${DEMO_API_KEY}, or a bearer token from the OAuth2 server; callbacks signed with ${DEMO_WEBHOOK_SECRET})`);
       out(`listening on ${stack!.api.url}`);
     }
     markStarted();

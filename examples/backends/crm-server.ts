@@ -18,6 +18,9 @@
  *   signed with `webhookSecret` as the Standard Webhooks specification describes (`webhook-id`,
  *   `webhook-timestamp`, `webhook-signature`). A phone ending in 0202 never calls back (for the
  *   timeout branch); 0200 answers 200 with the balance at once (no callback).
+ * - `GET /v1/balance-requests`: the balance requests received, newest first, `{ data: [{ request_id,
+ *   phone, callback_url, state: "pending" | "called-back" | "no-callback" | "answered" }] }` (to deliver
+ *   a callback by hand).
  * - `GET /health` → 200.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -95,6 +98,7 @@ export async function startCrmServer(options: CrmServerOptions = {}): Promise<Cr
   const callbacks: DeliveredCallback[] = [];
   const signer = options.webhookSecret ? new Webhook(options.webhookSecret) : undefined;
   let nextRequest = 9000;
+  const balanceRequests: Array<{ request_id: string; phone: string; callback_url: string | null; state: string }> = [];
 
   /** POSTs a signed callback (what the backend's worker does when the job is done). */
   const deliver = async (url: string, body: unknown): Promise<void> => {
@@ -188,17 +192,26 @@ export async function startCrmServer(options: CrmServerOptions = {}): Promise<Cr
       const phone = typeof body.phone === 'string' ? body.phone : '';
       if (!/^\+[1-9]\d{1,14}$/.test(phone)) return send(res, 400, { error: 'invalid_phone', message: 'phone must be E.164' });
       const result = { request_id: `BAL-${nextRequest++}`, status: 'completed', phone, balance: { amount: ACCOUNTS[phone] ? 1234.56 : 0, currency: 'USD' } };
-      if (phone.endsWith('0200')) return send(res, 200, result);
+      if (phone.endsWith('0200')) {
+        balanceRequests.unshift({ request_id: result.request_id, phone, callback_url: null, state: 'answered' });
+        return send(res, 200, result);
+      }
       if (typeof body.callback_url !== 'string' || !/^https?:\/\//.test(body.callback_url)) return send(res, 422, { error: 'callback_url required' });
       const callbackUrl = body.callback_url;
-      if (!phone.endsWith('0202')) {
+      const job = { request_id: result.request_id, phone, callback_url: callbackUrl, state: phone.endsWith('0202') ? 'no-callback' : 'pending' };
+      balanceRequests.unshift(job);
+      if (job.state === 'pending') {
         const timer = setTimeout(() => {
           timers.delete(timer);
+          job.state = 'called-back';
           void deliver(callbackUrl, result);
         }, options.callbackDelayMs ?? 2000);
         timers.add(timer);
       }
       return send(res, 202, { request_id: result.request_id, status: 'pending' });
+    }
+    if (req.method === 'GET' && url.pathname === '/v1/balance-requests') {
+      return send(res, 200, { data: balanceRequests.slice(0, 100) });
     }
     send(res, 404, { error: 'no_route' });
   };
