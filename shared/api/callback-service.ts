@@ -52,7 +52,7 @@ export class CallbackService {
    * @param token the `{token}` path segment
    * @param rawBody the body exactly as received (the signature covers these bytes)
    * @param headers the request's headers (any case)
-   * @throws PayloadTooLargeError (413), NotFoundError `UNKNOWN_CALLBACK` (404), UnauthorizedError
+   * @throws PayloadTooLargeError (413), NotFoundError `NOT_FOUND` (404), UnauthorizedError
    *   `INVALID_SIGNATURE` (401), BadRequestError `INVALID_JSON`/`UNSAFE_JSON` (400), GoneError
    *   `CALLBACK_TOO_LATE` (410)
    */
