@@ -9,7 +9,8 @@ import { connectionsService, secretNamesService, secretStoreService, tokenProvid
 import { DEFAULT_SECRET_PREFIX, SecretNames } from '../connections/connection';
 import { TokenProvider, type TokenEvent } from '../connections/token-provider';
 import type { TokenRegistry } from '../connections/token-registry';
-import { CachedConnectionReader, DynamoConnectionStore } from '../stores/dynamodb/connection-store';
+import { CachedReader } from '../stores/cached-reader';
+import { DynamoConnectionStore } from '../stores/dynamodb/connection-store';
 import { DynamoTokenRegistry } from '../stores/dynamodb/token-registry';
 import { SecretsManagerSecretStore } from '../stores/secrets/secrets-manager-store';
 import { systemClock, systemRandomness, type Clock, type Randomness } from '../clock';
@@ -103,7 +104,7 @@ export function createServices(config: ServiceConfig, overrides: ServiceOverride
   const tokenRegistry = new DynamoTokenRegistry({ tableName: config.stateTable, client });
   const tokens = new TokenProvider({ registry: tokenRegistry, secrets, names, http, clock, instanceId, onEvent: overrides.onTokenEvent ?? reportTokenEvent });
   const connectionStore = new DynamoConnectionStore({ tableName: config.definitionsTable, client });
-  const connections = new CachedConnectionReader(connectionStore, clock, config.flowCacheTtlMs);
+  const connections = new CachedReader((name) => connectionStore.getConnection(name), clock, config.flowCacheTtlMs);
   const stepServices = new ServiceContainer()
     .provide(clockService, clock)
     .provide(httpService, http)

@@ -428,7 +428,7 @@ async function call(run: Run, request: SubFlowCall): Promise<void> {
     return;
   }
   // The child's own deadlineMs bounds it too, leaving the parent time to take its fallback branch.
-  const deadlineAt = Math.min(parent.deadlineAt, now + child.deadlineMs);
+  const deadlineAt = Math.min(parent.deadlineAt, now + child.deadlineMs, request.deadlineMs === undefined ? Infinity : now + request.deadlineMs);
   run.snapshot.frames.push(newFrame(child, request.variables, `${parent.executionId}/${child.id}`, deadlineAt, now));
 }
 

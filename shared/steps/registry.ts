@@ -3,14 +3,16 @@
  * validator and the executor all read it, so adding a step type is adding it here.
  */
 import { conditionStep } from './condition';
+import { customEventStep } from './custom-event';
 import { dataApiStep } from './data-api';
 import { endStep } from './end';
 import { httpRequestStep } from './http-request';
 import { integrationHubExecuteStep } from './integration-hub-execute';
 import { subFlowStep } from './sub-flow';
+import { workflowExecuteStep } from './workflow-execute';
 import type { StepDefinition } from './types';
 
-export const STEP_DEFINITIONS = [httpRequestStep, integrationHubExecuteStep, conditionStep, dataApiStep, subFlowStep, endStep] as const;
+export const STEP_DEFINITIONS = [httpRequestStep, integrationHubExecuteStep, conditionStep, dataApiStep, subFlowStep, workflowExecuteStep, customEventStep, endStep] as const;
 
 const byType = new Map<string, StepDefinition<unknown>>(STEP_DEFINITIONS.map((d) => [d.type, d as unknown as StepDefinition<unknown>]));
 

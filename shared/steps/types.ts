@@ -145,6 +145,8 @@ export interface SubFlowCall {
   /** Default: the latest version. */
   version?: number | undefined;
   variables: Record<string, unknown>;
+  /** The child's own time limit, ms (its deadline is also bounded by the caller's and its flow's `deadlineMs`). */
+  deadlineMs?: number;
 }
 
 /**

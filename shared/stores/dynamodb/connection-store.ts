@@ -5,7 +5,6 @@
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Clock } from '../../clock';
 import type { Connection } from '../../connections/connection';
 import type { ConnectionStore, Page } from '../ports';
 import { decodeCursor, encodeCursor } from './cursor';
@@ -46,28 +45,5 @@ export class DynamoConnectionStore implements ConnectionStore {
       if (err instanceof ConditionalCheckFailedException) return false;
       throw err;
     }
-  }
-}
-
-/**
- * Connections as the executor reads them: each cached in memory for `ttlMs` (a change is seen by a
- * warm Lambda within that time), misses included.
- */
-export class CachedConnectionReader {
-  private readonly cache = new Map<string, { value: Connection | undefined; expiresAtMs: number }>();
-
-  constructor(
-    private readonly store: ConnectionStore,
-    private readonly clock: Clock,
-    private readonly ttlMs = 5000,
-  ) {}
-
-  async get(name: string): Promise<Connection | undefined> {
-    const hit = this.cache.get(name);
-    const now = this.clock.now();
-    if (hit && hit.expiresAtMs > now) return hit.value;
-    const value = await this.store.getConnection(name);
-    this.cache.set(name, { value, expiresAtMs: now + this.ttlMs });
-    return value;
   }
 }

@@ -1,0 +1,121 @@
+/**
+ * {@link AgentEventStore} on the `State` table. Items under `AGENT#<agentId>`: `SESSION` (the
+ * session id and `expiresAtMs`) and `EVENT#<eventName>` (one pending event per name, so a newer
+ * one replaces it by key; `order` = creation time and a random tiebreak). TTL on `expiresAt`.
+ *
+ * Taking events is a query and one conditional `DeleteItem` per event (condition: the `order`
+ * the reader saw, so an event replaced meanwhile stays for the next read): of concurrent readers,
+ * exactly one gets each event.
+ */
+import { randomUUID } from 'node:crypto';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AgentEventStore, StoredAgentEvent } from '../../agents/agent-events';
+import { documentClient } from './flow-store';
+
+const pk = (agentId: string) => `AGENT#${agentId}`;
+const sessionKey = (agentId: string) => ({ pk: pk(agentId), sk: 'SESSION' });
+const eventKey = (agentId: string, eventName: string) => ({ pk: pk(agentId), sk: `EVENT#${eventName}` });
+const ttl = (ms: number) => Math.ceil(ms / 1000);
+
+export class DynamoAgentEventStore implements AgentEventStore {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly table: string;
+
+  constructor(props: { tableName: string; client?: DynamoDBClient }) {
+    this.table = props.tableName;
+    this.doc = documentClient(props.client ?? new DynamoDBClient({}));
+  }
+
+  async session(agentId: string, nowMs: number): Promise<string | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: sessionKey(agentId), ConsistentRead: true }));
+    return out.Item && (out.Item['expiresAtMs'] as number) > nowMs ? (out.Item['sessionId'] as string) : undefined;
+  }
+
+  async join(agentId: string, nowMs: number, expiresAtMs: number): Promise<string> {
+    // Keeps a live session's id (joining twice is one session), else starts a new one.
+    const out = await this.doc
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: sessionKey(agentId),
+          UpdateExpression: 'SET sessionId = if_not_exists(sessionId, :id), expiresAtMs = :exp, expiresAt = :ttl',
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAtMs > :now',
+          ExpressionAttributeValues: { ':id': randomUUID(), ':exp': expiresAtMs, ':ttl': ttl(expiresAtMs), ':now': nowMs },
+          ReturnValues: 'ALL_NEW',
+        }),
+      )
+      .catch(async (err: unknown) => {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        // An expired session: a new one.
+        const sessionId = randomUUID();
+        await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...sessionKey(agentId), sessionId, expiresAtMs, expiresAt: ttl(expiresAtMs) } }));
+        return { Attributes: { sessionId } };
+      });
+    return out.Attributes!['sessionId'] as string;
+  }
+
+  async touch(agentId: string, nowMs: number, expiresAtMs: number): Promise<string | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: sessionKey(agentId),
+          UpdateExpression: 'SET expiresAtMs = :exp, expiresAt = :ttl',
+          ConditionExpression: 'expiresAtMs > :now',
+          ExpressionAttributeValues: { ':exp': expiresAtMs, ':ttl': ttl(expiresAtMs), ':now': nowMs },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes?.['sessionId'] as string;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return undefined;
+      throw err;
+    }
+  }
+
+  async leave(agentId: string): Promise<boolean> {
+    const out = await this.doc.send(new DeleteCommand({ TableName: this.table, Key: sessionKey(agentId), ReturnValues: 'ALL_OLD' }));
+    return out.Attributes !== undefined;
+  }
+
+  async put(agentId: string, event: StoredAgentEvent, expiresAtMs: number): Promise<void> {
+    const order = `${String(event.createdAtMs).padStart(15, '0')}#${randomUUID()}`;
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...eventKey(agentId, event.eventName), ...event, order, expiresAt: ttl(expiresAtMs), expiresAtMs } }));
+  }
+
+  async take(agentId: string, sessionId: string, nowMs: number): Promise<StoredAgentEvent[]> {
+    const items: Array<Record<string, unknown>> = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :event)', ExpressionAttributeValues: { ':pk': pk(agentId), ':event': 'EVENT#' }, ConsistentRead: true, ExclusiveStartKey: start }),
+      );
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    items.sort((a, b) => String(a['order']).localeCompare(String(b['order'])));
+    const taken = await Promise.all(
+      items.map(async (item) => {
+        try {
+          await this.doc.send(
+            new DeleteCommand({ TableName: this.table, Key: { pk: item['pk'], sk: item['sk'] }, ConditionExpression: '#o = :order', ExpressionAttributeNames: { '#o': 'order' }, ExpressionAttributeValues: { ':order': item['order'] } }),
+          );
+        } catch (err) {
+          if (err instanceof ConditionalCheckFailedException) return undefined;
+          throw err;
+        }
+        const event: StoredAgentEvent = {
+          eventName: item['eventName'] as string,
+          data: item['data'] as string,
+          createdAtMs: item['createdAtMs'] as number,
+          persist: item['persist'] as boolean,
+          ...(typeof item['sessionId'] === 'string' ? { sessionId: item['sessionId'] } : {}),
+        };
+        const live = (item['expiresAtMs'] as number) > nowMs;
+        return live && (event.persist || event.sessionId === sessionId) ? event : undefined;
+      }),
+    );
+    return taken.filter((e): e is StoredAgentEvent => e !== undefined);
+  }
+}

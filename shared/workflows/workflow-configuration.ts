@@ -1,0 +1,44 @@
+/**
+ * Workflow configurations (the contact-center platform's agent-integration configurations that
+ * Workflow Execute names by `configurationId`; docs/architecture.md, "CRM workflows"): whether the
+ * integration is enabled, the CRM connection it belongs to, and which flow of `flowType: Workflow`
+ * runs each `workflowId` (search contact, create ticket, ...).
+ */
+import * as z from 'zod';
+import { ConnectionName } from '../connections/connection';
+import { defineService } from '../services';
+
+/** Configuration, workflow and flow ids: 1–128 of `A-Z a-z 0-9 _ . -` (flow ids as the flow schema has them; not imported from it, which imports the steps). */
+export const ConfigurationId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, _ . - only');
+
+/** The body of `PUT /workflow-configurations/{configurationId}`. */
+export const WorkflowConfigurationInput = z
+  .object({
+    enabled: z.boolean().default(true).describe('A disabled configuration makes Workflow Execute take OnIntegrationDisabled'),
+    connection: ConnectionName.optional().describe('The CRM connection the workflows belong to (must exist)'),
+    workflows: z
+      .record(ConfigurationId, z.object({ flowId: ConfigurationId.describe('A flow of flowType Workflow') }).strict())
+      .refine((w) => Object.keys(w).length <= 100, 'at most 100 workflows')
+      .describe('workflowId → the flow that runs it'),
+  })
+  .strict();
+export type WorkflowConfigurationInput = z.infer<typeof WorkflowConfigurationInput>;
+
+/** A stored configuration. */
+export interface WorkflowConfiguration extends WorkflowConfigurationInput {
+  configurationId: string;
+  updatedAt: string;
+}
+
+/** Configurations as steps read them. */
+export interface WorkflowConfigurationReader {
+  /** @returns undefined when it does not exist */
+  get(configurationId: string): Promise<WorkflowConfiguration | undefined>;
+}
+
+/** Workflow configurations. Default: none (an in-process run with no store); the functions provide the stored ones. */
+export const workflowConfigurationsService = defineService<WorkflowConfigurationReader>('workflowConfigurations', () => ({ get: () => Promise.resolve(undefined) }));
