@@ -12,18 +12,22 @@
  * is still running (senders retry on anything else); a wait past its deadline, or already timed
  * out, is 410; otherwise the execution is claimed (one conditional write: of racing deliveries and
  * the timeout exactly one wins) and continued to its end or its next wait (200). Nothing changes
- * for a refused callback.
+ * for a refused callback. A callback that arrives while its execution is still running towards the
+ * wait (a backend that calls back before its 202 is handled) is 409, to be retried; if the
+ * continuation fails after the claim, the execution ends FAILED (`ENGINE_ERROR`) and a repeat of
+ * the callback is acknowledged as a duplicate (it will not run again).
  */
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { parseCallbackToken } from '../callbacks/callback-token';
 import type { Clock } from '../clock';
 import type { ConnectionReader } from '../connections/auth';
 import type { SecretNames } from '../connections/connection';
-import { BadRequestError, GoneError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors';
+import { BadRequestError, ConflictError, GoneError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors';
 import { parseUntrustedJson, UnsafeJsonError } from '../json';
 import type { StateStore } from '../stores/ports';
 import type { SecretStore } from '../stores/secret-store';
 import type { ExecutionService } from './execution-service';
+import { logger } from '../observability';
 import { MAX_BODY_BYTES } from './http';
 
 export interface CallbackServiceProps {
@@ -52,9 +56,10 @@ export class CallbackService {
    * @param token the `{token}` path segment
    * @param rawBody the body exactly as received (the signature covers these bytes)
    * @param headers the request's headers (any case)
-   * @throws PayloadTooLargeError (413), NotFoundError `NOT_FOUND` (404), UnauthorizedError
-   *   `INVALID_SIGNATURE` (401), BadRequestError `INVALID_JSON`/`UNSAFE_JSON` (400), GoneError
-   *   `CALLBACK_TOO_LATE` (410)
+   * @throws PayloadTooLargeError (413), NotFoundError `NOT_FOUND` (404), ConflictError
+   *   `CALLBACK_NOT_READY` (409, retry: the execution is running and has not stored this wait yet),
+   *   UnauthorizedError `INVALID_SIGNATURE` (401), BadRequestError `INVALID_JSON`/`UNSAFE_JSON`
+   *   (400), GoneError `CALLBACK_TOO_LATE` (410)
    */
   async deliver(token: string, rawBody: string, headers: Readonly<Record<string, string | undefined>>): Promise<CallbackAnswer> {
     if (Buffer.byteLength(rawBody) > MAX_BODY_BYTES) throw new PayloadTooLargeError(`the body is larger than ${MAX_BODY_BYTES} bytes`);
@@ -64,6 +69,7 @@ export class CallbackService {
     const { executionId, waitId } = parsed;
     const view = await this.props.state.getWait(executionId, waitId);
     if (!view) throw unknown();
+    if (view.state === 'pending') throw new ConflictError('CALLBACK_NOT_READY', 'the execution is still running and not yet waiting for this callback; retry in a moment');
     if (view.connection !== undefined) await this.verify(view.connection, rawBody, headers);
     const payload = parseBody(rawBody);
 
@@ -86,17 +92,28 @@ export class CallbackService {
    */
   private async verify(connectionName: string, rawBody: string, headers: Readonly<Record<string, string | undefined>>): Promise<void> {
     const connection = await this.props.connections.get(connectionName);
-    if (!connection) throw new UnauthorizedError('INVALID_SIGNATURE', `connection '${connectionName}' no longer exists, so the callback cannot be verified`);
+    // The sender learns only that verification failed; the reasons that are ours are logged.
+    const cannotVerify = (why: string) => {
+      logger.warn('callback cannot be verified', { connection: connectionName, why });
+      return new UnauthorizedError('INVALID_SIGNATURE', 'the callback cannot be verified');
+    };
+    if (!connection) throw cannotVerify('the connection no longer exists');
     if (!connection.secretsSet.includes('webhookSigningSecret')) return;
     const secret = (await this.props.secrets.getSecretJson(this.props.names.connection(connectionName)))?.['webhookSigningSecret'];
-    if (secret === undefined) throw new UnauthorizedError('INVALID_SIGNATURE', `the signing secret of connection '${connectionName}' cannot be read, so the callback cannot be verified`);
+    if (secret === undefined) throw cannotVerify('its webhook signing secret cannot be read');
+    let webhook: Webhook;
+    try {
+      webhook = new Webhook(secret);
+    } catch {
+      throw cannotVerify('its webhook signing secret is not a Standard Webhooks secret (whsec_ + base64)');
+    }
     const signed: Record<string, string> = {};
     for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
       const value = Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
       if (value !== undefined) signed[name] = value;
     }
     try {
-      new Webhook(secret).verify(rawBody, signed, { jsonParse: false });
+      webhook.verify(rawBody, signed, { jsonParse: false });
     } catch (err) {
       if (err instanceof WebhookVerificationError) throw new UnauthorizedError('INVALID_SIGNATURE', `the webhook signature does not verify: ${err.message}`);
       throw err;

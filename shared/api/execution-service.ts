@@ -7,16 +7,16 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import type { Clock, Randomness } from '../clock';
-import { BadRequestError, ConflictError, NotFoundError, UnprocessableRequestError } from '../errors';
+import { BadRequestError, ConflictError, NotFoundError, UnprocessableRequestError, VersionConflictError } from '../errors';
 import { resume, resultOf, runFlowWithVariables, sessionKeyOf, type ExecutorDeps, type WaitEvent } from '../executor/executor';
 import { fitRecord } from '../executor/record';
 import type { Flow } from '../flow/schema';
 import type { HttpClient, HttpRequest } from '../http/client';
 import type { CircuitBreaker } from '../resilience/circuit-breaker';
 import type { ServiceContainer } from '../services';
-import type { FlowStore, StateStore } from '../stores/ports';
+import type { FlowStore, StateStore, WaitClaim } from '../stores/ports';
 import type { ExecutionResult } from '../steps/types';
-import type { Settled } from '../executor/snapshot';
+import type { ExecutionSnapshot, Settled } from '../executor/snapshot';
 
 /** The body of `POST /flows/{flowId}/executions`. */
 export const ExecutionRequestBody = z
@@ -26,6 +26,17 @@ export const ExecutionRequestBody = z
     deadlineMs: z.number().int().min(100).max(30000).optional().describe("The caller's own limit, ms"),
   })
   .strict();
+
+/** How long a claim of a wait may run before the sweeper deems its resumer dead, ms (longer than any function's timeout). */
+export const CLAIM_LEASE_MS = 2 * 60_000;
+
+/** What a wait-sweeper run did. */
+export interface SweepSummary {
+  due: number;
+  timedOut: number;
+  abandoned: number;
+  failed: Array<{ executionId: string; message: string }>;
+}
 
 /** Idempotency keys: printable ASCII, 1–255 characters (IETF draft "The Idempotency-Key HTTP Header Field"). */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -182,16 +193,57 @@ export class ExecutionService {
    *   false` for the others, with the status the winner left (undefined when there is no such
    *   execution), by what the wait was settled when it was, and `waitUntil` when it still waits
    */
-  async continueWait(executionId: string, event: WaitEvent): Promise<{ resumed: true; result: ExecutionResult } | { resumed: false; status?: string; settledBy?: Settled['by']; waitUntil?: number }> {
+  async continueWait(executionId: string, event: WaitEvent): Promise<{ resumed: true; result: ExecutionResult } | ({ resumed: false } & Omit<Extract<WaitClaim, { claimed: false }>, 'claimed'>)> {
     const { state, clock } = this.props;
-    const claim = await state.claimWait(executionId, event.waitId, 'timedOut' in event ? 'timeout' : 'payload');
+    const by = 'timedOut' in event ? 'timeout' : 'payload';
+    const claim = await state.claimWait(executionId, event.waitId, by);
     if (!claim.claimed) {
       const { claimed: _claimed, ...rest } = claim;
       return { resumed: false, ...rest };
     }
-    const snapshot = await resume(claim.snapshot, event, this.executorDeps(this.props.http));
-    await state.saveSnapshot(snapshot, this.executionTtlSeconds);
-    return { resumed: true, result: resultOf(snapshot, clock.now()) };
+    const claimed = structuredClone(claim.snapshot);
+    try {
+      const snapshot = await resume(claim.snapshot, event, this.executorDeps(this.props.http));
+      await state.saveSnapshot(snapshot, this.executionTtlSeconds);
+      if (snapshot.status !== 'WAITING') await this.saveSession(snapshot);
+      return { resumed: true, result: resultOf(snapshot, clock.now()) };
+    } catch (err) {
+      // Never left RUNNING: the claimed execution ends FAILED (unless another worker changed it), and the fault goes on.
+      if (!(err instanceof VersionConflictError)) await this.failClaimed(claimed, by, 'the execution stopped on an internal error while continuing after a wait; see the logs').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Ends a claimed execution FAILED (`ENGINE_ERROR`), conditionally on the revision it was claimed
+   * at; its wait is recorded as settled, so a repeated callback is acknowledged, not run.
+   * @throws VersionConflictError when another worker changed it first
+   */
+  private async failClaimed(snapshot: ExecutionSnapshot, by: Settled['by'], message: string): Promise<void> {
+    const root = snapshot.frames[0]!;
+    const wait = snapshot.wait;
+    const now = this.props.clock.now();
+    const failed: ExecutionSnapshot = {
+      ...snapshot,
+      status: 'FAILED',
+      ...(wait ? { settled: { ...snapshot.settled, [wait.waitId]: { by, ...(wait.callback?.connection ? { connection: wait.callback.connection } : {}) } } } : {}),
+      result: resultOf({ ...snapshot, status: 'FAILED' }, now),
+    };
+    failed.result = { ...failed.result!, branch: 'EngineError', error: { code: 'ENGINE_ERROR', message }, durationMs: now - root.startedAt };
+    delete failed.wait;
+    await this.props.state.saveSnapshot(failed, this.executionTtlSeconds);
+  }
+
+  /** Saves the re-dial session of an execution that ended after a wait (as {@link run} does for one that ran straight through). */
+  private async saveSession(snapshot: ExecutionSnapshot): Promise<void> {
+    const root = snapshot.frames[0];
+    if (!root) return;
+    const flow = await this.props.flows.getFlow(root.flowId, root.version ?? undefined);
+    const sessionKey = flow?.session ? sessionKeyOf(flow, root.variables) : undefined;
+    if (!flow?.session || !sessionKey) return;
+    const saved: Record<string, unknown> = {};
+    for (const name of flow.session.variables) if (Object.hasOwn(root.variables, name)) saved[name] = root.variables[name];
+    await this.props.state.putSession(flow.id, sessionKey, saved, this.props.clock.now() + flow.session.ttlSeconds * 1000);
   }
 
   /**
@@ -206,23 +258,39 @@ export class ExecutionService {
   }
 
   /**
-   * The wait-sweeper's run: every execution still WAITING past its wait's deadline takes its
-   * timeout branch (the flow continues from there), at most `limit` of them per run, earliest
-   * first. One that fails is logged by the caller and left for the next run.
-   * @returns how many were due, how many this run continued, and the failures (execution id and message)
+   * The wait-sweeper's run, earliest first, at most `limit` executions and none started after
+   * `budgetMs` (ms from now; what the function's time allows): every execution still WAITING past its wait's
+   * deadline takes its timeout branch (the flow continues from there); every claim whose resumer
+   * died (its lease expired) ends FAILED (`ENGINE_ERROR`). A timeout whose continuation fails ends
+   * FAILED as well ({@link continueWait}); the failures are returned for the caller to log.
+   * @returns how many were due, timed out and abandoned, and the failures (execution id and message)
    */
-  async sweepWaits(limit = 100): Promise<{ due: number; timedOut: number; failed: Array<{ executionId: string; message: string }> }> {
-    const due = await this.props.state.listDueWaits(this.props.clock.now(), limit);
-    let timedOut = 0;
-    const failed: Array<{ executionId: string; message: string }> = [];
+  async sweepWaits(limit = 100, budgetMs = Infinity): Promise<SweepSummary> {
+    const { clock, state } = this.props;
+    const stopAt = clock.now() + budgetMs;
+    const due = await state.listDueWaits(clock.now(), limit);
+    const summary: SweepSummary = { due: due.length, timedOut: 0, abandoned: 0, failed: [] };
     for (const wait of due) {
+      if (clock.now() >= stopAt) break;
       try {
-        if ((await this.continueWait(wait.executionId, { waitId: wait.waitId, timedOut: true })).resumed) timedOut++;
+        const outcome = await this.continueWait(wait.executionId, { waitId: wait.waitId, timedOut: true });
+        if (outcome.resumed) summary.timedOut++;
+        else if (outcome.status === 'RUNNING' && outcome.claimedAt !== undefined && outcome.settledBy !== undefined) {
+          // Claimed and not saved since: wait out the claim's lease, then its resumer is deemed dead.
+          if (outcome.claimedAt + CLAIM_LEASE_MS > clock.now()) continue;
+          const snapshot = await state.getSnapshot(wait.executionId);
+          if (snapshot) {
+            await this.failClaimed({ ...snapshot, rev: outcome.rev! }, outcome.settledBy, 'the execution was abandoned while continuing after a wait (its worker stopped, e.g. a function timeout)');
+            summary.abandoned++;
+          }
+        }
+        await state.forgetDueWait(wait.key);
       } catch (err) {
-        failed.push({ executionId: wait.executionId, message: (err as Error).message });
+        if (err instanceof VersionConflictError) continue;
+        summary.failed.push({ executionId: wait.executionId, message: (err as Error).message });
       }
     }
-    return { due: due.length, timedOut, failed };
+    return summary;
   }
 
   /** Best effort: a FAILED record for an execution an engine fault stopped after its side effects ran. */

@@ -20,8 +20,9 @@ export interface LocalApiServer {
   close(): Promise<void>;
 }
 
-/** A Lambda context for a local invocation. */
-export function lambdaContext(functionName: string, requestId: string): Context {
+/** A Lambda context for a local invocation of a function with this timeout (ms). */
+export function lambdaContext(functionName: string, requestId: string, timeoutMs = 30_000): Context {
+  const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
@@ -31,7 +32,7 @@ export function lambdaContext(functionName: string, requestId: string): Context 
     awsRequestId: requestId,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => 30000,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,

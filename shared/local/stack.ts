@@ -16,6 +16,7 @@ import { createFlowExecutorHandler } from '../../functions/flow-executor/handler
 import { createWaitSweeperHandler } from '../../functions/wait-sweeper/handler';
 import { createWebhookCallbackHandler } from '../../functions/webhook-callback/handler';
 import { ROUTES } from '../api/routes';
+import type { SweepSummary } from '../api/execution-service';
 import { createServices, type ServiceConfig, type Services } from '../api/runtime';
 import type { HttpClient } from '../http/client';
 import { randomUUID } from 'node:crypto';
@@ -48,7 +49,7 @@ export interface LocalStack {
   /** Runs the token-refresher function once (what its schedule does every 5 minutes). */
   refreshTokens(): Promise<RefreshSummary>;
   /** Runs the wait-sweeper function once (what its schedule does every minute). */
-  sweepWaits(): Promise<{ due: number; timedOut: number; failed: Array<{ executionId: string; message: string }> }>;
+  sweepWaits(): Promise<SweepSummary>;
   close(): Promise<void>;
 }
 
@@ -88,7 +89,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     config,
     secretsEndpoint,
     refreshTokens: () => refresher({}, lambdaContext('token-refresher', randomUUID())),
-    sweepWaits: () => sweeper({}, lambdaContext('wait-sweeper', randomUUID())),
+    sweepWaits: () => sweeper({}, lambdaContext('wait-sweeper', randomUUID(), 60_000)),
     close: async () => {
       await api.close();
       secretsManager.destroy();

@@ -62,16 +62,33 @@ export interface IdempotencyRecord {
 }
 
 /** The answer of {@link StateStore.claimWait}. */
-export type WaitClaim = { claimed: true; snapshot: ExecutionSnapshot } | { claimed: false; status?: string; settledBy?: Settled['by']; waitUntil?: number };
+export type WaitClaim =
+  | { claimed: true; snapshot: ExecutionSnapshot }
+  | {
+      claimed: false;
+      /** The execution's status and revision (absent when it does not exist). */
+      status?: string;
+      rev?: number;
+      settledBy?: Settled['by'];
+      /** When it still waits on this wait: its deadline. */
+      waitUntil?: number;
+      /** When it is RUNNING on a claim of this wait: when the claim was made (epoch ms). */
+      claimedAt?: number;
+    };
 
-/** One wait of an execution: still waiting (until its deadline, epoch ms), or settled (claimed or done) by a payload or its timeout. */
-export type WaitView = { state: 'waiting'; until: number; connection?: string } | { state: 'settled'; by: Settled['by']; connection?: string };
+/**
+ * One wait of an execution: still waiting (until its deadline, epoch ms), settled (claimed or
+ * done) by a payload or its timeout, or pending: the execution is running and does not know the
+ * wait yet (it may be about to store it).
+ */
+export type WaitView = { state: 'waiting'; until: number; connection?: string } | { state: 'settled'; by: Settled['by']; connection?: string } | { state: 'pending' };
 
 /** A wait past its deadline, for the wait-sweeper. */
 export interface DueWait {
   executionId: string;
   waitId: string;
-  until: number;
+  /** Its key in the list (for {@link StateStore.forgetDueWait}). */
+  key: string;
 }
 
 /** Execution state, idempotency keys and re-dial sessions, in the `State` table (TTL on). */
@@ -101,8 +118,10 @@ export interface StateStore {
   claimWait(executionId: string, waitId: string, by: Settled['by']): Promise<WaitClaim>;
   /** What the execution says about one of its waits, read consistently; undefined when the execution or the wait is unknown. */
   getWait(executionId: string, waitId: string): Promise<WaitView | undefined>;
-  /** Up to `limit` executions still WAITING on a wait whose deadline is at or before `nowMs`, earliest first. */
+  /** Up to `limit` waits whose deadline is at or before `nowMs`, earliest first, whatever became of them since. */
   listDueWaits(nowMs: number, limit: number): Promise<DueWait[]>;
+  /** Removes a wait from that list (the sweeper, once it is settled). */
+  forgetDueWait(key: string): Promise<void>;
   /**
    * Claims an idempotency key with a conditional write. Exactly one concurrent caller gets
    * `claimed: true`; the others get the current record. An IN_PROGRESS claim whose lock expired

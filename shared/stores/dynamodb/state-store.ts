@@ -3,8 +3,11 @@
  *
  * Items: `EXEC#<id>` (the execution: `result` once it ended, else its `snapshot`, with `status`,
  * `rev`, `settled` (how each of its waits ended) and, while WAITING, the `waitId` it is suspended
- * on, its `waitUntil` and the sparse `byKind` keys `kind = WAIT`, `id = <waitUntil>#<id>` that the
- * wait-sweeper queries; a claimed one keeps `claimedWait` and `claimedBy` until it is saved again),
+ * on and its `waitUntil`; a claimed one has `claimedWait`, `claimedBy` and `claimedAt` (its lease)
+ * until it is saved again), `DUEWAITS` / `<deadline>#<id>#<waitId>` (every wait, listed by
+ * deadline for the wait-sweeper, written with the WAITING snapshot and removed by the sweeper once
+ * past its deadline and settled; an execution item is never in an index, as conditional writes on
+ * indexed items race in DynamoDB Local),
  * `IDEMP#<scope>#<key>` (idempotency key),
  * `SESSION#<flowId>#<sha256(session key)>` (re-dial session; the caller's number is not stored in
  * clear). Reads of expired items treat them as absent, since DynamoDB deletes expired items lazily.
@@ -30,8 +33,9 @@ export interface DynamoStateStoreProps {
 
 const execKey = (id: string) => ({ pk: `EXEC#${id}`, sk: 'EXEC' });
 const idempKey = (scope: string, key: string) => ({ pk: `IDEMP#${scope}#${key}`, sk: 'IDEMP' });
-/** The `byKind` sort key of a waiting execution: due waits sort first (epoch ms, 15 digits). */
-const waitIndexId = (until: number, executionId: string) => `${String(Math.max(0, Math.floor(until))).padStart(15, '0')}#${executionId}`;
+/** The partition listing waits by deadline for the sweeper (its sort key: deadline in epoch ms, 15 digits, then the execution and wait). */
+const DUE_WAITS = 'DUEWAITS';
+const dueWaitKey = (until: number, executionId: string, waitId: string) => `${String(Math.max(0, Math.floor(until))).padStart(15, '0')}#${executionId}#${waitId}`;
 const sessionKeyOf = (flowId: string, key: string) => ({ pk: `SESSION#${flowId}#${createHash('sha256').update(key).digest('hex')}`, sk: 'SESSION' });
 
 export class DynamoStateStore implements StateStore {
@@ -72,7 +76,8 @@ export class DynamoStateStore implements StateStore {
   }
 
   async getExecution(executionId: string): Promise<ExecutionResult | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: execKey(executionId) }));
+    // Consistent: a poll right after the start must see the execution.
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: execKey(executionId), ConsistentRead: true }));
     if (!out.Item || (out.Item['expiresAt'] as number) < this.epochSeconds()) return undefined;
     if (typeof out.Item['snapshot'] === 'string') {
       // A claimed execution's snapshot still says WAITING: the item's status (RUNNING) is the truth.
@@ -101,8 +106,6 @@ export class DynamoStateStore implements StateStore {
             waitId: snapshot.wait.waitId,
             waitUntil: snapshot.wait.until,
             ...(snapshot.wait.callback?.connection ? { waitConnection: snapshot.wait.callback.connection } : {}),
-            kind: 'WAIT',
-            id: waitIndexId(snapshot.wait.until, snapshot.executionId),
           }
         : {}),
       expiresAt: this.epochSeconds(ttlSeconds),
@@ -113,8 +116,21 @@ export class DynamoStateStore implements StateStore {
       ConditionExpression: snapshot.rev === 0 ? 'attribute_not_exists(pk)' : 'rev = :rev',
       ...(snapshot.rev === 0 ? {} : { ExpressionAttributeValues: { ':rev': snapshot.rev } }),
     };
+    // A wait is also listed for the sweeper, by deadline, in the same request.
+    const listed =
+      snapshot.status === 'WAITING' && snapshot.wait
+        ? [
+            {
+              Put: {
+                TableName: this.table,
+                Item: { pk: DUE_WAITS, sk: dueWaitKey(snapshot.wait.until, snapshot.executionId, snapshot.wait.waitId), executionId: snapshot.executionId, waitId: snapshot.wait.waitId, expiresAt: item.expiresAt },
+              },
+            },
+          ]
+        : [];
     try {
-      if (idempotency) await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, this.completeKey(idempotency)] }));
+      const others = [...listed, ...(idempotency ? [this.completeKey(idempotency)] : [])];
+      if (others.length > 0) await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...others] }));
       else await this.doc.send(new PutCommand(put));
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException || err instanceof TransactionCanceledException) {
@@ -131,7 +147,8 @@ export class DynamoStateStore implements StateStore {
         new UpdateCommand({
           TableName: this.table,
           Key: execKey(executionId),
-          UpdateExpression: 'SET #s = :running, rev = rev + :one, claimedWait = :wait, claimedBy = :by REMOVE waitId, kind, id',
+          // `claimedAt` starts the claim's lease: the sweeper fails the execution if its resumer dies before saving.
+          UpdateExpression: 'SET #s = :running, rev = rev + :one, claimedWait = :wait, claimedBy = :by, claimedAt = :now REMOVE waitId',
           // A payload only before the wait's deadline, a timeout only from it on: of a callback and a timeout racing, exactly one wins.
           ConditionExpression: `#s = :waiting AND waitId = :wait AND waitUntil ${by === 'payload' ? '>' : '<='} :now`,
           ExpressionAttributeNames: { '#s': 'status' },
@@ -149,7 +166,14 @@ export class DynamoStateStore implements StateStore {
       const old = err.Item ? unmarshall(err.Item) : undefined;
       if (!old) return { claimed: false };
       const view = waitViewOf(old, waitId);
-      return { claimed: false, status: old['status'] as string, ...(view?.state === 'settled' ? { settledBy: view.by } : {}), ...(view?.state === 'waiting' ? { waitUntil: view.until } : {}) };
+      return {
+        claimed: false,
+        status: old['status'] as string,
+        rev: old['rev'] as number,
+        ...(view?.state === 'settled' ? { settledBy: view.by } : {}),
+        ...(view?.state === 'waiting' ? { waitUntil: view.until } : {}),
+        ...(old['status'] === 'RUNNING' && old['claimedWait'] === waitId && typeof old['claimedAt'] === 'number' ? { claimedAt: old['claimedAt'] } : {}),
+      };
     }
   }
 
@@ -171,14 +195,17 @@ export class DynamoStateStore implements StateStore {
     const out = await this.doc.send(
       new QueryCommand({
         TableName: this.table,
-        IndexName: 'byKind',
-        KeyConditionExpression: 'kind = :wait AND id <= :due',
-        ExpressionAttributeValues: { ':wait': 'WAIT', ':due': `${waitIndexId(nowMs, '')}~` },
-        ProjectionExpression: 'pk, waitId, waitUntil',
+        KeyConditionExpression: 'pk = :due AND sk <= :now',
+        ExpressionAttributeValues: { ':due': DUE_WAITS, ':now': `${dueWaitKey(nowMs, '', '')}~` },
+        ConsistentRead: true,
         Limit: limit,
       }),
     );
-    return (out.Items ?? []).map((item) => ({ executionId: (item['pk'] as string).slice('EXEC#'.length), waitId: item['waitId'] as string, until: item['waitUntil'] as number }));
+    return (out.Items ?? []).map((item) => ({ executionId: item['executionId'] as string, waitId: item['waitId'] as string, key: item['sk'] as string }));
+  }
+
+  async forgetDueWait(key: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: DUE_WAITS, sk: key } }));
   }
 
   async claimIdempotencyKey(scope: string, key: string, record: IdempotencyRecord, ttlSeconds: number): Promise<{ claimed: true } | { claimed: false; record: IdempotencyRecord }> {
@@ -234,5 +261,7 @@ function waitViewOf(item: Record<string, unknown>, waitId: string): WaitView | u
   if (item['status'] === 'WAITING' && item['waitId'] === waitId) return { state: 'waiting', until: item['waitUntil'] as number, ...connection(item['waitConnection']) };
   if (item['claimedWait'] === waitId) return { state: 'settled', by: item['claimedBy'] as Settled['by'], ...connection(item['waitConnection']) };
   const settled = (item['settled'] as Record<string, Settled> | undefined)?.[waitId];
-  return settled ? { state: 'settled', by: settled.by, ...connection(settled.connection) } : undefined;
+  if (settled) return { state: 'settled', by: settled.by, ...connection(settled.connection) };
+  // Running: this wait may be the one it is about to store (a backend that calls back before its 202 is handled).
+  return item['status'] === 'RUNNING' ? { state: 'pending' } : undefined;
 }
