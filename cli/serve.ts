@@ -74,6 +74,19 @@ async function deployExamples(services: Services, endpoints: { crm: string; oaut
       return { ok: false, missingFlow: missing };
     }
   });
+  // After the flows: a configuration's workflows must exist.
+  const configurations = fileURLToPath(new URL('../examples/workflow-configurations', import.meta.url));
+  for (const file of readdirSync(configurations)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
+    const id = basename(file, '.json');
+    try {
+      await services.workflowConfigurationService.put(id, readJsonFile(join(configurations, file)).value);
+      log(`  workflow configuration ${id}`);
+    } catch (err) {
+      log(`  could not create workflow configuration ${id}: ${(err as Error).message}`);
+    }
+  }
 }
 
 /** More unexpected exits of DynamoDB Local than this within {@link CRASH_WINDOW_MS} end serve. */

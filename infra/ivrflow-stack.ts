@@ -77,7 +77,10 @@ export class IvrflowStack extends Stack {
       schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaFunction(this.waitSweeper, { retryAttempts: 0 })],
     });
-    this.functions = { flowApi, flowExecutor, webhookCallback };
+    // Agent sessions and events live in State; nothing else.
+    const agentEvents = new IvrflowFunction(this, 'AgentEvents', { entry: entry('agent-events'), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-agent-events' } });
+    this.tables.state.grant(agentEvents, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query');
+    this.functions = { flowApi, flowExecutor, webhookCallback, agentEvents };
 
     this.tokenRefresher = new IvrflowFunction(this, 'TokenRefresher', { entry: entry('token-refresher'), timeout: Duration.minutes(1), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-token-refresher' } });
     // Token records: listed (byKind), leased and updated; nothing else in either table.

@@ -3,12 +3,13 @@
  * `DELETE /flows/{flowId}`, `POST /flows/validate`; circuits: `GET /circuits`, `GET /circuits/{key}`
  * (key URL-encoded), `DELETE /circuits/{key}` (operator reset); connections: `PUT /connections/{name}`
  * (201 created / 200 replaced), `GET /connections/{name}`, `GET /connections[?limit=&cursor=]`,
- * `DELETE /connections/{name}` (credentials write-only). A thin middy adapter over the services;
+ * `DELETE /connections/{name}` (credentials write-only); workflow configurations:
+ * `PUT/GET/DELETE /workflow-configurations/{configurationId}`. A thin middy adapter over the services;
  * path parameters are checked first (shared/api/params.ts), so a malformed one is a 400.
  */
 import middy from '@middy/core';
 import { httpErrors, intQuery, json, readJsonBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
-import { circuitKeyParam, connectionNameParam, flowIdParam } from '../../shared/api/params';
+import { circuitKeyParam, configurationIdParam, connectionNameParam, flowIdParam } from '../../shared/api/params';
 import { servicesFromEnv, type Services } from '../../shared/api/runtime';
 import { logger } from '../../shared/observability';
 
@@ -39,6 +40,15 @@ export function createFlowApiHandler(services: () => Services) {
     'GET /connections': async (event) => json(200, await services().connectionService.list(intQuery(event, 'limit', { min: 1, max: 100 }) ?? 25, event.queryStringParameters?.['cursor'])),
     'DELETE /connections/{name}': async (event) => {
       await services().connectionService.delete(connectionNameParam(event));
+      return { statusCode: 204 };
+    },
+    'PUT /workflow-configurations/{configurationId}': async (event) => {
+      const { configuration, created } = await services().workflowConfigurationService.put(configurationIdParam(event), readJsonBody(event));
+      return json(created ? 201 : 200, configuration);
+    },
+    'GET /workflow-configurations/{configurationId}': async (event) => json(200, await services().workflowConfigurationService.get(configurationIdParam(event))),
+    'DELETE /workflow-configurations/{configurationId}': async (event) => {
+      await services().workflowConfigurationService.delete(configurationIdParam(event));
       return { statusCode: 204 };
     },
     'POST /flows/validate': async (event) => {

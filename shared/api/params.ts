@@ -5,6 +5,8 @@
 import { BadRequestError } from '../errors';
 import { ConnectionName } from '../connections/connection';
 import { FlowId } from '../flow/schema';
+import { AGENT_ID } from '../agents/agent-events';
+import { ConfigurationId } from '../workflows/workflow-configuration';
 import { pathParam, type ApiEvent } from './http';
 
 /** How much of a refused value the error message echoes. */
@@ -53,4 +55,14 @@ export function circuitKeyParam(event: ApiEvent): string {
 /** `{name}` of `/connections/{name}`: 1–64 of `A-Z a-z 0-9 _ -` ({@link ConnectionName}). @throws BadRequestError 400 INVALID_PARAMETER */
 export function connectionNameParam(event: ApiEvent): string {
   return check(event, 'name', '1–64 letters, digits, _ or -', (v) => ConnectionName.safeParse(v).success);
+}
+
+/** `{configurationId}`: 1–128 of `A-Z a-z 0-9 _ . -`. @throws BadRequestError 400 INVALID_PARAMETER */
+export function configurationIdParam(event: ApiEvent): string {
+  return check(event, 'configurationId', '1–128 letters, digits, _ . or -', (v) => ConfigurationId.safeParse(v).success);
+}
+
+/** `{agentId}`: 1–128 of `A-Z a-z 0-9 _ . : @ -`, starting with a letter or digit. @throws BadRequestError 400 INVALID_PARAMETER */
+export function agentIdParam(event: ApiEvent): string {
+  return check(event, 'agentId', '1–128 letters, digits, _ . : @ or -, starting with a letter or digit', (v) => AGENT_ID.test(v));
 }

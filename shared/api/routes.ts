@@ -16,10 +16,14 @@ export const ROUTES = {
     'GET /connections/{name}',
     'GET /connections',
     'DELETE /connections/{name}',
+    'PUT /workflow-configurations/{configurationId}',
+    'GET /workflow-configurations/{configurationId}',
+    'DELETE /workflow-configurations/{configurationId}',
   ],
   flowExecutor: ['POST /flows/{flowId}/executions', 'GET /executions/{executionId}'],
   /** Authenticated by the callback token and the webhook signature, not by the API's authorizer. */
   webhookCallback: ['POST /callbacks/{token}'],
+  agentEvents: ['PUT /agents/{agentId}/custom-event', 'POST /agents/{agentId}/session', 'DELETE /agents/{agentId}/session', 'GET /agents/{agentId}/next-event'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type FunctionName = keyof typeof ROUTES;

@@ -24,7 +24,12 @@ import { reportCircuitEvent, reportTokenEvent } from '../observability';
 import { CircuitBreaker, type CircuitEvent } from '../resilience/circuit-breaker';
 import { circuitsService, clockService, httpService, ServiceContainer } from '../services';
 import { callbackEndpointService } from '../callbacks/callback-token';
+import { AgentEventService, agentEventsService } from '../agents/agent-events';
+import { DynamoAgentEventStore } from '../stores/dynamodb/agent-event-store';
+import { DynamoWorkflowConfigurationStore } from '../stores/dynamodb/workflow-configuration-store';
+import { workflowConfigurationsService } from '../workflows/workflow-configuration';
 import { CallbackService } from './callback-service';
+import { WorkflowConfigurationService } from './workflow-configuration-service';
 import { CircuitService } from './circuit-service';
 import { ConnectionService } from './connection-service';
 import { ExecutionService } from './execution-service';
@@ -53,6 +58,8 @@ export interface Services {
   circuitService: CircuitService;
   connectionService: ConnectionService;
   callbackService: CallbackService;
+  agentEventService: AgentEventService;
+  workflowConfigurationService: WorkflowConfigurationService;
   circuits: CircuitBreaker;
   tokens: TokenProvider;
   tokenRegistry: TokenRegistry;
@@ -114,11 +121,16 @@ export function createServices(config: ServiceConfig, overrides: ServiceOverride
     .provide(tokenProviderService, tokens)
     .provide(connectionsService, connections)
     .provide(callbackEndpointService, { baseUrl: config.publicUrl });
+  const agentEventService = new AgentEventService({ store: new DynamoAgentEventStore({ tableName: config.stateTable, client }), clock });
+  const workflowConfigurations = new DynamoWorkflowConfigurationStore({ tableName: config.definitionsTable, client });
+  stepServices.provide(agentEventsService, agentEventService).provide(workflowConfigurationsService, new CachedReader((id) => workflowConfigurations.get(id), clock, config.flowCacheTtlMs));
   const executionService = new ExecutionService({ flows, state, http, clock, randomness, circuits, services: stepServices });
   return {
     flowService: new FlowService({ flows, clock, allowPrivateHosts: config.allowPrivateNetworks, connections: connectionStore }),
     executionService,
     callbackService: new CallbackService({ executions: executionService, state, connections, secrets, names, clock }),
+    agentEventService,
+    workflowConfigurationService: new WorkflowConfigurationService({ store: workflowConfigurations, flows, connections: connectionStore, clock }),
     circuitService: new CircuitService(circuitStore, circuits),
     connectionService: new ConnectionService({ store: connectionStore, secrets, names, registry: tokenRegistry, clock, allowPrivateHosts: config.allowPrivateNetworks }),
     circuits,

@@ -11,6 +11,7 @@ import type { Clock } from '../clock';
 import { createTokenRefresherHandler } from '../../functions/token-refresher/handler';
 import type { RefreshSummary } from '../connections/refresher';
 import type { TokenEvent } from '../connections/token-provider';
+import { createAgentEventsHandler } from '../../functions/agent-events/handler';
 import { createFlowApiHandler } from '../../functions/flow-api/handler';
 import { createFlowExecutorHandler } from '../../functions/flow-executor/handler';
 import { createWaitSweeperHandler } from '../../functions/wait-sweeper/handler';
@@ -70,6 +71,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       'flow-api': { handler: createFlowApiHandler(current), routes: ROUTES.flowApi },
       'flow-executor': { handler: createFlowExecutorHandler(current), routes: ROUTES.flowExecutor },
       'webhook-callback': { handler: createWebhookCallbackHandler(current), routes: ROUTES.webhookCallback },
+      'agent-events': { handler: createAgentEventsHandler(current), routes: ROUTES.agentEvents },
     },
     options.port === undefined ? {} : { port: options.port },
   );

@@ -37,7 +37,7 @@ describe('IvrflowStack', () => {
 
   it('runs the functions on Node.js 22+ with their table names in the environment', () => {
     const fns = template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } });
-    expect(Object.keys(fns)).toHaveLength(5);
+    expect(Object.keys(fns)).toHaveLength(6);
     for (const fn of Object.values(fns) as Array<{ Properties: { Runtime: string; Environment: { Variables: Record<string, unknown> } } }>) {
       expect(Number(/^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime)?.[1])).toBeGreaterThanOrEqual(22);
       expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['IVRFLOW_DEFINITIONS_TABLE', 'IVRFLOW_STATE_TABLE', 'IVRFLOW_SECRET_PREFIX']));
@@ -101,6 +101,12 @@ describe('IvrflowStack', () => {
     }
   });
 
+  it('the agent-events function reads and writes agent items in State only, and no secret', () => {
+    expect(actionsOn('AgentEvents', /TablesDefinitions/)).toEqual([]);
+    expect(actionsOn('AgentEvents', /TablesState/).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    expect(actionsOn('AgentEvents', /secretsmanager|secret:/)).toEqual([]);
+  });
+
   it('gives the functions that may start a wait the public URL callbacks are built on', () => {
     const fns = template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } });
     const withUrl = Object.entries(fns)
@@ -113,7 +119,7 @@ describe('IvrflowStack', () => {
   it('creates every route with IAM authorization except the throttled callback route', () => {
     const routes = template.findResources('AWS::ApiGatewayV2::Route');
     const keys = Object.values(routes).map((r) => (r as { Properties: { RouteKey: string; AuthorizationType: string } }).Properties);
-    expect(keys.map((k) => k.RouteKey).sort()).toEqual([...ROUTES.flowApi, ...ROUTES.flowExecutor, ...ROUTES.webhookCallback].sort());
+    expect(keys.map((k) => k.RouteKey).sort()).toEqual([...ROUTES.flowApi, ...ROUTES.flowExecutor, ...ROUTES.webhookCallback, ...ROUTES.agentEvents].sort());
     for (const k of keys) expect(k.AuthorizationType).toBe(k.RouteKey === 'POST /callbacks/{token}' ? 'NONE' : 'AWS_IAM');
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { RouteSettings: { 'POST /callbacks/{token}': { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 } } });
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: '$default', AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }) });
