@@ -53,8 +53,8 @@ export interface AgentEventStore {
   join(agentId: string, nowMs: number, expiresAtMs: number): Promise<string>;
   /** Extends a live session to `expiresAtMs`. @returns its id, or undefined when the agent has not joined */
   touch(agentId: string, nowMs: number, expiresAtMs: number): Promise<string | undefined>;
-  /** Ends the session. @returns false when there was none */
-  leave(agentId: string): Promise<boolean>;
+  /** Ends the session. @returns false when there was none live at `nowMs` */
+  leave(agentId: string, nowMs: number): Promise<boolean>;
   /** Stores the event, replacing a pending one of the same name; it expires at `expiresAtMs`. */
   put(agentId: string, event: StoredAgentEvent, expiresAtMs: number): Promise<void>;
   /**
@@ -127,10 +127,10 @@ export class AgentEventService {
     return { agentId, sessionId, expiresAt: new Date(now + SESSION_TTL_MS).toISOString() };
   }
 
-  /** @returns false when the agent had not joined */
+  /** @returns false when the agent had not joined (or its session had expired) */
   leave(agentId: string): Promise<boolean> {
     checkAgentId(agentId);
-    return this.props.store.leave(agentId);
+    return this.props.store.leave(agentId, this.props.clock.now());
   }
 
   /**
@@ -174,8 +174,10 @@ export class MemoryAgentEventStore implements AgentEventStore {
     if (id) this.sessions.set(agentId, { id, expiresAtMs });
     return id;
   }
-  leave(agentId: string): Promise<boolean> {
-    return Promise.resolve(this.sessions.delete(agentId));
+  leave(agentId: string, nowMs: number): Promise<boolean> {
+    const live = (this.sessions.get(agentId)?.expiresAtMs ?? 0) > nowMs;
+    this.sessions.delete(agentId);
+    return Promise.resolve(live);
   }
   put(agentId: string, event: StoredAgentEvent, expiresAtMs: number): Promise<void> {
     const byName = this.events.get(agentId) ?? new Map<string, StoredAgentEvent & { expiresAtMs: number; seq: number }>();

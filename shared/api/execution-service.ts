@@ -89,8 +89,9 @@ export class ExecutionService {
     if (idempotencyKey === undefined) return this.run(flow, request);
 
     if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new BadRequestError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1–255 printable ASCII characters');
+    // The deadline is how long this attempt may take, not what it asks: a retry with less time left is the same request.
     const requestHash = createHash('sha256')
-      .update(JSON.stringify([flowId, request]))
+      .update(JSON.stringify([flowId, request.variables, request.contactId ?? null]))
       .digest('hex');
     const executionId = this.props.randomness.id();
     const deadlineMs = Math.min(flow.deadlineMs, request.deadlineMs ?? flow.deadlineMs);

@@ -19,7 +19,7 @@ import * as z from 'zod';
 import { isFlowFailure } from '../errors';
 import { renderJsonValue, renderText, renderValue, templatesIn } from '../expressions/template';
 import { parseUntrustedJson } from '../json';
-import { workflowConfigurationsService } from '../workflows/workflow-configuration';
+import { ConfigurationId, workflowConfigurationsService } from '../workflows/workflow-configuration';
 import { Template, VariableName } from './common';
 import { defineStep, type StepContext, type StepOutcome, type StepResult } from './types';
 
@@ -92,7 +92,8 @@ export const workflowExecuteStep = defineStep<WorkflowExecuteConfig>({
       if (isFlowFailure(err)) return failed('OnValidationFailure', 'INVALID_INPUT', err.message);
       throw err;
     }
-    const configuration = configurationId === '' ? undefined : await ctx.services.get(workflowConfigurationsService).get(configurationId);
+    // An id no configuration can have (empty, too long, odd characters) is unknown without a lookup.
+    const configuration = ConfigurationId.safeParse(configurationId).success ? await ctx.services.get(workflowConfigurationsService).get(configurationId) : undefined;
     if (!configuration) return failed('OnValidationFailure', 'UNKNOWN_CONFIGURATION', `workflow configuration '${configurationId.slice(0, 128)}' does not exist`);
     if (!configuration.enabled) return failed('OnIntegrationDisabled', 'INTEGRATION_DISABLED', `workflow configuration '${configurationId}' is disabled`);
     const workflow = Object.hasOwn(configuration.workflows, workflowId) ? configuration.workflows[workflowId] : undefined;

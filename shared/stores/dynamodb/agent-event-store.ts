@@ -74,9 +74,9 @@ export class DynamoAgentEventStore implements AgentEventStore {
     }
   }
 
-  async leave(agentId: string): Promise<boolean> {
+  async leave(agentId: string, nowMs: number): Promise<boolean> {
     const out = await this.doc.send(new DeleteCommand({ TableName: this.table, Key: sessionKey(agentId), ReturnValues: 'ALL_OLD' }));
-    return out.Attributes !== undefined;
+    return out.Attributes !== undefined && (out.Attributes['expiresAtMs'] as number) > nowMs;
   }
 
   async put(agentId: string, event: StoredAgentEvent, expiresAtMs: number): Promise<void> {
