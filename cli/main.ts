@@ -6,6 +6,7 @@
  *   ivrflow serve [--port N] [--data <dir>] [--no-examples]
  *   ivrflow deploy <file...> --api <url>
  *   ivrflow refresh-tokens [--dynamodb-endpoint <url>] [--secrets-endpoint <url>] [--json]
+ *   ivrflow invoke <function> --event <file.json> [--endpoint <url>|aws]
  *
  * Exit codes: validate 0 all valid / 1 otherwise; run 0 SUCCEEDED / 1 FAILED or TIMED_OUT /
  * 2 invalid flow or usage. `run` reports a sub-flow whose file (in `--flows`) is invalid as
@@ -20,6 +21,7 @@ import { validateFlow } from '../shared/flow/validate';
 import { parseUntrustedJson } from '../shared/json';
 import { NodeHttpClient } from '../shared/http/client';
 import { deployCommand } from './deploy';
+import { invokeCommand } from './invoke';
 import { refreshTokensCommand } from './refresh-tokens';
 import { folderResolver, readJsonFile } from './flow-files';
 import { serveCommand } from './serve';
@@ -30,7 +32,8 @@ const USAGE = `usage:
   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--deadline-ms N] [--json]
   ivrflow serve [--port N] [--data <dir>] [--no-examples]
   ivrflow deploy <file...> --api <url>
-  ivrflow refresh-tokens [--dynamodb-endpoint <url>] [--secrets-endpoint <url>] [--json]`;
+  ivrflow refresh-tokens [--dynamodb-endpoint <url>] [--secrets-endpoint <url>] [--json]
+  ivrflow invoke <function> --event <file.json> [--endpoint <url>|aws]`;
 
 /** Runs the CLI; returns the exit code. Never throws: an unexpected error is one line on `err` and exit code 1. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> {
@@ -47,6 +50,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await deployCommand(rest, out, err);
       case 'refresh-tokens':
         return await refreshTokensCommand(rest, out);
+      case 'invoke':
+        return await invokeCommand(rest, out, err);
       case undefined:
       case 'help':
       case '--help':

@@ -204,6 +204,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
       out(`Secrets Manager at ${stack!.secretsEndpoint} (in memory)`);
       if (oauth) out(`OAuth2 server at ${oauth.url} (token endpoint ${oauth.tokenEndpoint}, client ${DEMO_CLIENT.clientId})`);
       if (crm) out(`sample CRM at ${crm.url} (X-API-Key: ${DEMO_API_KEY}, or a bearer token from the OAuth2 server; callbacks signed with ${DEMO_WEBHOOK_SECRET})`);
+      out(`Lambda Invoke API at ${stack!.api.url} (POST /2015-03-31/functions/{name}/invocations; functions ${stack!.functionNames.join(', ')})`);
       out(`listening on ${stack!.api.url}`);
     }
     markStarted();

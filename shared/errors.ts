@@ -116,10 +116,10 @@ export class GoneError extends IvrflowError {
   }
 }
 
-/** A request body larger than the API accepts. */
+/** A request body larger than the API accepts (`BODY_TOO_LARGE`), or an answer larger than the caller can read. */
 export class PayloadTooLargeError extends IvrflowError {
-  constructor(message: string) {
-    super('BODY_TOO_LARGE', message);
+  constructor(message: string, code = 'BODY_TOO_LARGE') {
+    super(code, message);
     this.name = 'PayloadTooLargeError';
   }
 }

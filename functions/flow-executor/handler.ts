@@ -1,5 +1,7 @@
 /**
- * flow-executor Lambda: `POST /flows/{flowId}/executions` (optional `Idempotency-Key` header) runs
+ * flow-executor Lambda: `POST /flows/{flowId}/executions` (JSON, or form-urlencoded fields as
+ * variables; optional `Idempotency-Key` header or field; `GET` with query parameters for callers
+ * limited to GET; `?shape=flat|json&maxBytes=N`, shared/platforms/http-callers.ts) runs
  * a flow within its deadline, to its end or its first wait for a callback (then `status: WAITING`,
  * `waitUntil` and `pollAfterMs`); `GET /executions/{executionId}[?waitMs=N]` reads a record back,
  * with `waitMs` (≤ 10,000) a long poll while the execution waits or runs.
@@ -7,7 +9,8 @@
  */
 import middy from '@middy/core';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { header, httpErrors, intQuery, json, readJsonBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
+import { httpErrors, intQuery, json, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
+import { readExecutionCall, shapeAnswer } from '../../shared/platforms/http-callers';
 import { executionIdParam, flowIdParam } from '../../shared/api/params';
 import { servicesFromEnv, type Services } from '../../shared/api/runtime';
 import { logger, metrics } from '../../shared/observability';
@@ -16,13 +19,17 @@ import { logger, metrics } from '../../shared/observability';
 export const MAX_LONG_POLL_MS = 10_000;
 
 export function createFlowExecutorHandler(services: () => Services) {
+  /** Runs a flow for a JSON, form-urlencoded or GET request, and answers in the shape asked for. */
+  const execute = async (event: ApiEvent): Promise<ApiResult> => {
+    const flowId = flowIdParam(event);
+    const call = readExecutionCall(event);
+    const result = await services().executionService.start(flowId, call.body, call.idempotencyKey);
+    logger.info('execution finished', { executionId: result.executionId, flowId, status: result.status, branch: result.branch, durationMs: result.durationMs });
+    return json(200, shapeAnswer(result, call));
+  };
   const routes = router({
-    'POST /flows/{flowId}/executions': async (event) => {
-      const flowId = flowIdParam(event);
-      const result = await services().executionService.start(flowId, readJsonBody(event, { optional: true }), header(event, 'idempotency-key'));
-      logger.info('execution finished', { executionId: result.executionId, flowId, status: result.status, branch: result.branch, durationMs: result.durationMs });
-      return json(200, result);
-    },
+    'POST /flows/{flowId}/executions': (event) => execute(event),
+    'GET /flows/{flowId}/executions': (event) => execute(event),
     'GET /executions/{executionId}': async (event) => json(200, await services().executionService.get(executionIdParam(event), intQuery(event, 'waitMs', { min: 0, max: MAX_LONG_POLL_MS }) ?? 0)),
   });
   return middy<ApiEvent, ApiResult>(routes)

@@ -20,7 +20,7 @@ export const ROUTES = {
     'GET /workflow-configurations/{configurationId}',
     'DELETE /workflow-configurations/{configurationId}',
   ],
-  flowExecutor: ['POST /flows/{flowId}/executions', 'GET /executions/{executionId}'],
+  flowExecutor: ['POST /flows/{flowId}/executions', 'GET /flows/{flowId}/executions', 'GET /executions/{executionId}'],
   /** Authenticated by the callback token and the webhook signature, not by the API's authorizer. */
   webhookCallback: ['POST /callbacks/{token}'],
   agentEvents: ['PUT /agents/{agentId}/custom-event', 'POST /agents/{agentId}/session', 'DELETE /agents/{agentId}/session', 'GET /agents/{agentId}/next-event'],

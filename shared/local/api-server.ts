@@ -1,7 +1,8 @@
 /**
  * Serves Lambda handlers over HTTP on 127.0.0.1 with API Gateway HTTP API (payload v2) events, so
- * the local server runs exactly the code Lambda runs (docs/architecture.md, "Local development").
- * No authorization (local mode).
+ * the local server runs exactly the code Lambda runs (docs/architecture.md, "Local development"),
+ * and answers the Lambda Invoke API for every function, so `@aws-sdk/client-lambda` with `endpoint`
+ * set to this server invokes them as it would in AWS. No authorization (local mode).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -39,13 +40,51 @@ export function lambdaContext(functionName: string, requestId: string, timeoutMs
   };
 }
 
+/** A function as the Lambda Invoke API runs it: any event, its timeout. */
+export interface InvocableFunction {
+  handler: (event: unknown, context: Context) => Promise<unknown>;
+  timeoutMs: number;
+}
+
+/** The Lambda Invoke API path (`POST /2015-03-31/functions/{name}/invocations`, as `sam local start-lambda` serves it). */
+const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+
 /**
  * Starts the server.
  * @param functions name → handler and the route keys it serves
+ * @param options.invocable functions the Lambda Invoke API runs, by name (the stack's logical ids):
+ *   RequestResponse invocations answer the handler's result as JSON, a handler error as Lambda
+ *   does (`X-Amz-Function-Error: Unhandled`, `{ errorType, errorMessage }`); an unknown name is 404
+ *   `ResourceNotFoundException`
  */
-export async function startLocalApiServer(functions: Record<string, { handler: LambdaHttpHandler; routes: readonly string[] }>, options: { port?: number } = {}): Promise<LocalApiServer> {
+export async function startLocalApiServer(functions: Record<string, { handler: LambdaHttpHandler; routes: readonly string[] }>, options: { port?: number; invocable?: Record<string, InvocableFunction> } = {}): Promise<LocalApiServer> {
   const table = Object.entries(functions).flatMap(([name, f]) => f.routes.map((routeKey) => ({ routeKey, name, handler: f.handler })));
   const routeKeys = table.map((r) => r.routeKey);
+
+  /** One Lambda Invoke API call. */
+  const invokeFunction = async (name: string, payload: string, invocationType: string | string[] | undefined): Promise<ApiResult> => {
+    const fn = options.invocable?.[name];
+    const awsError = (status: number, type: string, message: string): ApiResult => ({ statusCode: status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': type }, body: JSON.stringify({ Type: 'User', message }) });
+    if (!fn) return awsError(404, 'ResourceNotFoundException', `Function not found: ${name}; local functions: ${Object.keys(options.invocable ?? {}).join(', ')}`);
+    if (invocationType !== undefined && invocationType !== 'RequestResponse') return awsError(400, 'InvalidParameterValueException', 'only RequestResponse invocations are served locally');
+    let event: unknown;
+    try {
+      event = payload === '' ? {} : JSON.parse(payload);
+    } catch {
+      return awsError(400, 'InvalidRequestContentException', 'Could not parse request body into json');
+    }
+    const requestId = randomUUID();
+    try {
+      const result = await fn.handler(event, lambdaContext(name, requestId, fn.timeoutMs));
+      return { statusCode: 200, headers: { 'content-type': 'application/json', 'x-amz-executed-version': '$LATEST', 'x-amzn-requestid': requestId }, body: JSON.stringify(result ?? null) };
+    } catch (err) {
+      return {
+        statusCode: 200,
+        headers: { 'content-type': 'application/json', 'x-amz-function-error': 'Unhandled', 'x-amzn-requestid': requestId },
+        body: JSON.stringify({ errorType: (err as Error).name ?? 'Error', errorMessage: (err as Error).message ?? String(err) }),
+      };
+    }
+  };
 
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -66,6 +105,8 @@ export async function startLocalApiServer(functions: Record<string, { handler: L
       if (tooLarge) return send(json(413, { error: { code: 'BODY_TOO_LARGE', message: `request larger than ${MAX_REQUEST_BYTES} bytes` } }));
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const method = req.method ?? 'GET';
+      const invoke = method === 'POST' ? INVOKE_PATH.exec(url.pathname) : null;
+      if (invoke) return send(await invokeFunction(decodeURIComponent(invoke[1]!), Buffer.concat(chunks).toString('utf8'), req.headers['x-amz-invocation-type']));
       const match = matchRoute(method, url.pathname, routeKeys);
       if (!match) return send(json(404, { error: { code: 'NO_ROUTE', message: `no route for ${method} ${url.pathname}` } }));
       const route = table.find((r) => r.routeKey === match.routeKey)!;

@@ -12,6 +12,7 @@ import { createTokenRefresherHandler } from '../../functions/token-refresher/han
 import type { RefreshSummary } from '../connections/refresher';
 import type { TokenEvent } from '../connections/token-provider';
 import { createAgentEventsHandler } from '../../functions/agent-events/handler';
+import { createConnectInvokeHandler } from '../../functions/connect-invoke/handler';
 import { createFlowApiHandler } from '../../functions/flow-api/handler';
 import { createFlowExecutorHandler } from '../../functions/flow-executor/handler';
 import { createWaitSweeperHandler } from '../../functions/wait-sweeper/handler';
@@ -21,7 +22,9 @@ import type { SweepSummary } from '../api/execution-service';
 import { createServices, type ServiceConfig, type Services } from '../api/runtime';
 import type { HttpClient } from '../http/client';
 import { randomUUID } from 'node:crypto';
-import { lambdaContext, startLocalApiServer, type LocalApiServer } from './api-server';
+import type { ApiEvent } from '../api/http';
+import { CONNECT_INVOKE_TIMEOUT_MS } from '../platforms/connect';
+import { lambdaContext, startLocalApiServer, type InvocableFunction, type LocalApiServer } from './api-server';
 import { ensureTables, LOCAL_AWS, localDynamoDbClient } from './dynamodb-local';
 import { startSecretsManagerLocal, type SecretsManagerLocal } from './secrets-manager-local';
 
@@ -47,6 +50,8 @@ export interface LocalStack {
   config: ServiceConfig;
   /** The Secrets Manager endpoint the stack uses. */
   secretsEndpoint: string;
+  /** The functions the Lambda Invoke API serves (`POST /2015-03-31/functions/{name}/invocations`), by the stack's logical ids. */
+  functionNames: string[];
   /** Runs the token-refresher function once (what its schedule does every 5 minutes). */
   refreshTokens(): Promise<RefreshSummary>;
   /** Runs the wait-sweeper function once (what its schedule does every minute). */
@@ -66,14 +71,28 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // The server is up before the services exist (handlers reach them lazily): callback URLs are built on its URL.
   let services: Services | undefined;
   const current = () => services!;
+  const http = { flowApi: createFlowApiHandler(current), flowExecutor: createFlowExecutorHandler(current), webhookCallback: createWebhookCallbackHandler(current), agentEvents: createAgentEventsHandler(current) };
+  const refresher = createTokenRefresherHandler(current);
+  const sweeper = createWaitSweeperHandler(current);
+  const connect = createConnectInvokeHandler(current);
+  /** Every function by the stack's logical id, with its timeout there (infra/ivrflow-stack.ts). */
+  const invocable: Record<string, InvocableFunction> = {
+    FlowApi: { handler: (e, c) => http.flowApi(e as ApiEvent, c), timeoutMs: 30_000 },
+    FlowExecutor: { handler: (e, c) => http.flowExecutor(e as ApiEvent, c), timeoutMs: 30_000 },
+    WebhookCallback: { handler: (e, c) => http.webhookCallback(e as ApiEvent, c), timeoutMs: 30_000 },
+    AgentEvents: { handler: (e, c) => http.agentEvents(e as ApiEvent, c), timeoutMs: 30_000 },
+    TokenRefresher: { handler: (e, c) => refresher(e, c), timeoutMs: 60_000 },
+    WaitSweeper: { handler: (e, c) => sweeper(e, c), timeoutMs: 60_000 },
+    ConnectInvoke: { handler: (e, c) => connect(e, c), timeoutMs: CONNECT_INVOKE_TIMEOUT_MS },
+  };
   const api = await startLocalApiServer(
     {
-      'flow-api': { handler: createFlowApiHandler(current), routes: ROUTES.flowApi },
-      'flow-executor': { handler: createFlowExecutorHandler(current), routes: ROUTES.flowExecutor },
-      'webhook-callback': { handler: createWebhookCallbackHandler(current), routes: ROUTES.webhookCallback },
-      'agent-events': { handler: createAgentEventsHandler(current), routes: ROUTES.agentEvents },
+      'flow-api': { handler: http.flowApi, routes: ROUTES.flowApi },
+      'flow-executor': { handler: http.flowExecutor, routes: ROUTES.flowExecutor },
+      'webhook-callback': { handler: http.webhookCallback, routes: ROUTES.webhookCallback },
+      'agent-events': { handler: http.agentEvents, routes: ROUTES.agentEvents },
     },
-    options.port === undefined ? {} : { port: options.port },
+    { invocable, ...(options.port === undefined ? {} : { port: options.port }) },
   );
   config.publicUrl = api.url;
   services = createServices(config, {
@@ -83,9 +102,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.onTokenEvent ? { onTokenEvent: options.onTokenEvent } : {}),
   });
-  const refresher = createTokenRefresherHandler(current);
-  const sweeper = createWaitSweeperHandler(current);
   return {
+    functionNames: Object.keys(invocable),
     api,
     services,
     config,

@@ -25,7 +25,13 @@ export function flatten(value: unknown, prefix = '', out: Record<string, string>
 
 /** The outputs of an execution with its status, branch and id, as `ivrflow_*` keys. */
 export function answerOf(result: ExecutionResult, shape: 'flat' | 'json'): Record<string, unknown> {
-  const meta = { ivrflow_status: result.status, ivrflow_branch: result.branch, ivrflow_execution_id: result.executionId, ...(result.error ? { ivrflow_error: result.error.code } : {}) };
+  const meta = {
+    ivrflow_status: result.status,
+    ivrflow_branch: result.branch,
+    ivrflow_execution_id: result.executionId,
+    ...(result.error ? { ivrflow_error: result.error.code } : {}),
+    ...(result.pollAfterMs === undefined ? {} : { ivrflow_poll_after_ms: shape === 'flat' ? String(result.pollAfterMs) : result.pollAfterMs }),
+  };
   return shape === 'flat' ? { ...flatten(result.variables), ...meta } : { ...result.variables, ...meta };
 }
 

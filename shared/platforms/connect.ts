@@ -49,6 +49,9 @@ export const ConnectContactFlowEvent = z.object({
 });
 export type ConnectContactFlowEvent = z.infer<typeof ConnectContactFlowEvent>;
 
+/** The connect-invoke function's timeout, ms (Connect waits at most 8 s for a synchronous invocation). */
+export const CONNECT_INVOKE_TIMEOUT_MS = 8_000;
+
 /** Time kept back from the function's remaining time for answering, ms. */
 export const CONNECT_MARGIN_MS = 500;
 
