@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { CfnStage, HttpApi, HttpMethod, HttpNoneAuthorizer, HttpStage, LogGroupLogDestination, type HttpRoute } from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { CfnStage, HttpApi, HttpMethod, HttpNoneAuthorizer, HttpStage, LogGroupLogDestination, type HttpRoute, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer, HttpJwtAuthorizer, HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
@@ -21,6 +21,7 @@ import type { Construct } from 'constructs';
 import { ROUTES, type FunctionName } from '../shared/api/routes';
 import { ENV } from '../shared/config/env';
 import { DEFAULT_SECRET_PREFIX } from '../shared/connections/connection';
+import { CONNECT_INVOKE_TIMEOUT_MS } from '../shared/platforms/connect';
 import { IvrflowFunction } from './constructs/ivrflow-function';
 import { IvrflowTables, type IvrflowTablesProps } from './constructs/tables';
 
@@ -32,6 +33,16 @@ export interface IvrflowStackProps extends StackProps {
   publicUrl?: string;
   /** Throttling of `POST /callbacks/{token}`, the one route without an authorizer. @default 50 requests/s, bursts of 100 */
   callbackThrottle?: { rateLimit: number; burstLimit: number };
+  /**
+   * How IVR platforms calling the execution routes authenticate (operator routes stay IAM):
+   * `iam` (SigV4); `jwt` (an issuer and audiences: bearer tokens, e.g. from CXone or Genesys Cloud);
+   * `basic` (HTTP Basic credentials checked by a Lambda authorizer against the secret
+   * `<secretPrefix><secretName>` holding `{ "username", "password" }`, e.g. for Twilio Studio).
+   * @default { type: 'iam' }
+   */
+  callerAuthorization?: { type: 'iam' } | { type: 'jwt'; issuer: string; audience: string[] } | { type: 'basic'; secretName?: string };
+  /** The Amazon Connect instance allowed to invoke connect-invoke (its ARN). @default any instance of this account */
+  connectInstanceArn?: string;
 }
 
 const entry = (name: string) => fileURLToPath(new URL(`../functions/${name}/handler.ts`, import.meta.url));
@@ -42,6 +53,9 @@ export class IvrflowStack extends Stack {
   readonly functions: Record<FunctionName, IvrflowFunction>;
   readonly tokenRefresher: IvrflowFunction;
   readonly waitSweeper: IvrflowFunction;
+  readonly connectInvoke: IvrflowFunction;
+  /** The basic-credentials authorizer, when `callerAuthorization` is `basic`. */
+  basicAuthorizer?: IvrflowFunction;
 
   constructor(scope: Construct, id: string, props: IvrflowStackProps = {}) {
     super(scope, id, props);
@@ -82,6 +96,23 @@ export class IvrflowStack extends Stack {
     this.tables.state.grant(agentEvents, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query');
     this.functions = { flowApi, flowExecutor, webhookCallback, agentEvents };
 
+    // Amazon Connect invokes this one directly (no route): its block waits at most 8 s.
+    this.connectInvoke = new IvrflowFunction(this, 'ConnectInvoke', {
+      entry: entry('connect-invoke'),
+      timeout: Duration.millis(CONNECT_INVOKE_TIMEOUT_MS),
+      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-connect-invoke' },
+    });
+    this.tables.definitions.grantReadData(this.connectInvoke);
+    this.tables.state.grantReadWriteData(this.connectInvoke);
+    this.connectInvoke.addToRolePolicy(secrets('GetSecretValue', 'CreateSecret', 'PutSecretValue'));
+    this.connectInvoke.addPermission('AmazonConnectInvoke', {
+      principal: new ServicePrincipal('connect.amazonaws.com'),
+      action: 'lambda:InvokeFunction',
+      sourceAccount: this.account,
+      ...(props.connectInstanceArn ? { sourceArn: props.connectInstanceArn } : {}),
+    });
+    new CfnOutput(this, 'ConnectInvokeFunctionArn', { value: this.connectInvoke.functionArn, description: 'Paste into the Invoke AWS Lambda function block (and add the function to the Connect instance)' });
+
     this.tokenRefresher = new IvrflowFunction(this, 'TokenRefresher', { entry: entry('token-refresher'), timeout: Duration.minutes(1), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-token-refresher' } });
     // Token records: listed (byKind), leased and updated; nothing else in either table.
     this.tables.state.grant(this.tokenRefresher, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem');
@@ -95,13 +126,15 @@ export class IvrflowStack extends Stack {
       throttle: { rateLimit: 500, burstLimit: 1000 },
       accessLogSettings: { destination: new LogGroupLogDestination(new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH })), format: AccessLogFormat.jsonWithStandardFields() },
     });
+    const callerAuthorizer = this.callerAuthorizer(props, secretPrefix, secretsArn);
     const callbackRoutes: HttpRoute[] = [];
     for (const [name, fn] of Object.entries(this.functions) as Array<[FunctionName, IvrflowFunction]>) {
       const integration = new HttpLambdaIntegration(`${name}Integration`, fn);
       for (const routeKey of ROUTES[name]) {
         const [method, path] = routeKey.split(' ') as [keyof typeof HttpMethod, string];
         // Callbacks come from backends that cannot sign AWS requests: the token and the webhook signature authenticate them.
-        const routes = this.api.addRoutes({ path, methods: [HttpMethod[method]], integration, ...(name === 'webhookCallback' ? { authorizer: new HttpNoneAuthorizer() } : {}) });
+        const authorizer = name === 'webhookCallback' ? new HttpNoneAuthorizer() : name === 'flowExecutor' ? callerAuthorizer : undefined;
+        const routes = this.api.addRoutes({ path, methods: [HttpMethod[method]], integration, ...(authorizer ? { authorizer } : {}) });
         if (name === 'webhookCallback') callbackRoutes.push(...routes);
       }
     }
@@ -118,10 +151,10 @@ export class IvrflowStack extends Stack {
     }
     // Callback URLs are built on the public URL; functions that may start a wait need it.
     const publicUrl = props.publicUrl ?? this.api.apiEndpoint;
-    for (const fn of [flowExecutor, webhookCallback, this.waitSweeper]) fn.addEnvironment(ENV.publicUrl, publicUrl);
+    for (const fn of [flowExecutor, webhookCallback, this.waitSweeper, this.connectInvoke]) fn.addEnvironment(ENV.publicUrl, publicUrl);
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint });
 
-    for (const fn of [...Object.values(this.functions), this.tokenRefresher, this.waitSweeper]) {
+    for (const fn of [...Object.values(this.functions), this.tokenRefresher, this.waitSweeper, this.connectInvoke, ...(this.basicAuthorizer ? [this.basicAuthorizer] : [])]) {
       NagSuppressions.addResourceSuppressions(
         fn,
         [
@@ -136,5 +169,20 @@ export class IvrflowStack extends Stack {
         true,
       );
     }
+  }
+
+  /** The authorizer of the execution routes (`callerAuthorization`); undefined keeps the API's default, IAM. */
+  private callerAuthorizer(props: IvrflowStackProps, secretPrefix: string, secretsArn: string): IHttpRouteAuthorizer | undefined {
+    const auth = props.callerAuthorization ?? { type: 'iam' };
+    if (auth.type === 'jwt') return new HttpJwtAuthorizer('CallerJwt', auth.issuer, { jwtAudience: auth.audience });
+    if (auth.type !== 'basic') return undefined;
+    const fn = new IvrflowFunction(this, 'BasicAuthorizer', {
+      entry: entry('basic-authorizer'),
+      timeout: Duration.seconds(5),
+      environment: { [ENV.callerCredentialsSecret]: `${secretPrefix}${auth.secretName ?? 'callers/basic'}`, POWERTOOLS_SERVICE_NAME: 'ivrflow-basic-authorizer' },
+    });
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretsArn] }));
+    this.basicAuthorizer = fn;
+    return new HttpLambdaAuthorizer('CallerBasic', fn, { responseTypes: [HttpLambdaResponseType.SIMPLE], identitySource: ['$request.header.Authorization'], resultsCacheTtl: Duration.minutes(5) });
   }
 }

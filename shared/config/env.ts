@@ -45,4 +45,6 @@ export const ENV = {
   secretPrefix: 'IVRFLOW_SECRET_PREFIX',
   /** The API's public base URL (e.g. `https://abc.execute-api.eu-west-1.amazonaws.com`): callback URLs are built on it. */
   publicUrl: 'IVRFLOW_PUBLIC_URL',
+  /** The basic-authorizer's secret of caller credentials (full name), `{ "username", "password" }`. */
+  callerCredentialsSecret: 'IVRFLOW_CALLER_CREDENTIALS_SECRET',
 } as const;

@@ -37,7 +37,7 @@ describe('IvrflowStack', () => {
 
   it('runs the functions on Node.js 22+ with their table names in the environment', () => {
     const fns = template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } });
-    expect(Object.keys(fns)).toHaveLength(6);
+    expect(Object.keys(fns)).toHaveLength(7);
     for (const fn of Object.values(fns) as Array<{ Properties: { Runtime: string; Environment: { Variables: Record<string, unknown> } } }>) {
       expect(Number(/^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime)?.[1])).toBeGreaterThanOrEqual(22);
       expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(expect.arrayContaining(['IVRFLOW_DEFINITIONS_TABLE', 'IVRFLOW_STATE_TABLE', 'IVRFLOW_SECRET_PREFIX']));
@@ -69,7 +69,7 @@ describe('IvrflowStack', () => {
     const secretStatements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
       (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[] | string; Resource: unknown }> } } }).Properties.PolicyDocument.Statement.filter((s) => JSON.stringify(s.Action).includes('secretsmanager:')),
     );
-    expect(secretStatements).toHaveLength(5);
+    expect(secretStatements).toHaveLength(6);
     for (const s of secretStatements) expect(JSON.stringify(s.Resource)).toMatch(/:secretsmanager:.*:secret:ivrflow\/\*"/);
     expect(actionsOn('FlowApi', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:DeleteSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
     expect(actionsOn('FlowExecutor', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
@@ -113,7 +113,7 @@ describe('IvrflowStack', () => {
       .filter(([, fn]) => 'IVRFLOW_PUBLIC_URL' in (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables)
       .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))
       .sort();
-    expect(withUrl).toEqual(['FlowExecutor', 'WaitSweeper', 'WebhookCallback']);
+    expect(withUrl).toEqual(['ConnectInvoke', 'FlowExecutor', 'WaitSweeper', 'WebhookCallback']);
   });
 
   it('creates every route with IAM authorization except the throttled callback route', () => {
@@ -123,6 +123,60 @@ describe('IvrflowStack', () => {
     for (const k of keys) expect(k.AuthorizationType).toBe(k.RouteKey === 'POST /callbacks/{token}' ? 'NONE' : 'AWS_IAM');
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { RouteSettings: { 'POST /callbacks/{token}': { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 } } });
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: '$default', AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }) });
+  });
+
+  it('lets Amazon Connect of this account invoke connect-invoke (8 s), and outputs its ARN', () => {
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Principal: 'connect.amazonaws.com',
+      Action: 'lambda:InvokeFunction',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+      FunctionName: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ConnectInvoke'), 'Arn'] },
+    });
+    const permission = Object.values(template.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'connect.amazonaws.com' } }))[0] as { Properties: Record<string, unknown> };
+    expect(permission.Properties['SourceArn']).toBeUndefined();
+    template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 8, Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'ivrflow-connect-invoke' }) } });
+    template.hasOutput('ConnectInvokeFunctionArn', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ConnectInvoke'), 'Arn'] } });
+  });
+
+  /** The template of a stack built with these props. */
+  function templateWith(props: ConstructorParameters<typeof IvrflowStack>[2]): Template {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const other = new IvrflowStack(app, 'Other', props);
+    Aspects.of(app).add(new AwsSolutionsChecks());
+    app.synth();
+    const errors = Annotations.fromStack(other).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+    expect(errors.map((e) => e.id)).toEqual([]);
+    return Template.fromStack(other);
+  }
+
+  const executionRoutes = (t: Template) =>
+    Object.values(t.findResources('AWS::ApiGatewayV2::Route'))
+      .map((r) => (r as { Properties: { RouteKey: string; AuthorizationType: string; AuthorizerId?: unknown } }).Properties)
+      .filter((r) => (ROUTES.flowExecutor as readonly string[]).includes(r.RouteKey));
+
+  it('callers authenticate with a JWT authorizer when asked; operator routes stay IAM', () => {
+    const t = templateWith({ callerAuthorization: { type: 'jwt', issuer: 'https://login.example.com/', audience: ['ivrflow'] }, connectInstanceArn: 'arn:aws:connect:us-east-1:123456789012:instance/abc' });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'JWT', JwtConfiguration: { Issuer: 'https://login.example.com/', Audience: ['ivrflow'] }, IdentitySource: ['$request.header.Authorization'] });
+    expect(executionRoutes(t).map((r) => r.AuthorizationType)).toEqual(['JWT', 'JWT', 'JWT']);
+    const others = Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r) => (r as { Properties: { RouteKey: string; AuthorizationType: string } }).Properties);
+    for (const r of others.filter((o) => (ROUTES.flowApi as readonly string[]).includes(o.RouteKey))) expect(r.AuthorizationType).toBe('AWS_IAM');
+    t.hasResourceProperties('AWS::Lambda::Permission', { Principal: 'connect.amazonaws.com', SourceArn: 'arn:aws:connect:us-east-1:123456789012:instance/abc' });
+  });
+
+  it('callers with HTTP Basic credentials go through the basic-authorizer, which may only read its secret', () => {
+    const t = templateWith({ callerAuthorization: { type: 'basic', secretName: 'callers/twilio' } });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'REQUEST',
+      AuthorizerPayloadFormatVersion: '2.0',
+      EnableSimpleResponses: true,
+      IdentitySource: ['$request.header.Authorization'],
+      AuthorizerResultTtlInSeconds: 300,
+    });
+    expect(executionRoutes(t).map((r) => r.AuthorizationType)).toEqual(['CUSTOM', 'CUSTOM', 'CUSTOM']);
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ IVRFLOW_CALLER_CREDENTIALS_SECRET: 'ivrflow/callers/twilio' }) } });
+    const policies = t.findResources('AWS::IAM::Policy');
+    const policy = Object.entries(policies).find(([id]) => id.startsWith('BasicAuthorizer'))![1] as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[] | string }> } } };
+    expect(policy.Properties.PolicyDocument.Statement.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])).filter((a) => !a.startsWith('xray:'))).toEqual(['secretsmanager:GetSecretValue']);
   });
 
   it('has no unsuppressed cdk-nag AwsSolutions error or warning', () => {

@@ -1,0 +1,34 @@
+/**
+ * basic-authorizer Lambda: an API Gateway HTTP API Lambda authorizer (payload 2.0, simple
+ * responses) for the execution routes of deployments whose callers send HTTP Basic credentials
+ * (Twilio Studio). The expected credentials are the secret named by `IVRFLOW_CALLER_CREDENTIALS_SECRET`
+ * (`{ "username", "password" }`), cached for 5 minutes; API Gateway caches each answer by the
+ * Authorization header as well. Answers `{ isAuthorized }`; never throws for a caller's input.
+ */
+import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerResult } from 'aws-lambda';
+import { ENV, requiredEnv } from '../../shared/config/env';
+import { logger } from '../../shared/observability';
+import { BasicCredentialsChecker } from '../../shared/platforms/basic-auth';
+import { SecretsManagerSecretStore } from '../../shared/stores/secrets/secrets-manager-store';
+import type { SecretStore } from '../../shared/stores/secret-store';
+
+/** The handler over a given secret store (tests inject theirs). */
+export function createBasicAuthorizerHandler(secrets: () => SecretStore, secretId: () => string) {
+  let checker: BasicCredentialsChecker | undefined;
+  return async (event: APIGatewayRequestAuthorizerEventV2): Promise<APIGatewaySimpleAuthorizerResult> => {
+    checker ??= new BasicCredentialsChecker({ secrets: secrets(), secretId: secretId() });
+    const header = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
+    try {
+      return { isAuthorized: await checker.check(header) };
+    } catch (err) {
+      logger.error('caller credentials cannot be checked', { error: err as Error });
+      return { isAuthorized: false };
+    }
+  };
+}
+
+let store: SecretStore | undefined;
+export const handler = createBasicAuthorizerHandler(
+  () => (store ??= new SecretsManagerSecretStore()),
+  () => requiredEnv(ENV.callerCredentialsSecret),
+);
