@@ -9,11 +9,13 @@
  * parameter becomes a variable (strings, or nested values as Connect now allows). The contact maps
  * to `contact_id`, `initial_contact_id`, `customer_number`, `system_number`, `channel`,
  * `queue_name`, `language_code` and `contact_attributes`. The deadline is the function's remaining
- * time less a margin. The contact id and flow id are the idempotency key, so a retried invocation
- * answers what the first did without running the flow again. Caller mistakes (no flowId, an unknown
+ * time less a margin. The contact id and the parameters (the flow id among them) are the
+ * idempotency key, so a retried invocation answers what the first did without running the flow
+ * again, while the same contact running the flow with other inputs runs it again. Caller mistakes (no flowId, an unknown
  * flow, a parameter that is not a variable name) are coded answers (`ivrflow_status` ERROR,
  * `ivrflow_error`), which a contact flow can branch on; they are not thrown (Connect would retry).
  */
+import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import type { ExecutionService } from '../api/execution-service';
 import { IvrflowError } from '../errors';
@@ -58,6 +60,17 @@ export const CONNECT_MARGIN_MS = 500;
 const CONTROL_PARAMETERS = new Set(['flowId', 'responseType']);
 
 /**
+ * The idempotency key of an invocation: the contact and the block's parameters (the flow among
+ * them), hashed. A retry (same contact, same parameters) gets the first answer; the same contact
+ * running the flow again with other inputs (a re-prompt loop) runs it again.
+ */
+function idempotencyKeyOf(contactId: string, parameters: Record<string, unknown>): string {
+  return `connect:${createHash('sha256')
+    .update(JSON.stringify([contactId, parameters]))
+    .digest('hex')}`;
+}
+
+/**
  * Runs the flow a Connect event names and answers as the block expects.
  * @param remainingMs the function's remaining time (`context.getRemainingTimeInMillis()`)
  * @returns a STRING_MAP (or, with `responseType` JSON, a JSON object) under 32 KB, or a coded error answer
@@ -86,7 +99,7 @@ export async function invokeFromConnect(executions: ExecutionService, raw: unkno
   });
   const deadlineMs = Math.max(100, Math.min(30_000, remainingMs - CONNECT_MARGIN_MS));
   try {
-    const result = await executions.start(flowId, { variables, contactId: contact.ContactId, deadlineMs }, `connect:${contact.ContactId}`);
+    const result = await executions.start(flowId, { variables, contactId: contact.ContactId, deadlineMs }, idempotencyKeyOf(contact.ContactId, parameters));
     const answer = answerOf(result, shape);
     if (answerBytes(answer) > DEFAULT_MAX_ANSWER_BYTES) return errorAnswer('RESPONSE_TOO_LARGE', `the flow's outputs are larger than Amazon Connect accepts (${DEFAULT_MAX_ANSWER_BYTES} bytes); declare fewer outputs`, result.executionId);
     return answer;
