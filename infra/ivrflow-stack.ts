@@ -126,7 +126,7 @@ export class IvrflowStack extends Stack {
       throttle: { rateLimit: 500, burstLimit: 1000 },
       accessLogSettings: { destination: new LogGroupLogDestination(new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH })), format: AccessLogFormat.jsonWithStandardFields() },
     });
-    const callerAuthorizer = this.callerAuthorizer(props, secretPrefix, secretsArn);
+    const callerAuthorizer = this.callerAuthorizer(props, secretPrefix);
     const callbackRoutes: HttpRoute[] = [];
     for (const [name, fn] of Object.entries(this.functions) as Array<[FunctionName, IvrflowFunction]>) {
       const integration = new HttpLambdaIntegration(`${name}Integration`, fn);
@@ -172,16 +172,20 @@ export class IvrflowStack extends Stack {
   }
 
   /** The authorizer of the execution routes (`callerAuthorization`); undefined keeps the API's default, IAM. */
-  private callerAuthorizer(props: IvrflowStackProps, secretPrefix: string, secretsArn: string): IHttpRouteAuthorizer | undefined {
+  private callerAuthorizer(props: IvrflowStackProps, secretPrefix: string): IHttpRouteAuthorizer | undefined {
     const auth = props.callerAuthorization ?? { type: 'iam' };
     if (auth.type === 'jwt') return new HttpJwtAuthorizer('CallerJwt', auth.issuer, { jwtAudience: auth.audience });
     if (auth.type !== 'basic') return undefined;
+    const secretName = `${secretPrefix}${auth.secretName ?? 'callers/basic'}`;
     const fn = new IvrflowFunction(this, 'BasicAuthorizer', {
       entry: entry('basic-authorizer'),
       timeout: Duration.seconds(5),
-      environment: { [ENV.callerCredentialsSecret]: `${secretPrefix}${auth.secretName ?? 'callers/basic'}`, POWERTOOLS_SERVICE_NAME: 'ivrflow-basic-authorizer' },
+      environment: { [ENV.callerCredentialsSecret]: secretName, POWERTOOLS_SERVICE_NAME: 'ivrflow-basic-authorizer' },
     });
-    fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretsArn] }));
+    // Its own secret only (Secrets Manager appends 6 random characters to a secret's name in its ARN).
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${secretName}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }),
+    );
     this.basicAuthorizer = fn;
     return new HttpLambdaAuthorizer('CallerBasic', fn, { responseTypes: [HttpLambdaResponseType.SIMPLE], identitySource: ['$request.header.Authorization'], resultsCacheTtl: Duration.minutes(5) });
   }

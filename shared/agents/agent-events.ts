@@ -45,6 +45,11 @@ export interface StoredAgentEvent {
   sessionId?: string;
 }
 
+/** Whether a reader of `sessionId` may have this event: live, and persisted or sent into that session. */
+export function deliverable(event: StoredAgentEvent, live: boolean, sessionId: string): boolean {
+  return live && (event.persist || event.sessionId === sessionId);
+}
+
 /** Storage of agent sessions and pending events. */
 export interface AgentEventStore {
   /** The agent's session: its id if joined and not expired at `nowMs`. */
@@ -58,9 +63,9 @@ export interface AgentEventStore {
   /** Stores the event, replacing a pending one of the same name; it expires at `expiresAtMs`. */
   put(agentId: string, event: StoredAgentEvent, expiresAtMs: number): Promise<void>;
   /**
-   * Removes and returns the agent's pending events, oldest first, each to exactly one caller even
-   * when several read at once. Events sent into another session without `persist` are removed
-   * and not returned (they were for a session that ended).
+   * Removes and returns the agent's pending events a reader of `sessionId` may have (see
+   * {@link deliverable}), oldest first, each to exactly one caller even when several read at once.
+   * Events sent into another session without `persist` are left alone (never delivered; they expire).
    */
   take(agentId: string, sessionId: string, nowMs: number): Promise<StoredAgentEvent[]>;
 }
@@ -188,9 +193,9 @@ export class MemoryAgentEventStore implements AgentEventStore {
   take(agentId: string, sessionId: string, nowMs: number): Promise<StoredAgentEvent[]> {
     const byName = this.events.get(agentId);
     if (!byName) return Promise.resolve([]);
-    const all = [...byName.values()].sort((a, b) => a.createdAtMs - b.createdAtMs || a.seq - b.seq);
-    byName.clear();
-    return Promise.resolve(all.filter((e) => e.expiresAtMs > nowMs && (e.persist || e.sessionId === sessionId)).map(({ expiresAtMs: _e, seq: _s, ...event }) => event));
+    const mine = [...byName.values()].filter((e) => deliverable(e, e.expiresAtMs > nowMs, sessionId)).sort((a, b) => a.createdAtMs - b.createdAtMs || a.seq - b.seq);
+    for (const e of mine) byName.delete(e.eventName);
+    return Promise.resolve(mine.map(({ expiresAtMs: _e, seq: _s, ...event }) => event));
   }
 }
 

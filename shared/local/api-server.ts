@@ -106,7 +106,15 @@ export async function startLocalApiServer(functions: Record<string, { handler: L
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const method = req.method ?? 'GET';
       const invoke = method === 'POST' ? INVOKE_PATH.exec(url.pathname) : null;
-      if (invoke) return send(await invokeFunction(decodeURIComponent(invoke[1]!), Buffer.concat(chunks).toString('utf8'), req.headers['x-amz-invocation-type']));
+      if (invoke) {
+        let name: string;
+        try {
+          name = decodeURIComponent(invoke[1]!);
+        } catch {
+          return send(json(400, { Type: 'User', message: 'the function name is not valid percent-encoding' }));
+        }
+        return send(await invokeFunction(name, Buffer.concat(chunks).toString('utf8'), req.headers['x-amz-invocation-type']));
+      }
       const match = matchRoute(method, url.pathname, routeKeys);
       if (!match) return send(json(404, { error: { code: 'NO_ROUTE', message: `no route for ${method} ${url.pathname}` } }));
       const route = table.find((r) => r.routeKey === match.routeKey)!;
@@ -144,8 +152,12 @@ export async function startLocalApiServer(functions: Record<string, { handler: L
         send(json(500, { error: { code: 'INTERNAL_ERROR', message: `internal error; request id ${requestId}` } }));
       }
     };
-    // Nothing awaits an 'end' listener; answer() sends a 500 itself when the handler throws.
-    req.on('end', () => void answer());
+    // Nothing awaits an 'end' listener: anything answer() did not catch is a 500, never an unhandled rejection.
+    req.on('end', () => {
+      answer().catch(() => {
+        if (!res.headersSent) send(json(500, { error: { code: 'INTERNAL_ERROR', message: 'internal error' } }));
+      });
+    });
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -9,7 +9,7 @@
  * parameter becomes a variable (strings, or nested values as Connect now allows). The contact maps
  * to `contact_id`, `initial_contact_id`, `customer_number`, `system_number`, `channel`,
  * `queue_name`, `language_code` and `contact_attributes`. The deadline is the function's remaining
- * time less a margin. The contact id and the parameters (the flow id among them) are the
+ * time less a margin. The flow, the contact id and every variable the event gives are the
  * idempotency key, so a retried invocation answers what the first did without running the flow
  * again, while the same contact running the flow with other inputs runs it again. Caller mistakes (no flowId, an unknown
  * flow, a parameter that is not a variable name) are coded answers (`ivrflow_status` ERROR,
@@ -18,7 +18,9 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import type { ExecutionService } from '../api/execution-service';
+import { jsonSizeWithin, MAX_JSON_DEPTH } from '../budgets';
 import { IvrflowError } from '../errors';
+import { FlowId } from '../flow/schema';
 import { answerBytes, answerOf, DEFAULT_MAX_ANSWER_BYTES, errorAnswer } from './answers';
 
 /** The `ContactFlowEvent` fields ivrflow reads (`@types/aws-lambda`'s type lags the documentation: LanguageCode, nested parameters). */
@@ -60,13 +62,14 @@ export const CONNECT_MARGIN_MS = 500;
 const CONTROL_PARAMETERS = new Set(['flowId', 'responseType']);
 
 /**
- * The idempotency key of an invocation: the contact and the block's parameters (the flow among
- * them), hashed. A retry (same contact, same parameters) gets the first answer; the same contact
- * running the flow again with other inputs (a re-prompt loop) runs it again.
+ * The idempotency key of an invocation: the flow, the contact and every variable the invocation
+ * gives the flow (parameters and contact data), hashed. A retry (the same event) gets the first
+ * answer; the same contact running the flow again with other inputs or attributes (a re-prompt
+ * loop) runs it again. An identical repeat within 24 h gets the first answer too.
  */
-function idempotencyKeyOf(contactId: string, parameters: Record<string, unknown>): string {
+function idempotencyKeyOf(flowId: string, contactId: string, variables: Record<string, unknown>): string {
   return `connect:${createHash('sha256')
-    .update(JSON.stringify([contactId, parameters]))
+    .update(JSON.stringify([flowId, contactId, variables]))
     .digest('hex')}`;
 }
 
@@ -85,6 +88,8 @@ export async function invokeFromConnect(executions: ExecutionService, raw: unkno
   const { ContactData: contact, Parameters: parameters } = parsed.data.Details;
   const flowId = parameters['flowId'];
   if (typeof flowId !== 'string' || flowId === '') return errorAnswer('MISSING_FLOW_ID', 'set the parameter flowId in the Invoke AWS Lambda function block to the id of the flow to run');
+  if (!FlowId.safeParse(flowId).success) return errorAnswer('INVALID_FLOW_ID', 'the parameter flowId must be 1–128 letters, digits, _ . or -');
+  if (jsonSizeWithin(parsed.data.Details, 6 * 1024 * 1024) === -1) return errorAnswer('INVALID_EVENT', `the event's parameters or attributes nest deeper than ${MAX_JSON_DEPTH} levels`);
   const shape = parameters['responseType'] === 'JSON' ? 'json' : 'flat';
   const variables: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(parameters)) if (!CONTROL_PARAMETERS.has(name)) variables[name] = value;
@@ -99,7 +104,7 @@ export async function invokeFromConnect(executions: ExecutionService, raw: unkno
   });
   const deadlineMs = Math.max(100, Math.min(30_000, remainingMs - CONNECT_MARGIN_MS));
   try {
-    const result = await executions.start(flowId, { variables, contactId: contact.ContactId, deadlineMs }, idempotencyKeyOf(contact.ContactId, parameters));
+    const result = await executions.start(flowId, { variables, contactId: contact.ContactId, deadlineMs }, idempotencyKeyOf(flowId, contact.ContactId, variables));
     const answer = answerOf(result, shape);
     if (answerBytes(answer) > DEFAULT_MAX_ANSWER_BYTES) return errorAnswer('RESPONSE_TOO_LARGE', `the flow's outputs are larger than Amazon Connect accepts (${DEFAULT_MAX_ANSWER_BYTES} bytes); declare fewer outputs`, result.executionId);
     return answer;

@@ -177,6 +177,9 @@ describe('IvrflowStack', () => {
     const policies = t.findResources('AWS::IAM::Policy');
     const policy = Object.entries(policies).find(([id]) => id.startsWith('BasicAuthorizer'))![1] as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[] | string }> } } };
     expect(policy.Properties.PolicyDocument.Statement.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])).filter((a) => !a.startsWith('xray:'))).toEqual(['secretsmanager:GetSecretValue']);
+    // Its own secret, not the prefix that holds connections' credentials and tokens.
+    const secretStatement = policy.Properties.PolicyDocument.Statement.find((st) => JSON.stringify(st.Action).includes('secretsmanager'))!;
+    expect(JSON.stringify((secretStatement as unknown as { Resource: unknown }).Resource)).toMatch(/:secret:ivrflow\/callers\/twilio-\?\?\?\?\?\?"/);
   });
 
   it('has no unsuppressed cdk-nag AwsSolutions error or warning', () => {

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock, type Clock } from '../../shared/clock';
 import type { ExecutionResult } from '../../shared/steps/types';
+import { DynamoAgentEventStore } from '../../shared/stores/dynamodb/agent-event-store';
 import { startTestStack } from '../support/local';
 import { startScriptedServer, type ScriptedServer } from '../support/scripted-server';
 
@@ -445,6 +446,21 @@ describe('agent events API', () => {
     } finally {
       offset = 0;
     }
+  });
+});
+
+describe('agent event store', () => {
+  it("a reader of an ended session (a poll still running after a leave and a new join) never takes the new session's events", async () => {
+    const store = new DynamoAgentEventStore({ tableName: stack.config.stateTable, client: stack.client });
+    const agentId = `agent-${randomUUID().slice(0, 8)}`;
+    const now = clock.now();
+    const old = await store.join(agentId, now, now + 60_000);
+    await store.leave(agentId, now);
+    const current = await store.join(agentId, now, now + 60_000);
+    expect(current).not.toBe(old);
+    await store.put(agentId, { eventName: 'ForNewSession', data: 'd', createdAtMs: now, persist: false, sessionId: current }, now + 60_000);
+    expect(await store.take(agentId, old, now)).toEqual([]);
+    expect((await store.take(agentId, current, now)).map((e) => e.eventName)).toEqual(['ForNewSession']);
   });
 });
 

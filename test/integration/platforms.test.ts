@@ -354,6 +354,14 @@ describe('Amazon Connect: ConnectInvoke through the Lambda Invoke API', () => {
   });
 });
 
+describe('the local Invoke API with a malformed function name', () => {
+  it('answers 400 and keeps serving (it used to end the process)', async () => {
+    const res = await fetch(`${stack.api.url}/2015-03-31/functions/%E0%A4%A/invocations`, { method: 'POST', body: '{}' });
+    expect(res.status).toBe(400);
+    expect((await fetch(`${stack.api.url}/flows`)).status).toBe(200);
+  });
+});
+
 describe('HTTP callers: form-urlencoded bodies, GET query parameters, shape and maxBytes', () => {
   it('a form POST: fields become string variables, the answer is flat by default (string values, ivrflow_* keys)', async () => {
     const res = await request('POST', '/flows/http-echo/executions', { contentType: FORM, body: form({ x: '1', y: 'two words & more' }) });

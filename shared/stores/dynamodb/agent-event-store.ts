@@ -3,20 +3,34 @@
  * session id and `expiresAtMs`) and `EVENT#<eventName>` (one pending event per name, so a newer
  * one replaces it by key; `order` = creation time and a random tiebreak). TTL on `expiresAt`.
  *
- * Taking events is a query and one conditional `DeleteItem` per event (condition: the `order`
- * the reader saw, so an event replaced meanwhile stays for the next read): of concurrent readers,
- * exactly one gets each event.
+ * Taking events is a query and one conditional `DeleteItem` per event the reader may have
+ * (condition: the `order` the reader saw, so an event replaced meanwhile stays for the next read):
+ * of concurrent readers, exactly one gets each event; a delete that fails leaves its event for the
+ * next read. Events of another session that do not persist are never taken (their TTL removes
+ * them), so a reader of an ended session cannot consume the new session's events.
  */
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AgentEventStore, StoredAgentEvent } from '../../agents/agent-events';
+import { deliverable, type AgentEventStore, type StoredAgentEvent } from '../../agents/agent-events';
 import { documentClient } from './flow-store';
 
 const pk = (agentId: string) => `AGENT#${agentId}`;
 const sessionKey = (agentId: string) => ({ pk: pk(agentId), sk: 'SESSION' });
 const eventKey = (agentId: string, eventName: string) => ({ pk: pk(agentId), sk: `EVENT#${eventName}` });
 const ttl = (ms: number) => Math.ceil(ms / 1000);
+/** Events returned by one read at most (32 KiB each: well under Lambda's 6 MB answer). */
+const MAX_TAKE = 100;
+
+function eventOf(item: Record<string, unknown>): StoredAgentEvent {
+  return {
+    eventName: item['eventName'] as string,
+    data: item['data'] as string,
+    createdAtMs: item['createdAtMs'] as number,
+    persist: item['persist'] as boolean,
+    ...(typeof item['sessionId'] === 'string' ? { sessionId: item['sessionId'] } : {}),
+  };
+}
 
 export class DynamoAgentEventStore implements AgentEventStore {
   private readonly doc: DynamoDBDocumentClient;
@@ -95,27 +109,19 @@ export class DynamoAgentEventStore implements AgentEventStore {
       start = out.LastEvaluatedKey;
     } while (start);
     items.sort((a, b) => String(a['order']).localeCompare(String(b['order'])));
-    const taken = await Promise.all(
-      items.map(async (item) => {
-        try {
-          await this.doc.send(
-            new DeleteCommand({ TableName: this.table, Key: { pk: item['pk'], sk: item['sk'] }, ConditionExpression: '#o = :order', ExpressionAttributeNames: { '#o': 'order' }, ExpressionAttributeValues: { ':order': item['order'] } }),
-          );
-        } catch (err) {
-          if (err instanceof ConditionalCheckFailedException) return undefined;
-          throw err;
-        }
-        const event: StoredAgentEvent = {
-          eventName: item['eventName'] as string,
-          data: item['data'] as string,
-          createdAtMs: item['createdAtMs'] as number,
-          persist: item['persist'] as boolean,
-          ...(typeof item['sessionId'] === 'string' ? { sessionId: item['sessionId'] } : {}),
-        };
-        const live = (item['expiresAtMs'] as number) > nowMs;
-        return live && (event.persist || event.sessionId === sessionId) ? event : undefined;
-      }),
+    // Only what this reader may have, oldest first, at most a batch (the rest stays for the next read).
+    const mine = items
+      .map((item) => ({ item, event: eventOf(item) }))
+      .filter(({ item, event }) => deliverable(event, (item['expiresAtMs'] as number) > nowMs, sessionId))
+      .slice(0, MAX_TAKE);
+    // Each delete is conditional on the version read, and a failed one loses nothing: its event stays.
+    const deleted = await Promise.allSettled(
+      mine.map(({ item }) =>
+        this.doc.send(
+          new DeleteCommand({ TableName: this.table, Key: { pk: item['pk'], sk: item['sk'] }, ConditionExpression: '#o = :order', ExpressionAttributeNames: { '#o': 'order' }, ExpressionAttributeValues: { ':order': item['order'] } }),
+        ),
+      ),
     );
-    return taken.filter((e): e is StoredAgentEvent => e !== undefined);
+    return mine.filter((_, i) => deleted[i]!.status === 'fulfilled').map(({ event }) => event);
   }
 }
