@@ -344,8 +344,8 @@ describe('the deadline', () => {
       const started = await start('async-job', { mode: 'manual', value: `race-${i}` });
       const url = callbackUrl(started.executionId);
       const until = Date.parse(started.waitUntil!);
-      // Land from 200 ms before to 40 ms after the deadline (a request takes tens of ms) while both race.
-      offset += until - clock.now() - 200 + (i % 9) * 30;
+      // Land from 400 ms before to 40 ms after the deadline (a request takes tens of ms) while both race.
+      offset += until - clock.now() - 400 + (i % 9) * 55;
       const before = backend.after.length;
       const [callback, poll, sweep] = await Promise.all([signedPost(url, { result: `race-${i}` }), call('GET', `/executions/${started.executionId}`), stack.sweepWaits()]);
       const final = (await call('GET', `/executions/${started.executionId}?waitMs=3000`)).body;
