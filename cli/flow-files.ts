@@ -1,10 +1,10 @@
 /** Reading flow files from disk for the CLI (validate, run, test, demo). */
 import { readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
-import type { Diagnostic } from '../shared/errors';
-import type { FlowResolver } from '../shared/executor/executor';
-import type { Flow } from '../shared/flow/schema';
-import { validateFlow } from '../shared/flow/validate';
+import type { Diagnostic } from '#shared/errors';
+import type { FlowResolver } from '#shared/executor/executor';
+import type { Flow } from '#shared/flow/schema';
+import { validateFlow } from '#shared/flow/validate';
 
 /**
  * Reads and parses a JSON file; a parse failure is an `INVALID_JSON` diagnostic, never a throw.

@@ -1,6 +1,6 @@
 /** Human-readable rendering of execution results for the terminal. */
-import type { Diagnostic } from '../shared/errors';
-import type { ExecutionResult, TraceEntry } from '../shared/steps/types';
+import type { Diagnostic } from '#shared/errors';
+import type { ExecutionResult, TraceEntry } from '#shared/steps/types';
 
 function rows(trace: TraceEntry[], indent: string): string[][] {
   return trace.flatMap((t) => [

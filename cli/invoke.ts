@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { LOCAL_AWS } from '../shared/local/dynamodb-local';
+import { LOCAL_AWS } from '#shared/local/dynamodb-local';
 import { readJsonFile } from './flow-files';
 
 export async function invokeCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {

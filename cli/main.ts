@@ -15,11 +15,11 @@
  */
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { systemClock, systemRandomness } from '../shared/clock';
-import { runFlow } from '../shared/executor/executor';
-import { validateFlow } from '../shared/flow/validate';
-import { parseUntrustedJson } from '../shared/json';
-import { NodeHttpClient } from '../shared/http/client';
+import { systemClock, systemRandomness } from '#shared/clock';
+import { runFlow } from '#shared/executor/executor';
+import { validateFlow } from '#shared/flow/validate';
+import { parseUntrustedJson } from '#shared/json';
+import { NodeHttpClient } from '#shared/http/client';
 import { deployCommand } from './deploy';
 import { invokeCommand } from './invoke';
 import { refreshTokensCommand } from './refresh-tokens';

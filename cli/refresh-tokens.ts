@@ -8,10 +8,10 @@
  */
 import { parseArgs } from 'node:util';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { configFromEnv, createServices } from '../shared/api/runtime';
-import { ENV } from '../shared/config/env';
-import { describeRefresh, refreshTokens } from '../shared/connections/refresher';
-import { LOCAL_AWS, localDynamoDbClient } from '../shared/local/dynamodb-local';
+import { configFromEnv, createServices } from '#shared/api/runtime';
+import { ENV } from '#shared/config/env';
+import { describeRefresh, refreshTokens } from '#shared/connections/refresher';
+import { LOCAL_AWS, localDynamoDbClient } from '#shared/local/dynamodb-local';
 
 export async function refreshTokensCommand(args: string[], out: (s: string) => void): Promise<number> {
   const { values } = parseArgs({ args, options: { 'dynamodb-endpoint': { type: 'string' }, 'secrets-endpoint': { type: 'string' }, json: { type: 'boolean' } } });

@@ -22,11 +22,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEMO_API_KEY, startCrmServer, type CrmServer } from '../examples/backends/crm-server';
 import { startOAuthServer, type OAuthServer } from '../examples/backends/oauth-server';
-import type { Services } from '../shared/api/runtime';
-import { describeRefresh } from '../shared/connections/refresher';
-import { IvrflowError } from '../shared/errors';
-import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalExit } from '../shared/local/dynamodb-local';
-import { startLocalStack, type LocalStack } from '../shared/local/stack';
+import type { Services } from '#shared/api/runtime';
+import { describeRefresh } from '#shared/connections/refresher';
+import { IvrflowError } from '#shared/errors';
+import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalExit } from '#shared/local/dynamodb-local';
+import { startLocalStack, type LocalStack } from '#shared/local/stack';
 import { deployInOrder, flowFilesIn, readJsonFile } from './flow-files';
 
 /** The example OAuth2 client (the demo authorization server accepts only it). */

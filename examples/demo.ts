@@ -5,9 +5,9 @@
 import { fileURLToPath } from 'node:url';
 import { folderResolver } from '../cli/flow-files';
 import { formatResult } from '../cli/format';
-import { systemClock, systemRandomness } from '../shared/clock';
-import { runFlow } from '../shared/executor/executor';
-import { NodeHttpClient } from '../shared/http/client';
+import { systemClock, systemRandomness } from '#shared/clock';
+import { runFlow } from '#shared/executor/executor';
+import { NodeHttpClient } from '#shared/http/client';
 import { DEMO_API_KEY, startCrmServer } from './backends/crm-server';
 
 const CALLERS = [

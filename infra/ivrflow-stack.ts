@@ -18,10 +18,10 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { ROUTES, type FunctionName } from '../shared/api/routes';
-import { ENV } from '../shared/config/env';
-import { DEFAULT_SECRET_PREFIX } from '../shared/connections/connection';
-import { CONNECT_INVOKE_TIMEOUT_MS } from '../shared/platforms/connect';
+import { ROUTES, type FunctionName } from '#shared/api/routes';
+import { ENV } from '#shared/config/env';
+import { DEFAULT_SECRET_PREFIX } from '#shared/connections/connection';
+import { CONNECT_INVOKE_TIMEOUT_MS } from '#shared/platforms/connect';
 import { IvrflowFunction } from './constructs/ivrflow-function';
 import { IvrflowTables, type IvrflowTablesProps } from './constructs/tables';
 

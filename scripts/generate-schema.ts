@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { flowJsonSchema } from '../shared/flow/json-schema';
+import { flowJsonSchema } from '#shared/flow/json-schema';
 
 const target = fileURLToPath(new URL('../flow.schema.json', import.meta.url));
 writeFileSync(target, `${JSON.stringify(flowJsonSchema(), null, 2)}\n`);
