@@ -11,20 +11,18 @@
 import middy from '@middy/core';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { customEventParams, MAX_EVENT_DATA_BYTES, MAX_NEXT_EVENT_TIMEOUT_S } from '../../shared/agents/agent-events';
-import { httpErrors, intQuery, json, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
+import { httpErrors, intQuery, json, readTextBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
 import { agentIdParam } from '../../shared/api/params';
 import { servicesFromEnv, type Services } from '../../shared/api/runtime';
-import { NotFoundError, PayloadTooLargeError } from '../../shared/errors';
+import { NotFoundError } from '../../shared/errors';
 import { logger, metrics } from '../../shared/observability';
 
 /** The `data` of a custom event: the query parameter, else the body as text. */
 function dataOf(event: ApiEvent): string | undefined {
   const query = event.queryStringParameters?.['data'];
   if (query !== undefined || event.body === undefined || event.body === '') return query;
-  const body = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  // Refused before anything is parsed; customEventParams gives the coded 400 for what fits a request but not an event.
-  if (Buffer.byteLength(body) > 4 * MAX_EVENT_DATA_BYTES) throw new PayloadTooLargeError(`the body is larger than ${4 * MAX_EVENT_DATA_BYTES} bytes`);
-  return body;
+  // A body too large for any event is refused at once; customEventParams gives the coded 400 for one that fits a request but not an event.
+  return readTextBody(event, 4 * MAX_EVENT_DATA_BYTES);
 }
 
 /** The handler over given services (the local server and tests inject theirs). */

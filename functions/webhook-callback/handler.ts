@@ -6,7 +6,7 @@
  */
 import middy from '@middy/core';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { httpErrors, json, pathParam, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
+import { httpErrors, json, pathParam, readTextBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
 import { servicesFromEnv, type Services } from '../../shared/api/runtime';
 import { logger, metrics } from '../../shared/observability';
 
@@ -14,7 +14,7 @@ import { logger, metrics } from '../../shared/observability';
 export function createWebhookCallbackHandler(services: () => Services) {
   const routes = router({
     'POST /callbacks/{token}': async (event) => {
-      const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+      const raw = readTextBody(event);
       const headers = event.headers ?? {};
       const answer = await services().callbackService.deliver(pathParam(event, 'token'), raw, headers);
       logger.info('callback delivered', { ...answer, webhookId: headers['webhook-id'] });

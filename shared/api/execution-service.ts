@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import type { Clock, Randomness } from '../clock';
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableRequestError, VersionConflictError } from '../errors';
-import { resume, resultOf, runFlowWithVariables, sessionKeyOf, type ExecutorDeps, type WaitEvent } from '../executor/executor';
+import { resume, resultOf, rootVariables, runFlowWithVariables, sessionKeyOf, type ExecutorDeps, type WaitEvent } from '../executor/executor';
 import { fitRecord } from '../executor/record';
 import type { Flow } from '../flow/schema';
 import type { HttpClient, HttpRequest } from '../http/client';
@@ -160,11 +160,7 @@ export class ExecutionService {
         await state.saveSnapshot(snapshot, this.executionTtlSeconds, options.idempotency);
         return result;
       }
-      if (flow.session && sessionKey) {
-        const saved: Record<string, unknown> = {};
-        for (const name of flow.session.variables) if (Object.hasOwn(finalVariables, name)) saved[name] = finalVariables[name];
-        await state.putSession(flow.id, sessionKey, saved, clock.now() + flow.session.ttlSeconds * 1000);
-      }
+      await this.saveSession(flow, sessionKey, finalVariables);
       const record = fitRecord(result);
       await state.putExecution(record, this.executionTtlSeconds, options.idempotency);
       return record;
@@ -202,15 +198,21 @@ export class ExecutionService {
       const { claimed: _claimed, ...rest } = claim;
       return { resumed: false, ...rest };
     }
-    const claimed = structuredClone(claim.snapshot);
+    const claimedRev = claim.snapshot.rev;
     try {
       const snapshot = await resume(claim.snapshot, event, this.executorDeps(this.props.http));
       await state.saveSnapshot(snapshot, this.executionTtlSeconds);
-      if (snapshot.status !== 'WAITING') await this.saveSession(snapshot);
+      if (snapshot.status !== 'WAITING') await this.saveSessionAfterWait(snapshot);
       return { resumed: true, result: resultOf(snapshot, clock.now()) };
     } catch (err) {
       // Never left RUNNING: the claimed execution ends FAILED (unless another worker changed it), and the fault goes on.
-      if (!(err instanceof VersionConflictError)) await this.failClaimed(claimed, by, 'the execution stopped on an internal error while continuing after a wait; see the logs').catch(() => undefined);
+      // The stored snapshot is the claimed one (a claim changes only item attributes), so the failure path reads it rather than every resume copying it.
+      if (!(err instanceof VersionConflictError)) {
+        await state
+          .getSnapshot(executionId)
+          .then((stored) => stored && this.failClaimed({ ...stored, rev: claimedRev }, by, 'the execution stopped on an internal error while continuing after a wait; see the logs'))
+          .catch(() => undefined);
+      }
       throw err;
     }
   }
@@ -235,16 +237,21 @@ export class ExecutionService {
     await this.props.state.saveSnapshot(failed, this.executionTtlSeconds);
   }
 
-  /** Saves the re-dial session of an execution that ended after a wait (as {@link run} does for one that ran straight through). */
-  private async saveSession(snapshot: ExecutionSnapshot): Promise<void> {
-    const root = snapshot.frames[0];
-    if (!root) return;
-    const flow = await this.props.flows.getFlow(root.flowId, root.version ?? undefined);
-    const sessionKey = flow?.session ? sessionKeyOf(flow, root.variables) : undefined;
-    if (!flow?.session || !sessionKey) return;
+  /** Saves the flow's re-dial session variables (when it has a session and a key) from an ended execution's `variables` (credentials redacted). */
+  private async saveSession(flow: Flow, sessionKey: string | undefined, variables: Readonly<Record<string, unknown>>): Promise<void> {
+    if (!flow.session || !sessionKey) return;
     const saved: Record<string, unknown> = {};
-    for (const name of flow.session.variables) if (Object.hasOwn(root.variables, name)) saved[name] = root.variables[name];
+    for (const name of flow.session.variables) if (Object.hasOwn(variables, name)) saved[name] = variables[name];
     await this.props.state.putSession(flow.id, sessionKey, saved, this.props.clock.now() + flow.session.ttlSeconds * 1000);
+  }
+
+  /** {@link saveSession} for an execution that ended after a wait. */
+  private async saveSessionAfterWait(snapshot: ExecutionSnapshot): Promise<void> {
+    const root = snapshot.frames[0];
+    const flow = root && (await this.props.flows.getFlow(root.flowId, root.version ?? undefined));
+    if (!flow?.session) return;
+    const variables = rootVariables(snapshot);
+    await this.saveSession(flow, sessionKeyOf(flow, variables), variables);
   }
 
   /**

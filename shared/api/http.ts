@@ -36,13 +36,11 @@ export function header(event: ApiEvent, name: string): string | undefined {
  *   (nested deeper than 64 levels, or a `__proto__` / `constructor.prototype` key), 400 MISSING_BODY.
  */
 export function readJsonBody(event: ApiEvent, options: { optional?: boolean } = {}): unknown {
-  const raw = event.body;
-  if (raw === undefined || raw === null || raw === '') {
+  if (event.body === undefined || event.body === null || event.body === '') {
     if (options.optional) return undefined;
     throw new BadRequestError('MISSING_BODY', 'a JSON body is required');
   }
-  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new PayloadTooLargeError(`the body is larger than ${MAX_BODY_BYTES} bytes`);
+  const text = readTextBody(event);
   const contentType = header(event, 'content-type');
   if (contentType && !/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
     throw new UnsupportedMediaTypeError(`content-type must be application/json, got '${contentType}'`);
@@ -53,6 +51,17 @@ export function readJsonBody(event: ApiEvent, options: { optional?: boolean } = 
     if (err instanceof UnsafeJsonError) throw new BadRequestError('UNSAFE_JSON', `the body is refused: ${err.message}`);
     throw new BadRequestError('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The body as text (empty when there is none), decoded when API Gateway sent it base64-encoded.
+ * @throws PayloadTooLargeError (413 BODY_TOO_LARGE) over `maxBytes`
+ */
+export function readTextBody(event: ApiEvent, maxBytes = MAX_BODY_BYTES): string {
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (Buffer.byteLength(text) > maxBytes) throw new PayloadTooLargeError(`the body is larger than ${maxBytes} bytes`);
+  return text;
 }
 
 /** A path parameter that must be present. */

@@ -497,9 +497,14 @@ export async function runFlow(flow: Flow, request: ExecutionRequest, deps: Execu
  */
 export async function runFlowWithVariables(flow: Flow, request: ExecutionRequest, deps: ExecutorDeps): Promise<{ result: ExecutionResult; variables: Readonly<Record<string, unknown>>; snapshot: ExecutionSnapshot }> {
   const snapshot = await advance(startExecution(flow, request, deps), deps, { flows: [flow] });
+  return { result: resultOf(snapshot, deps.clock.now()), variables: rootVariables(snapshot), snapshot };
+}
+
+/** Every variable of the root flow, credentials the execution sent redacted (`***`). */
+export function rootVariables(snapshot: ExecutionSnapshot): Readonly<Record<string, unknown>> {
   const secrets = new SecretRedactor();
   for (const value of snapshot.secrets) secrets.add(value);
-  return { result: resultOf(snapshot, deps.clock.now()), variables: secrets.redact({ ...snapshot.frames[0]!.variables }), snapshot };
+  return secrets.redact({ ...snapshot.frames[0]!.variables });
 }
 
 /** Renders a session key template (e.g. `{{phone_number}}`) for the current variables. */

@@ -6,7 +6,7 @@
  * come as fields for callers that cannot set headers. `shape` and `maxBytes` are query parameters.
  */
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
-import { header, MAX_BODY_BYTES, readJsonBody, type ApiEvent } from '../api/http';
+import { header, readJsonBody, readTextBody, type ApiEvent } from '../api/http';
 import type { ExecutionResult } from '../steps/types';
 import { answerBytes, answerOf, DEFAULT_MAX_ANSWER_BYTES } from './answers';
 
@@ -55,9 +55,7 @@ export function readExecutionCall(event: ApiEvent): ExecutionCall {
     let fields: URLSearchParams;
     if (isGet) fields = new URLSearchParams(event.rawQueryString ?? '');
     else {
-      const text = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-      if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new PayloadTooLargeError(`the body is larger than ${MAX_BODY_BYTES} bytes`);
-      fields = new URLSearchParams(text);
+      fields = new URLSearchParams(readTextBody(event));
     }
     const read = bodyOf(fields);
     body = read.body;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../../shared/errors';
 import { validateFlow, type ValidateOptions, type ValidationResult } from '../../../shared/flow/validate';
-import { flowOf } from '../../support/flows';
+import { connections, flowOf } from '../../support/flows';
 
 const http = (id: string, configuration: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ id, type: 'HTTPRequest', configuration: { url: 'https://api.crm.example.com/v2/jobs', ...configuration }, ...extra });
 const assign = (id: string, variables: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ id, type: 'DataAPI', configuration: { operation: 'assign', variables }, ...extra });
@@ -15,16 +15,6 @@ const end = (id: string, configuration: Record<string, unknown> = {}) => ({ id, 
 
 const where = (list: Diagnostic[]) => list.map((d) => `${d.code} ${d.path}`);
 const unset = (r: ValidationResult) => r.warnings.filter((w) => w.code === 'UNSET_VARIABLE');
-
-/** A fake connection store: `names` of the connections it was asked about, in order. */
-function connections(defined: Record<string, { hosts: string[]; requests: string[] }>) {
-  const names: string[] = [];
-  const connection: NonNullable<ValidateOptions['connection']> = (name) => {
-    names.push(name);
-    return Promise.resolve(Object.hasOwn(defined, name) ? defined[name] : undefined);
-  };
-  return { connection, names };
-}
 
 const CRM = { crm: { hosts: ['api.crm.example.com'], requests: [] } };
 const OPTIONS: ValidateOptions = { allowPrivateHosts: true };

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../../shared/errors';
 import { validateFlow, type ValidateOptions, type ValidationResult } from '../../../shared/flow/validate';
-import { flowOf } from '../../support/flows';
+import { connections, flowOf } from '../../support/flows';
 
 const http = (id: string, configuration: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ id, type: 'HTTPRequest', configuration: { url: 'https://api.crm.example.com/v2/accounts', ...configuration }, ...extra });
 const hub = (id: string, configuration: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
@@ -33,16 +33,6 @@ const withCode = (r: ValidationResult, code: string) => r.errors.filter((e) => e
 /** No diagnostic (error or warning) of `r` contains any of `values`. */
 function expectNotShown(r: ValidationResult, ...values: string[]) {
   for (const d of [...r.errors, ...r.warnings]) for (const v of values) expect(d.message, `${d.code} ${d.path}`).not.toContain(v);
-}
-
-/** A fake connection store: `names` of the connections it was asked about, in order. */
-function connections(defined: Record<string, { hosts: string[]; requests: string[] }>) {
-  const names: string[] = [];
-  const connection: NonNullable<ValidateOptions['connection']> = (name) => {
-    names.push(name);
-    return Promise.resolve(Object.hasOwn(defined, name) ? defined[name] : undefined);
-  };
-  return { connection, names };
 }
 
 const CRM = { crm: { hosts: ['api.crm.example.com', '*.eu.crm.example.com'], requests: ['getAccount', 'updateAccount'] } };
