@@ -4,6 +4,7 @@
  * validation; Twilio's and CXone's widgets read flat keys most easily) or JSON, always under the
  * size the caller can read (Connect and CXone: 32 KB), with a coded error past it, never a cut answer.
  */
+import { UnprocessableRequestError } from '../errors';
 import type { ExecutionResult } from '../steps/types';
 
 /** The default bound of an answer, bytes (Amazon Connect's Lambda response limit, CXone's REST action). */
@@ -13,13 +14,19 @@ export const DEFAULT_MAX_ANSWER_BYTES = 32 * 1024;
  * A value flattened to string values with dotted keys (`customer.name`, `items.0.id`); null and
  * undefined become empty strings, numbers and booleans their text. Keys of nested values are
  * joined to `prefix`.
+ * @throws UnprocessableRequestError `FLAT_KEY_COLLISION` when two values flatten to one key
+ *   (`{ "a.b": 1, "a": { "b": 2 } }`): an answer never silently loses a value
  */
 export function flatten(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  const set = (key: string, text: string) => {
+    if (Object.hasOwn(out, key)) throw new UnprocessableRequestError('FLAT_KEY_COLLISION', `two outputs flatten to the key '${key.slice(0, 100)}'; rename one, or ask for JSON`);
+    out[key] = text;
+  };
   if (value !== null && typeof value === 'object') {
     const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
-    if (entries.length === 0 && prefix) out[prefix] = Array.isArray(value) ? '[]' : '{}';
+    if (entries.length === 0 && prefix) set(prefix, Array.isArray(value) ? '[]' : '{}');
     for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out);
-  } else if (prefix) out[prefix] = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  } else if (prefix) set(prefix, value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value));
   return out;
 }
 
