@@ -22,6 +22,14 @@ export const MAX_VARIABLES_BYTES = 256 * 1024;
  * for keys and attributes. A larger record is shrunk (the trace first), never refused.
  */
 export const MAX_RECORD_BYTES = 350 * 1024;
+/**
+ * The default finish reserve, ms: time kept back from every outbound call for what runs after a
+ * failure (the fallback branch, the End step, the record write), so a flow with a fallback reaches
+ * it before the caller's deadline (docs/architecture.md, "The deadline is the caller's").
+ */
+export const DEFAULT_FINISH_RESERVE_MS = 300;
+/** The smallest finish reserve, and the shortest call started: with less time left, a call fails at once (`deadline`), ms. */
+export const MIN_CALL_MS = 50;
 /** Longest JSONPath accepted by `jsonPath()` at run time, characters (parsing cost grows with length). */
 export const MAX_JSONPATH_LENGTH = 1024;
 

@@ -158,6 +158,18 @@ export function isFlowFailure(err: unknown): err is IvrflowError {
   return err instanceof IvrflowError && !(err instanceof BudgetExceededError) && !(err instanceof ConfigError);
 }
 
+/**
+ * A store (the DynamoDB tables) cannot be reached now: no connection, a timeout, a 5xx or
+ * throttling. Answered 503 `STATE_UNAVAILABLE` at the edge (a coded answer a caller's IVR can
+ * branch on, never a 500); nothing was changed by the request that got it.
+ */
+export class StoreUnavailableError extends IvrflowError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('STATE_UNAVAILABLE', message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 /** A required configuration value (environment variable) is missing or malformed. */
 export class ConfigError extends IvrflowError {
   constructor(message: string) {

@@ -7,7 +7,20 @@
  */
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { BadRequestError, ConflictError, ExpressionError, FlowValidationError, GoneError, NotFoundError, PayloadTooLargeError, TemplateError, UnauthorizedError, UnprocessableRequestError, UnsupportedMediaTypeError } from '../errors';
+import {
+  BadRequestError,
+  ConflictError,
+  ExpressionError,
+  FlowValidationError,
+  GoneError,
+  NotFoundError,
+  PayloadTooLargeError,
+  StoreUnavailableError,
+  TemplateError,
+  UnauthorizedError,
+  UnprocessableRequestError,
+  UnsupportedMediaTypeError,
+} from '../errors';
 import { parseUntrustedJson, UnsafeJsonError } from '../json';
 
 export type ApiEvent = APIGatewayProxyEventV2;
@@ -86,7 +99,8 @@ type ErrorClass = abstract new (...args: never[]) => Error;
  * The one map from error classes to HTTP statuses (errors become HTTP only at the edge:
  * docs/architecture.md, "Layers"), resolved by `instanceof` in order, most specific first. Domain
  * errors carry no status. A flow failure that reaches the edge (e.g. a session key template that
- * cannot render) is 422; anything not listed (engine faults, budgets, configuration, bugs) is 500.
+ * cannot render) is 422; a store that cannot be reached is 503 `STATE_UNAVAILABLE` (retry later);
+ * anything not listed (engine faults, budgets, configuration, bugs) is 500.
  */
 const STATUS_BY_CLASS: ReadonlyArray<readonly [ErrorClass, number]> = [
   [FlowValidationError, 422],
@@ -100,6 +114,7 @@ const STATUS_BY_CLASS: ReadonlyArray<readonly [ErrorClass, number]> = [
   [PayloadTooLargeError, 413],
   [UnsupportedMediaTypeError, 415],
   [BadRequestError, 400],
+  [StoreUnavailableError, 503],
 ];
 
 /** The HTTP status of an error: from {@link STATUS_BY_CLASS}, else 500. */
@@ -111,6 +126,8 @@ export function statusOf(err: unknown): number {
 /** Maps an error to the API's error body. */
 export function errorResult(err: unknown, requestId: string): ApiResult {
   const status = statusOf(err);
+  // The store's own error names what failed inside; the caller learns only that it may retry.
+  if (status === 503) return json(503, { error: { code: 'STATE_UNAVAILABLE', message: `ivrflow's state store cannot be reached right now; retry shortly (request id ${requestId})` } }, { 'retry-after': '1' });
   if (status < 500 && err instanceof Error) {
     const { code, details } = err as Error & { code?: string; details?: unknown };
     return json(status, { error: { code, message: err.message, ...(details === undefined ? {} : { details }) } });
@@ -132,7 +149,9 @@ export function httpErrors(log: (message: string, error: unknown, requestId: str
   return {
     onError: (request) => {
       const requestId = request.context?.awsRequestId ?? request.event?.requestContext?.requestId ?? 'unknown';
-      if (statusOf(request.error) >= 500) log('unhandled error', request.error, requestId);
+      const status = statusOf(request.error);
+      if (status === 503) log('state store unavailable', request.error, requestId);
+      else if (status >= 500) log('unhandled error', request.error, requestId);
       request.response = errorResult(request.error, requestId);
     },
   };

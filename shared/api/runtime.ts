@@ -3,7 +3,8 @@
  * Handlers call {@link servicesFromEnv}; the local server and tests call {@link createServices}
  * with their own clients and settings.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { dynamoDbClient } from '../stores/aws-clients';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { connectionsService, secretNamesService, secretStoreService, tokenProviderService } from '../connections/auth';
 import { DEFAULT_SECRET_PREFIX, SecretNames } from '../connections/connection';
@@ -92,7 +93,7 @@ export interface ServiceOverrides {
 export function createServices(config: ServiceConfig, overrides: ServiceOverrides = {}): Services {
   const clock = overrides.clock ?? systemClock;
   const randomness = overrides.randomness ?? systemRandomness;
-  const client = overrides.dynamodb ?? new DynamoDBClient({});
+  const client = overrides.dynamodb ?? dynamoDbClient();
   const flows = new CachedFlowStore(new DynamoFlowStore({ tableName: config.definitionsTable, client }), { clock, latestTtlMs: config.flowCacheTtlMs });
   const state = new DynamoStateStore({ tableName: config.stateTable, client, now: () => clock.now() });
   const http = overrides.http ?? new NodeHttpClient({ allowPrivateNetworks: config.allowPrivateNetworks });

@@ -59,7 +59,7 @@ export function oauth2Auth(spec: TokenSpec): CallAuth {
   return {
     async headers(ctx) {
       const provider = ctx.services.get(tokenProviderService);
-      const token = await provider.get(spec, { deadlineAt: ctx.deadlineAt, ...(refused === undefined ? {} : { rejected: refused }) });
+      const token = await provider.get(spec, { deadlineAt: ctx.callDeadlineAt, ...(refused === undefined ? {} : { rejected: refused }) });
       sent = token.accessToken;
       const value = `${scheme(token.tokenType)} ${token.accessToken}`;
       ctx.markSecret(token.accessToken);

@@ -11,7 +11,9 @@
  * Transitions: a step's outcome branch (e.g. OnServerError) is looked up in `branches`; a failed
  * step with no branch of its own falls back to `OnError`; then `Default` (`branches.Default` or
  * `next`). No transition ends the flow: SUCCEEDED unless the last step failed. An `End` step ends
- * it with its own status and outcome. When a frame's deadline passes it stops TIMED_OUT at once.
+ * it with its own status and outcome. Outbound calls end by the frame's deadline less the flow's
+ * finish reserve, so a failure's fallback still runs in time; when a frame's deadline passes with
+ * steps left it stops TIMED_OUT at once (branch `""`, `error.code` DEADLINE_EXCEEDED).
  *
  * Budgets (`shared/budgets.ts`): steps are counted across all frames against the root flow's
  * `maxSteps`; every variable a step sets must fit the 64 KiB value budget and a frame's variables
@@ -23,11 +25,11 @@
  * sent are redacted (`***`) from the outputs, the trace and the error.
  */
 import type { Clock, Randomness } from '../clock';
-import { checkValue, jsonSizeWithin, MAX_JSON_DEPTH, MAX_SUBFLOW_DEPTH, MAX_VARIABLES_BYTES } from '../budgets';
+import { checkValue, jsonSizeWithin, MAX_JSON_DEPTH, MAX_SUBFLOW_DEPTH, MAX_VARIABLES_BYTES, MIN_CALL_MS } from '../budgets';
 import { BudgetExceededError, ConflictError, isFlowFailure } from '../errors';
 import type { FunctionContext } from '../expressions/functions';
 import { renderText } from '../expressions/template';
-import type { Flow, Step } from '../flow/schema';
+import { finishReserveOf, type Flow, type Step } from '../flow/schema';
 import type { HttpClient } from '../http/client';
 import type { CircuitBreaker } from '../resilience/circuit-breaker';
 import { circuitsService, clockService, httpService, ServiceContainer } from '../services';
@@ -237,6 +239,7 @@ class Run {
       flowId: frame.flowId,
       variables: frame.variables,
       deadlineAt: frame.deadlineAt,
+      callDeadlineAt: frame.deadlineAt - finishReserveOf(flow),
       clock: deps.clock,
       randomness: deps.randomness,
       services: this.services,
@@ -345,10 +348,18 @@ async function complete(run: Run, flow: Flow, step: Step, outcome: StepOutcome, 
   });
   if (outcome.end) await endFrame(run, outcome.end.status, outcome.end.outcome, undefined, flow);
   // Out of time with more to do (or on a failure the deadline likely caused): stop now.
-  else if (now >= frame.deadlineAt && (next || outcome.status === 'FAILED')) {
-    await endFrame(run, 'TIMED_OUT', outcome.branch, { code: 'DEADLINE_EXCEEDED', message: `the run's deadline passed at step '${step.id}'` }, flow);
-  } else if (!next) await endFrame(run, outcome.status === 'FAILED' ? 'FAILED' : 'SUCCEEDED', outcome.branch, undefined, flow);
+  else if (now >= frame.deadlineAt && (next || outcome.status === 'FAILED')) await timedOut(run, flow, `the run's deadline passed at step '${step.id}'`);
+  else if (!next) await endFrame(run, outcome.status === 'FAILED' ? 'FAILED' : 'SUCCEEDED', outcome.branch, undefined, flow);
   else frame.stepId = next.target;
+}
+
+/**
+ * Ends the top frame TIMED_OUT: its deadline passed with no branch left to take. The branch is
+ * `""` (never a failure branch such as OnTimeout: no step took one) and `error.code`
+ * `DEADLINE_EXCEEDED` (docs/architecture.md, "The deadline is the caller's").
+ */
+function timedOut(run: Run, flow: Flow | undefined, message: string): Promise<void> {
+  return endFrame(run, 'TIMED_OUT', '', { code: 'DEADLINE_EXCEEDED', message }, flow);
 }
 
 /** Acts on what a step returned: a call pushes a frame, a suspension makes the execution WAITING, an outcome completes the step. */
@@ -357,7 +368,7 @@ async function settle(run: Run, flow: Flow, step: Step, result: StepResult, star
   const frame = run.top;
   if ('call' in result) {
     frame.pending = { kind: 'call', startedAt };
-    await call(run, result.call);
+    await call(run, result.call, flow);
   } else if ('suspend' in result) {
     frame.pending = { kind: 'wait', startedAt };
     const now = run.deps.clock.now();
@@ -386,7 +397,7 @@ async function step(run: Run): Promise<void> {
   if (!step) throw new Error(`step '${frame.stepId}' of flow '${flow.id}' is gone`);
   const now = deps.clock.now();
   if (now >= frame.deadlineAt) {
-    await endFrame(run, 'TIMED_OUT', frame.branch, { code: 'DEADLINE_EXCEEDED', message: `the run's deadline passed before step '${step.id}'` }, flow);
+    await timedOut(run, flow, `the run's deadline passed before step '${step.id}'`);
     return;
   }
   if (++frame.executed > flow.maxSteps) {
@@ -404,31 +415,40 @@ async function step(run: Run): Promise<void> {
   }
 }
 
-/** Pushes the frame of a sub-flow call, or finishes the calling step at once when it cannot run. */
-async function call(run: Run, request: SubFlowCall): Promise<void> {
+/**
+ * Pushes the frame of a sub-flow call, or finishes the calling step at once when it cannot run.
+ * The child ends by the parent's call deadline (its deadline less its finish reserve), its own
+ * `deadlineMs` and the call's limit, whichever comes first, so the parent keeps its reserve for
+ * its fallback branch; with less than 50 ms left it does not start (TIMED_OUT).
+ */
+async function call(run: Run, request: SubFlowCall, parentFlow: Flow): Promise<void> {
   const parent = run.top;
   const depth = run.snapshot.frames.length;
   const child = depth > MAX_SUBFLOW_DEPTH ? undefined : await run.flow(request.flowId, request.version);
   const now = run.deps.clock.now();
+  const callDeadlineAt = parent.deadlineAt - finishReserveOf(parentFlow);
+  const unavailable = (status: 'FAILED' | 'TIMED_OUT', error: NonNullable<ExecutionResult['error']>): ExecutionResult => ({
+    executionId: parent.executionId,
+    flowId: request.flowId,
+    flowVersion: request.version ?? 0,
+    status,
+    branch: status === 'FAILED' ? 'OnError' : '',
+    variables: {},
+    trace: [],
+    error,
+    startedAt: new Date(now).toISOString(),
+    durationMs: 0,
+  });
   if (!child) {
     const message = depth > MAX_SUBFLOW_DEPTH ? `sub-flows nest deeper than ${MAX_SUBFLOW_DEPTH}` : `flow '${request.flowId}'${request.version ? ` version ${request.version}` : ''} does not exist`;
-    const failed: ExecutionResult = {
-      executionId: parent.executionId,
-      flowId: request.flowId,
-      flowVersion: request.version ?? 0,
-      status: 'FAILED',
-      branch: 'OnError',
-      variables: {},
-      trace: [],
-      error: { code: 'SUBFLOW_UNAVAILABLE', message },
-      startedAt: new Date(now).toISOString(),
-      durationMs: 0,
-    };
-    await finishCall(run, failed);
+    await finishCall(run, unavailable('FAILED', { code: 'SUBFLOW_UNAVAILABLE', message }));
     return;
   }
-  // The child's own deadlineMs bounds it too, leaving the parent time to take its fallback branch.
-  const deadlineAt = Math.min(parent.deadlineAt, now + child.deadlineMs, request.deadlineMs === undefined ? Infinity : now + request.deadlineMs);
+  if (callDeadlineAt - now < MIN_CALL_MS) {
+    await finishCall(run, unavailable('TIMED_OUT', { code: 'DEADLINE_EXCEEDED', message: `${Math.max(0, callDeadlineAt - now)} ms were left before the run's finish reserve; flow '${child.id}' was not started` }));
+    return;
+  }
+  const deadlineAt = Math.min(callDeadlineAt, now + child.deadlineMs, request.deadlineMs === undefined ? Infinity : now + request.deadlineMs);
   run.snapshot.frames.push(newFrame(child, request.variables, `${parent.executionId}/${child.id}`, deadlineAt, now));
 }
 

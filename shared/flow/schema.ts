@@ -2,11 +2,11 @@
  * The flow definition schema (docs/architecture.md, "Validation"): a Flow API payload (`id`,
  * `name`, `flowType`, `version`, `steps[]` of `{ id, type, configuration }`) plus ivrflow's
  * optional `startStepId`, `next`, `branches`, `inputs`, `outputs`, `deadlineMs`, `maxSteps`,
- * `session`, `allowedHosts`. Types are inferred from it, and `flow.schema.json` is generated
+ * `finishReserveMs`, `session`, `allowedHosts`. Types are inferred from it, and `flow.schema.json` is generated
  * from it.
  */
 import * as z from 'zod';
-import { MAX_STEPS_CEILING } from '../budgets';
+import { DEFAULT_FINISH_RESERVE_MS, MAX_STEPS_CEILING, MIN_CALL_MS } from '../budgets';
 import { StepId, VariableName } from '../steps/common';
 import { STEP_DEFINITIONS } from '../steps/registry';
 
@@ -73,6 +73,13 @@ export const FlowSchema = z
     inputs: z.array(VariableName).max(200).optional(),
     outputs: z.array(VariableName).max(200).optional().describe('Variables the API returns (default: all)'),
     deadlineMs: z.number().int().min(100).max(30000).default(DEFAULT_DEADLINE_MS).describe('Budget of a synchronous run, ms'),
+    finishReserveMs: z
+      .number()
+      .int()
+      .min(MIN_CALL_MS)
+      .max(10000)
+      .optional()
+      .describe('Time kept back from every outbound call for the steps after a failure (fallback, End, record write), ms; below deadlineMs. Default 300, or a quarter of deadlineMs when that is less'),
     maxSteps: z.number().int().min(1).max(MAX_STEPS_CEILING).default(DEFAULT_MAX_STEPS),
     session: SessionConfig.optional(),
     allowedHosts: z.array(z.string().min(1).max(253)).max(100).optional().describe('Hosts HTTP steps may call (`*.example.com` allowed)'),
@@ -84,6 +91,14 @@ export const FlowSchema = z
     steps: z.array(StepSchema).min(1).max(1000),
   })
   .strict();
+
+/**
+ * The flow's finish reserve, ms: `finishReserveMs`, else {@link DEFAULT_FINISH_RESERVE_MS} or a
+ * quarter of `deadlineMs` when that is less (a 200 ms flow keeps 50 ms), never under {@link MIN_CALL_MS}.
+ */
+export function finishReserveOf(flow: Pick<Flow, 'deadlineMs' | 'finishReserveMs'>): number {
+  return flow.finishReserveMs ?? Math.max(MIN_CALL_MS, Math.min(DEFAULT_FINISH_RESERVE_MS, Math.floor(flow.deadlineMs / 4)));
+}
 
 /** A validated flow, defaults applied. */
 export type Flow = z.infer<typeof FlowSchema>;

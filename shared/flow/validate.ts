@@ -393,6 +393,9 @@ async function check(raw: unknown, options: ValidateOptions): Promise<Validation
   const warnings: Diagnostic[] = [];
   const shell = FlowShell.safeParse(raw, PARSE);
   if (!shell.success) errors.push(...shell.error.issues.flatMap((i) => mapIssue(i, [])));
+  else if (shell.data.finishReserveMs !== undefined && shell.data.finishReserveMs >= shell.data.deadlineMs) {
+    errors.push({ code: 'INVALID_VALUE', path: 'finishReserveMs', message: `finishReserveMs (${shell.data.finishReserveMs}) must be below deadlineMs (${shell.data.deadlineMs}): the reserve is kept back from the run's own time` });
+  }
 
   const stepsValue = own(raw, 'steps');
   const rawSteps: unknown[] = Array.isArray(stepsValue) ? stepsValue : [];

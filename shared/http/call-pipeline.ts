@@ -3,14 +3,19 @@
  * circuit breaker → attempt → classify → retry. `HTTPRequest` and `IntegrationHubExecute` both
  * call {@link callBackend}, so the retry, breaker and 401 rules live here only:
  *
+ * - the call ends by the step's call deadline (the run's deadline less the flow's finish reserve,
+ *   docs/architecture.md, "The deadline is the caller's"): the first attempt's timeout is clipped
+ *   to it, and with less than 50 ms left the call fails at once (`deadline`, no request sent);
+ * - with a breaker, the call asks the shared breaker once: an open circuit answers `circuit_open`
+ *   with no network call; the call's outcome is recorded once, whatever its attempts (5xx,
+ *   timeouts and connection errors count as a failure, 4xx never); a half-open probe makes one
+ *   attempt, under a lease of its timeout + 1 s;
  * - every attempt first gets its credential headers (a failure to get one ends the call `auth`);
- * - with a breaker, every attempt asks the shared breaker first: an open circuit answers
- *   `circuit_open` with no network call; 5xx, timeouts and connection errors count as failures,
- *   4xx never do;
  * - a 401 to a credential that can be renewed (an OAuth2 token) renews it and sends the request
- *   once more, in the same breaker attempt; a second 401 ends the call `auth`;
+ *   once more, in the same attempt; a second 401 ends the call `auth`;
  * - retries follow the step's retry policy (full-jitter backoff), only for idempotent methods or a
- *   request carrying an `Idempotency-Key`, and never past the run's deadline.
+ *   request carrying an `Idempotency-Key`, and a retry starts only when its backoff and its whole
+ *   timeout fit before the call deadline (never because the backoff alone fits).
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
@@ -20,6 +25,7 @@ import type { Admission, CircuitState } from '../resilience/circuit-breaker';
 import { IDEMPOTENT_METHODS, backoffDelayMs, type RetryPolicy } from '../resilience/retry';
 import { circuitsService, httpService } from '../services';
 import { Template } from '../steps/common';
+import { MIN_CALL_MS } from '../budgets';
 import type { StepContext, TraceEntry } from '../steps/types';
 import type { HttpResponse } from './client';
 
@@ -33,11 +39,12 @@ export const CircuitBreakerConfig = z
 export type CircuitBreakerConfig = z.infer<typeof CircuitBreakerConfig>;
 
 /**
- * Failure classes: `timeout | connection | http_3xx (redirects are not followed) | http_4xx |
- * auth (401, 403, or no credential could be had) | http_5xx | circuit_open | invalid_request (a
- * request that could not be built or a destination that is not allowed) | invalid_response`.
+ * Failure classes: `timeout | deadline (too little time was left to send the request) |
+ * connection | http_3xx (redirects are not followed) | http_4xx | auth (401, 403, or no credential
+ * could be had) | http_5xx | circuit_open | invalid_request (a request that could not be built or a
+ * destination that is not allowed) | invalid_response`.
  */
-export type FailureType = 'timeout' | 'connection' | 'http_3xx' | 'http_4xx' | 'auth' | 'http_5xx' | 'circuit_open' | 'invalid_request' | 'invalid_response';
+export type FailureType = 'timeout' | 'deadline' | 'connection' | 'http_3xx' | 'http_4xx' | 'auth' | 'http_5xx' | 'circuit_open' | 'invalid_request' | 'invalid_response';
 
 /** Failures that count toward the circuit breaker: never 4xx. */
 const BREAKER_FAILURES: ReadonlySet<FailureType | undefined> = new Set<FailureType | undefined>(['http_5xx', 'timeout', 'connection']);
@@ -69,7 +76,7 @@ export interface CallAuth {
 
 export interface CallOptions {
   request: PreparedRequest;
-  /** Per-attempt timeout, ms (clipped to the run's deadline). */
+  /** Per-attempt timeout, ms (the first attempt's is clipped to the call deadline, `ctx.callDeadlineAt`). */
   timeoutMs: number;
   retryPolicy: RetryPolicy;
   breaker?: CircuitBreakerConfig;
@@ -121,8 +128,16 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
   const http = ctx.services.get(httpService);
   const circuits = ctx.services.get(circuitsService);
   const noResponse = (attempts: number) => ({ attempts, statusCode: null, bodySha256: null });
+  const deadlineLeft = () => ctx.callDeadlineAt - ctx.clock.now();
+  const tooLate = (): CallOutcome => ({
+    failure: { type: 'deadline', message: `${Math.max(0, deadlineLeft())} ms were left before the run's finish reserve; no request was sent` },
+    statusCode: null,
+    trace: noResponse(0),
+  });
+  if (deadlineLeft() < MIN_CALL_MS) return tooLate();
 
   let circuit: { key: string; state: CircuitState; transitions?: string[] } | undefined;
+  let admission: Admission | undefined;
   if (breaker) {
     try {
       const key = breaker.key ? renderText(breaker.key, ctx.variables, ctx.functions) : defaultCircuitKey(request.method, request.url, request.pathShape);
@@ -132,23 +147,35 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
       if (isFlowFailure(err)) return { failure: { type: 'invalid_request', message: err.message }, statusCode: null, trace: noResponse(0) };
       throw err;
     }
+    admission = await circuits.admit(circuit.key, { probeLeaseMs: Math.min(options.timeoutMs, deadlineLeft()) + 1000 });
+    circuit.state = admission.state;
+    if (!admission.allowed) return { failure: { type: 'circuit_open', message: `circuit '${circuit.key}' is ${admission.state}; no request was sent` }, statusCode: null, trace: { ...noResponse(0), circuit } };
+    if (admission.probe) circuit.transitions = ['OPEN→HALF_OPEN'];
   }
-  const withCircuit = (trace: Omit<CallTrace, 'circuit'>): CallTrace => (circuit ? { ...trace, circuit } : trace);
+  const allowed = admission?.allowed ? admission : undefined;
+  /** The call's end: its one breaker record (nothing counted when no request reached the backend). */
+  const end = async (outcome: CallOutcome, reached: boolean): Promise<CallOutcome> => {
+    if (!circuit || !allowed) return outcome;
+    if (!reached) await circuits.abandon(circuit.key, allowed);
+    else {
+      const recorded = await circuits.record(circuit.key, allowed, BREAKER_FAILURES.has(outcome.failure?.type), breaker!);
+      if (recorded.transition) {
+        circuit.state = recorded.transition.to;
+        circuit.transitions = [...(circuit.transitions ?? []), `${recorded.transition.from}→${recorded.transition.to}`];
+      }
+    }
+    return { ...outcome, trace: { ...outcome.trace, circuit } };
+  };
   const retryable = IDEMPOTENT_METHODS.has(request.method) || 'idempotency-key' in request.headers;
 
   let attempts = 0;
+  /** The last answer, when a renewed credential's resend or a retry comes next. */
   let last: CallOutcome | undefined;
-  let admission: Admission | undefined;
   let renewed = false;
-  let resend = false;
-  /** A call ending before the resend of a renewed credential: that attempt's 401 settles its breaker admission (a 4xx, never a failure). */
-  const endBeforeResend = async (failure: { type: FailureType; message: string }, statusCode: number | null): Promise<CallOutcome> => {
-    if (resend && circuit && admission?.allowed) await circuits.record(circuit.key, admission, false, breaker!);
-    return { failure, statusCode, trace: resend && last ? last.trace : withCircuit(noResponse(attempts)) };
-  };
   for (;;) {
-    const remainingMs = ctx.deadlineAt - ctx.clock.now();
-    if (remainingMs <= 0) return endBeforeResend({ type: 'timeout', message: 'the run deadline passed before the request could be sent' }, null);
+    const left = deadlineLeft();
+    // Only a resend after a renewed credential can get here late (a retry starts only when it fits).
+    if (left < MIN_CALL_MS) return end(last ?? tooLate(), last !== undefined);
 
     let credentials: Record<string, string> = {};
     if (auth) {
@@ -156,25 +183,13 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
         credentials = await auth.headers(ctx);
       } catch (err) {
         if (!(err instanceof IvrflowError)) throw err;
-        return endBeforeResend({ type: 'auth', message: err.message }, resend ? 401 : null);
+        // After a 401 the backend was reached: the call ends `auth` with that answer's trace.
+        return end({ failure: { type: 'auth', message: err.message }, statusCode: last ? 401 : null, trace: last ? last.trace : noResponse(attempts) }, last !== undefined);
       }
     }
-
-    // A resend after a renewed credential is the same breaker attempt.
-    if (circuit && !resend) {
-      admission = await circuits.admit(circuit.key);
-      circuit.state = admission.state;
-      if (!admission.allowed) {
-        // A retry refused by a circuit that opened meanwhile ends with the failure already seen.
-        if (last) return { ...last, trace: withCircuit(last.trace) };
-        return { failure: { type: 'circuit_open', message: `circuit '${circuit.key}' is ${admission.state}; no request was sent` }, statusCode: null, trace: withCircuit(noResponse(0)) };
-      }
-      if (admission.probe) circuit.transitions = [...(circuit.transitions ?? []), 'OPEN→HALF_OPEN'];
-    }
-    resend = false;
 
     attempts++;
-    const result = await http.send({ ...request, headers: { ...request.headers, ...credentials }, timeoutMs: Math.min(options.timeoutMs, remainingMs) });
+    const result = await http.send({ ...request, headers: { ...request.headers, ...credentials }, timeoutMs: Math.min(options.timeoutMs, left) });
     let type: FailureType | undefined;
     let message: string;
     if (result.kind === 'response') {
@@ -185,50 +200,34 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
       message = result.message;
     }
     const statusCode = result.kind === 'response' ? result.status : null;
-
-    if (statusCode === 401 && !renewed && auth?.rejected?.()) {
-      renewed = true;
-      resend = true;
-      last = {
-        failure: { type: 'auth', message },
-        statusCode,
-        response: result as HttpResponse,
-        trace: withCircuit({
-          attempts,
-          statusCode,
-          bodySha256: createHash('sha256')
-            .update((result as HttpResponse).body)
-            .digest('hex'),
-        }),
-      };
-      continue;
-    }
-
-    if (circuit && admission?.allowed && type !== 'invalid_request') {
-      const recorded = await circuits.record(circuit.key, admission, BREAKER_FAILURES.has(type), breaker!);
-      if (recorded.transition) {
-        circuit.state = recorded.transition.to;
-        circuit.transitions = [...(circuit.transitions ?? []), `${recorded.transition.from}→${recorded.transition.to}`];
-      }
-    }
     const outcome: CallOutcome = {
       ...(type === undefined ? {} : { failure: { type, message } }),
       statusCode,
       ...(result.kind === 'response' ? { response: result } : {}),
-      trace: withCircuit({ attempts, statusCode, bodySha256: result.kind === 'response' ? createHash('sha256').update(result.body).digest('hex') : null }),
+      trace: { attempts, statusCode, bodySha256: result.kind === 'response' ? createHash('sha256').update(result.body).digest('hex') : null },
     };
 
-    // The resend after a renewed credential is not a retry of the policy.
+    if (statusCode === 401 && !renewed && auth?.rejected?.()) {
+      renewed = true;
+      last = outcome;
+      continue;
+    }
+    // A request that could not be sent never reached the backend: the breaker counts nothing.
+    const reached = type !== 'invalid_request' || attempts > 1;
+
+    // The resend after a renewed credential is not a retry of the policy; a half-open probe never retries.
     const tries = renewed ? attempts - 1 : attempts;
-    const canRetry = type !== undefined && retryable && tries <= policy.maxRetries && ((statusCode !== null && policy.retryOnStatusCodes.includes(statusCode)) || (type === 'timeout' && policy.retryOnTimeout));
+    const canRetry = type !== undefined && retryable && !allowed?.probe && tries <= policy.maxRetries && ((statusCode !== null && policy.retryOnStatusCodes.includes(statusCode)) || (type === 'timeout' && policy.retryOnTimeout));
     if (canRetry) {
       const delayMs = backoffDelayMs(policy, tries - 1, ctx.randomness.random());
-      if (ctx.clock.now() + delayMs < ctx.deadlineAt) {
-        last = outcome;
+      // A retry starts only if its backoff and its whole timeout fit before the call deadline, and not into a circuit another call opened meanwhile.
+      if (ctx.clock.now() + delayMs + options.timeoutMs <= ctx.callDeadlineAt) {
         await ctx.clock.sleep(delayMs);
+        if (circuit && circuits.knownOpen(circuit.key)) return end(outcome, true);
+        last = outcome;
         continue;
       }
     }
-    return outcome;
+    return end(outcome, reached);
   }
 }

@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import { createServer, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { dynamoDbClient } from '../stores/aws-clients';
 import { createTableInput, DEFINITIONS_TABLE, STATE_TABLE, type TableDefinition } from '../stores/dynamodb/tables';
 
 /** How a DynamoDB Local process ended, as Node reports it for the watchdog (which ends as Java did). */
@@ -239,7 +240,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 
 /** A DynamoDB client for a local endpoint. */
 export function localDynamoDbClient(endpoint: string): DynamoDBClient {
-  return new DynamoDBClient({ ...LOCAL_AWS, endpoint });
+  return dynamoDbClient({ ...LOCAL_AWS, endpoint });
 }
 
 /** Creates a table from its layout (and enables TTL) unless it exists. */

@@ -6,7 +6,7 @@
  * integration tests.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { secretsManagerClient } from '../stores/aws-clients';
 import type { Clock } from '../clock';
 import { createTokenRefresherHandler } from '../../functions/token-refresher/handler';
 import type { RefreshSummary } from '../connections/refresher';
@@ -67,7 +67,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let ownSecrets: SecretsManagerLocal | undefined;
   if (options.secretsEndpoint === undefined) ownSecrets = await startSecretsManagerLocal();
   const secretsEndpoint = options.secretsEndpoint ?? ownSecrets!.endpoint;
-  const secretsManager = new SecretsManagerClient({ ...LOCAL_AWS, endpoint: secretsEndpoint });
+  const secretsManager = secretsManagerClient({ ...LOCAL_AWS, endpoint: secretsEndpoint });
   // The server is up before the services exist (handlers reach them lazily): callback URLs are built on its URL.
   let services: Services | undefined;
   const current = () => services!;

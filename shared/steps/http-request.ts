@@ -108,6 +108,7 @@ export const HTTP_BRANCHES = ['OnSuccess', 'OnClientError', 'OnServerError', 'On
 
 const BRANCH_OF: Record<FailureType, string> = {
   timeout: 'OnTimeout',
+  deadline: 'OnTimeout',
   connection: 'OnError',
   invalid_request: 'OnError',
   invalid_response: 'OnError',

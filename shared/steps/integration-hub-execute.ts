@@ -167,7 +167,7 @@ export const integrationHubExecuteStep = defineStep<IntegrationHubExecuteConfig>
     const fail = (type: ErrorType, message: string, statusCode: number | null, trace: CallOutcome['trace'], extra: { body?: unknown; response?: HttpResponse } = {}): StepOutcome => {
       stepMetrics.failure('IntegrationHubExecute', type, statusCode);
       return {
-        branch: type === 'timeout' ? 'OnTimeout' : 'OnError',
+        branch: type === 'timeout' || type === 'deadline' ? 'OnTimeout' : 'OnError',
         status: 'FAILED',
         variables: outputs(extra.body ?? null, { type, message, statusCode }, extra.response, proxy),
         trace: { ...trace, error: { type, message } },

@@ -80,8 +80,13 @@ export interface StepContext {
   readonly flowId: string;
   /** The execution's variables; read-only for steps (they return changes). */
   readonly variables: Readonly<Record<string, unknown>>;
-  /** Absolute deadline of the whole run, epoch ms (clock time). */
+  /** Absolute deadline of the current frame (the run, or a sub-flow within it), epoch ms (clock time). */
   readonly deadlineAt: number;
+  /**
+   * When every outbound call of the step must have ended, epoch ms: `deadlineAt` less the flow's
+   * finish reserve, kept for the steps after a failure (docs/architecture.md, "The deadline is the caller's").
+   */
+  readonly callDeadlineAt: number;
   readonly clock: Clock;
   readonly randomness: Randomness;
   /** The services steps use (HTTP, circuit breaker, step metrics...; see `shared/services.ts`). */

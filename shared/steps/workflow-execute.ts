@@ -10,8 +10,9 @@
  * output variables (`workflowResultOutput`, `workflowErrorOutput` by default).
  * Branches, as the action lists them: OnSuccess (the workflow succeeded; result = its outputs),
  * OnError (it failed), OnInvalidWorkflow (the configuration has no such workflow, or its flow is
- * gone), OnIntegrationDisabled (the configuration is disabled), OnTimeout (it ran past
- * `timeoutMilliSec`; the calling flow keeps its own deadline), OnValidationFailure (unknown
+ * gone), OnIntegrationDisabled (the configuration is disabled), OnTimeout (it ran out of
+ * `timeoutMilliSec`: it ended TIMED_OUT, or failed on a call cut by its time limit; the calling
+ * flow keeps its own deadline), OnValidationFailure (unknown
  * configuration id, or a payload that is not a JSON object), Default. The error variable is
  * `{ code, message }` on every branch but OnSuccess, where it is null.
  */
@@ -39,6 +40,16 @@ export const WorkflowExecuteConfig = z
 export type WorkflowExecuteConfig = z.infer<typeof WorkflowExecuteConfig>;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A workflow that failed because its time ran out: the last failure in its trace is a `timeout`
+ * or `deadline` (its calls end by its deadline less its finish reserve, so it may end on its own
+ * timeout route rather than TIMED_OUT).
+ */
+function ranOutOfTime(child: { trace: ReadonlyArray<{ error?: { type: string } }> }): boolean {
+  const lastError = child.trace.findLast((entry) => entry.error !== undefined)?.error;
+  return lastError?.type === 'timeout' || lastError?.type === 'deadline';
+}
 
 /** The payload as an object of input variables, or why it is not one. */
 function payloadOf(config: WorkflowExecuteConfig, ctx: StepContext): Record<string, unknown> | string {
@@ -112,7 +123,7 @@ export const workflowExecuteStep = defineStep<WorkflowExecuteConfig>({
     const [branch, code, message] =
       child.error?.code === 'SUBFLOW_UNAVAILABLE'
         ? ['OnInvalidWorkflow', 'INVALID_WORKFLOW', child.error.message]
-        : child.status === 'TIMED_OUT'
+        : child.status === 'TIMED_OUT' || ranOutOfTime(child)
           ? ['OnTimeout', 'WORKFLOW_TIMEOUT', `the workflow did not finish within ${c.timeoutMilliSec} ms`]
           : ['OnError', child.error?.code ?? 'WORKFLOW_FAILED', child.error?.message ?? `the workflow ended ${child.status} on ${child.branch}`];
     return Promise.resolve({

@@ -9,6 +9,7 @@
  * next read. Events of another session that do not persist are never taken (their TTL removes
  * them), so a reader of an ended session cannot consume the new session's events.
  */
+import { dynamoDbClient } from '../aws-clients';
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -38,7 +39,7 @@ export class DynamoAgentEventStore implements AgentEventStore {
 
   constructor(props: { tableName: string; client?: DynamoDBClient }) {
     this.table = props.tableName;
-    this.doc = documentClient(props.client ?? new DynamoDBClient({}));
+    this.doc = documentClient(props.client ?? dynamoDbClient());
   }
 
   async session(agentId: string, nowMs: number): Promise<string | undefined> {

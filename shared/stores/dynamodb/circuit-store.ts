@@ -4,6 +4,7 @@
  * conditional write (`ADD` for counters, conditions on `state` and `prober`) or one read; there
  * is no read-modify-write. Records expire 30 days after their last change (TTL).
  */
+import { dynamoDbClient } from '../aws-clients';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CircuitRecord, CircuitStore } from '../../resilience/circuit-breaker';
@@ -37,7 +38,7 @@ export class DynamoCircuitStore implements CircuitStore {
 
   constructor(props: { tableName: string; client?: DynamoDBClient }) {
     this.table = props.tableName;
-    this.doc = documentClient(props.client ?? new DynamoDBClient({}));
+    this.doc = documentClient(props.client ?? dynamoDbClient());
   }
 
   private common(now: number) {

@@ -5,6 +5,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { VersionConflictError } from '../../errors';
+import { dynamoDbClient, translateUnavailable } from '../aws-clients';
 import type { Flow } from '../../flow/schema';
 import type { FlowStore, FlowSummary, Page } from '../ports';
 import { decodeCursor, encodeCursor } from './cursor';
@@ -26,7 +27,12 @@ export interface DynamoFlowStoreProps {
   client?: DynamoDBClient;
 }
 
+/**
+ * The document client over `client`, whose failures to reach the table are {@link StoreUnavailableError}s
+ * (`shared/stores/aws-clients.ts`).
+ */
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  translateUnavailable(client);
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false } });
 }
 
@@ -96,7 +102,7 @@ export class DynamoFlowStore implements FlowStore {
 
   constructor(props: DynamoFlowStoreProps) {
     this.table = props.tableName;
-    this.doc = documentClient(props.client ?? new DynamoDBClient({}));
+    this.doc = documentClient(props.client ?? dynamoDbClient());
   }
 
   async putFlowVersion(flow: Flow & { version: number }, nowIso: string): Promise<void> {

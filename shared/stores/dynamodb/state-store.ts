@@ -12,6 +12,7 @@
  * `SESSION#<flowId>#<sha256(session key)>` (re-dial session; the caller's number is not stored in
  * clear). Reads of expired items treat them as absent, since DynamoDB deletes expired items lazily.
  */
+import { dynamoDbClient } from '../aws-clients';
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -45,7 +46,7 @@ export class DynamoStateStore implements StateStore {
 
   constructor(props: DynamoStateStoreProps) {
     this.table = props.tableName;
-    this.doc = documentClient(props.client ?? new DynamoDBClient({}));
+    this.doc = documentClient(props.client ?? dynamoDbClient());
     this.now = props.now ?? Date.now;
   }
 

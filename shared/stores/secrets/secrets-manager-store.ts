@@ -15,6 +15,7 @@
 import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParameterError } from '@aws-lambda-powertools/parameters';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { secretsManagerClient } from '../aws-clients';
 import { SecretStoreError, toSecretJson, type SecretDescription, type SecretJson, type SecretStore } from '../secret-store';
 
 /** How long a read value is reused, seconds. */
@@ -63,7 +64,7 @@ export class SecretsManagerSecretStore implements SecretStore {
   private readonly stale = new Map<string, number>();
 
   constructor(options: SecretsManagerStoreOptions = {}) {
-    this.client = options.client ?? new SecretsManagerClient({});
+    this.client = options.client ?? secretsManagerClient();
     this.provider = new SecretsProvider({ awsSdkV3Client: this.client });
     this.maxAge = options.maxAgeSeconds ?? DEFAULT_SECRET_MAX_AGE_SECONDS;
     this.recoveryWindowInDays = options.recoveryWindowInDays;

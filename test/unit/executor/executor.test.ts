@@ -5,7 +5,8 @@ import type { Flow } from '../../../shared/flow/schema';
 import type { HttpClient, HttpFailure, HttpRequest, HttpResponse } from '../../../shared/http/client';
 import { parsed } from '../../support/flows';
 
-type Answer = { status: number; body?: unknown; afterMs?: number } | { fail: HttpFailure['kind']; afterMs?: number };
+/** `overrun`: the answer comes after `afterMs` whatever the request's timeout (a client that does not keep its timeout). */
+type Answer = { status: number; body?: unknown; afterMs?: number; overrun?: boolean } | { fail: HttpFailure['kind']; afterMs?: number };
 
 /** An HttpClient that answers from a script and advances the fake clock by each answer's delay (capped at the request's timeout). */
 class ScriptedHttp implements HttpClient {
@@ -18,7 +19,7 @@ class ScriptedHttp implements HttpClient {
     this.requests.push(request);
     const a = this.answers[Math.min(this.requests.length - 1, this.answers.length - 1)]!;
     const took = a.afterMs ?? 10;
-    if (took >= request.timeoutMs) {
+    if (took >= request.timeoutMs && !('overrun' in a && a.overrun)) {
       this.clock.advance(request.timeoutMs);
       return Promise.resolve({ kind: 'timeout', message: `no response within ${request.timeoutMs} ms` });
     }
@@ -165,8 +166,61 @@ describe('executor: loops and maxSteps', () => {
   });
 });
 
-describe('executor: deadline', () => {
-  it('clips each attempt timeout to the time left', async () => {
+describe("executor: the deadline is the caller's (finish reserve)", () => {
+  /** The guide's most common configuration: a CRM lookup (1500 ms, 2 retries) with a fallback to an agent on OnTimeout/OnError. */
+  const lookup = (deadlineMs: number, extra: Record<string, unknown> = {}) =>
+    parsed(
+      [
+        {
+          id: 'lookup',
+          type: 'HTTPRequest',
+          configuration: { url: URL, timeout: 1500, retryPolicy: { maxRetries: 2 } },
+          branches: { OnSuccess: 'self-service', OnTimeout: 'agent', OnError: 'agent' },
+        },
+        end('self-service'),
+        { id: 'agent', type: 'DataAPI', configuration: { operation: 'assign', variables: { route: 'agent' } }, next: 'to-agent' },
+        end('to-agent', 'Agent'),
+      ],
+      { deadlineMs, outputs: ['route'], ...extra },
+    );
+
+  it('a hanging backend, 1500 ms × 3 attempts, deadline 3000: one attempt (a retry would not fit), then the fallback at 1500 ms', async () => {
+    const d = deps([{ status: 200, afterMs: 60_000 }]);
+    const result = await runFlow(await lookup(3000), {}, d);
+    expect(d.http.requests.map((r) => r.timeoutMs)).toEqual([1500]);
+    expect(result).toMatchObject({ status: 'SUCCEEDED', branch: 'Agent', variables: { route: 'agent' }, durationMs: 1500 });
+  });
+
+  it('deadline 4800 (call deadline 4500): two attempts (1500 + 50 backoff + 1500), the third would end at 4650; fallback at 3050 ms', async () => {
+    const d = deps([{ status: 200, afterMs: 60_000 }]);
+    const result = await runFlow(await lookup(4800), {}, d);
+    expect(d.http.requests.map((r) => r.timeoutMs)).toEqual([1500, 1500]);
+    expect(result).toMatchObject({ status: 'SUCCEEDED', branch: 'Agent', variables: { route: 'agent' }, durationMs: 3050 });
+    expect(result.trace[0]).toMatchObject({ attempts: 2, error: { type: 'timeout' } });
+  });
+
+  it("the caller's deadlineMs tightens the flow's: 2500 → the first attempt gets 2200 (300 ms reserve) and the fallback runs", async () => {
+    const flow = await parsed([{ id: 'a', type: 'HTTPRequest', configuration: { url: URL, timeout: 5000 }, branches: { OnTimeout: 'agent' } }, end('agent')]);
+    const d = deps([{ status: 200, afterMs: 60_000 }]);
+    const result = await runFlow(flow, { deadlineMs: 2500 }, d);
+    expect(d.http.requests[0]!.timeoutMs).toBe(2200);
+    expect(result).toMatchObject({ status: 'SUCCEEDED', branch: 'agent', durationMs: 2200 });
+  });
+
+  it('a short flow keeps a quarter of its deadline: 1000 ms → a 250 ms reserve', async () => {
+    const flow = await parsed([{ id: 'a', type: 'HTTPRequest', configuration: { url: URL, timeout: 5000 }, branches: { OnTimeout: 'agent' } }, end('agent')], { deadlineMs: 1000 });
+    const d = deps([{ status: 200, afterMs: 60_000 }]);
+    expect(await runFlow(flow, {}, d)).toMatchObject({ status: 'SUCCEEDED', branch: 'agent', durationMs: 750 });
+  });
+
+  it('finishReserveMs sets the reserve: 1000 of 3000 → the first attempt gets 2000', async () => {
+    const flow = await parsed([{ id: 'a', type: 'HTTPRequest', configuration: { url: URL, timeout: 5000 }, branches: { OnTimeout: 'agent' } }, end('agent')], { deadlineMs: 3000, finishReserveMs: 1000 });
+    const d = deps([{ status: 200, afterMs: 60_000 }]);
+    expect(await runFlow(flow, {}, d)).toMatchObject({ status: 'SUCCEEDED', branch: 'agent', durationMs: 2000 });
+    expect(d.http.requests[0]!.timeoutMs).toBe(2000);
+  });
+
+  it('each call is clipped to the call deadline: 5000 ms steps in a 3000 ms run get 2700, then what is left of it', async () => {
     const flow = await parsed(
       [
         { id: 'a', type: 'HTTPRequest', configuration: { url: URL, timeout: 5000 }, next: 'b' },
@@ -179,26 +233,44 @@ describe('executor: deadline', () => {
       { status: 200, afterMs: 10 },
     ]);
     const result = await runFlow(flow, {}, d);
-    expect(d.http.requests.map((r) => r.timeoutMs)).toEqual([3000, 1800]);
+    expect(d.http.requests.map((r) => r.timeoutMs)).toEqual([2700, 1500]);
     expect(result.status).toBe('SUCCEEDED');
   });
 
-  it("the caller's deadlineMs tightens the flow's", async () => {
-    const flow = await parsed([{ id: 'a', type: 'HTTPRequest', configuration: { url: URL } }]);
-    const d = deps([{ status: 200, afterMs: 10000 }]);
-    const result = await runFlow(flow, { deadlineMs: 2500 }, d);
-    expect(d.http.requests[0]!.timeoutMs).toBe(2500);
-    expect(result).toMatchObject({ status: 'TIMED_OUT', branch: 'OnTimeout', durationMs: 2500 });
+  it('under 50 ms left before the reserve: the step fails at once with http_error.type deadline and takes OnTimeout, no request sent', async () => {
+    const flow = await parsed(
+      [{ id: 'slow', type: 'HTTPRequest', configuration: { url: URL, timeout: 5000 }, next: 'late' }, { id: 'late', type: 'HTTPRequest', configuration: { url: URL, timeout: 5000 }, branches: { OnTimeout: 'agent' } }, end('agent')],
+      { deadlineMs: 1000 },
+    );
+    // A 1000 ms flow keeps 250 ms; the first call takes 730 of its 750 ms: 20 ms are left.
+    const d = deps([{ status: 200, afterMs: 730 }]);
+    const result = await runFlow(flow, {}, d);
+    expect(d.http.requests).toHaveLength(1);
+    expect(result).toMatchObject({ status: 'SUCCEEDED', branch: 'agent' });
+    expect(result.trace[1]).toMatchObject({ stepId: 'late', branch: 'OnTimeout', attempts: 0, error: { type: 'deadline' } });
   });
 
-  it('backoff never sleeps past the deadline: retries stop when the next delay would cross it', async () => {
+  it('TIMED_OUT when the fallback itself runs out of time: branch "" and error DEADLINE_EXCEEDED, never OnTimeout', async () => {
+    const flow = await parsed(
+      [{ id: 'a', type: 'HTTPRequest', configuration: { url: URL, timeout: 5000 }, branches: { OnTimeout: 'b' } }, { id: 'b', type: 'HTTPRequest', configuration: { url: URL, timeout: 5000 }, branches: { OnSuccess: 'c' } }, end('c')],
+      { deadlineMs: 1000, finishReserveMs: 50 },
+    );
+    // a times out at 950; b gets 0 ms before its reserve → deadline; with no branch the flow ends FAILED, not TIMED_OUT.
+    const d = deps([{ status: 200, afterMs: 60_000 }]);
+    expect(await runFlow(flow, {}, d)).toMatchObject({ status: 'FAILED', branch: 'OnTimeout' });
+    // A step that outlives the deadline with a step left (here a client that overruns its timeout): TIMED_OUT, branch "".
+    const overrun = await parsed([{ id: 'slow', type: 'HTTPRequest', configuration: { url: URL, timeout: 100 }, next: 'after' }, end('after')], { deadlineMs: 1000 });
+    const timed = await runFlow(overrun, {}, deps([{ status: 200, afterMs: 1200, overrun: true }]));
+    expect(timed).toMatchObject({ status: 'TIMED_OUT', branch: '', error: { code: 'DEADLINE_EXCEEDED' } });
+  });
+
+  it('backoff never sleeps past the call deadline: no retry starts that could not finish', async () => {
     const flow = await parsed([{ id: 'a', type: 'HTTPRequest', configuration: { url: URL, timeout: 1000, retryPolicy: { maxRetries: 5, backoff: 'fixed', initialDelayMs: 400 } } }], { deadlineMs: 1500 });
     const d = deps([{ status: 503, afterMs: 300 }]);
     const result = await runFlow(flow, {}, d);
-    // t=300 503, sleep 400 → t=700; t=1000 503, sleep 400 → t=1400; t=1400+300=1700 > 1500: third attempt gets 100 ms and times out.
-    expect(d.http.requests.map((r) => r.timeoutMs)).toEqual([1000, 800, 100]);
-    expect(result.status).toBe('TIMED_OUT');
-    expect(d.clock.now() - 1_000_000).toBeLessThanOrEqual(1500);
+    // t=300 503; a retry would run from 700 to 1700, past the call deadline 1200.
+    expect(d.http.requests.map((r) => r.timeoutMs)).toEqual([1000]);
+    expect(result).toMatchObject({ status: 'FAILED', branch: 'OnServerError', durationMs: 300 });
   });
 
   it('retries use exponential backoff with full jitter, only on listed codes', async () => {

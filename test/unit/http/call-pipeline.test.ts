@@ -47,8 +47,8 @@ class ScriptedHttp implements HttpClient {
 class CountingBreaker extends CircuitBreaker {
   readonly admissions: Admission[] = [];
   readonly records: boolean[] = [];
-  override async admit(key: string): Promise<Admission> {
-    const admission = await super.admit(key);
+  override async admit(key: string, options?: { probeLeaseMs?: number }): Promise<Admission> {
+    const admission = await super.admit(key, options);
     this.admissions.push(admission);
     return admission;
   }
@@ -93,6 +93,7 @@ function harness(options: { deadlineAt?: number; latencyMs?: number } = {}) {
     flowId: 'flow-1',
     variables: {},
     deadlineAt: options.deadlineAt ?? 600_000,
+    callDeadlineAt: options.deadlineAt ?? 600_000,
     clock,
     randomness: { id: () => 'id', random: () => 0.5 },
     services: new ServiceContainer().provide(httpService, http).provide(circuitsService, breaker),
@@ -340,7 +341,7 @@ describe('callBackend: circuit breaker', () => {
     expect(http.sent).toHaveLength(3);
   });
 
-  it('an open circuit: the credential is asked first (auth → breaker), nothing is sent', async () => {
+  it('an open circuit answers at once: no credential is asked (no token request on the caller path), nothing is sent', async () => {
     const { ctx, http } = harness();
     const config = breakerOf({ failureThreshold: 1 });
     http.answer(503);
@@ -348,7 +349,7 @@ describe('callBackend: circuit breaker', () => {
     const auth = new FakeAuth();
     const out = await call(ctx, { auth, breaker: config });
     expect(out.failure?.type).toBe('circuit_open');
-    expect(auth.headerCalls).toBe(1);
+    expect(auth.headerCalls).toBe(0);
     expect(http.sent).toHaveLength(1);
   });
 
@@ -369,15 +370,77 @@ describe('callBackend: circuit breaker', () => {
     expect(await store.get(CIRCUIT_KEY)).toBeUndefined();
   });
 
-  it('a policy retry is a new admission; one refused because the circuit opened meanwhile ends with the failure already seen', async () => {
+  it('a call is one admission and one record, whatever its retries: threshold 3 with 2 retries per call opens after 3 calls (9 sends)', async () => {
     const { ctx, http, breaker } = harness();
-    http.answer(503, 503);
+    const config = breakerOf({ failureThreshold: 3 });
+    const retryPolicy = RetryPolicy.parse({ maxRetries: 2 });
+    http.answer(...Array<number>(9).fill(503));
+    const outcomes = [];
+    for (let i = 0; i < 3; i++) outcomes.push(await call(ctx, { breaker: config, retryPolicy }));
+    expect(outcomes.map((o) => o.trace.attempts)).toEqual([3, 3, 3]);
+    expect(outcomes.map((o) => o.trace.circuit?.state)).toEqual(['CLOSED', 'CLOSED', 'OPEN']);
+    expect(breaker.admissions).toHaveLength(3);
+    expect(breaker.records).toEqual([true, true, true]);
+    expect((await call(ctx, { breaker: config, retryPolicy })).failure?.type).toBe('circuit_open');
+    expect(http.sent).toHaveLength(9);
+  });
+
+  it('a retry that succeeds is one successful call: the failures of its earlier attempts are not counted', async () => {
+    const { ctx, http, breaker, store } = harness();
+    http.answer(503, 503, 200);
     const out = await call(ctx, { breaker: breakerOf({ failureThreshold: 1 }), retryPolicy: RetryPolicy.parse({ maxRetries: 2 }) });
+    expect(out.failure).toBeUndefined();
+    expect(breaker.records).toEqual([false]);
+    expect(await store.get(CIRCUIT_KEY)).toBeUndefined();
+  });
+
+  it('no retry into a circuit another call opened meanwhile: the call ends with the failure already seen', async () => {
+    const { ctx, http, breaker, clock } = harness();
+    const config = breakerOf({ failureThreshold: 1 });
+    http.answer(503);
+    // While this call backs off, another call on the same circuit fails and opens it (this instance's cache learns it).
+    const sleep = clock.sleep.bind(clock);
+    clock.sleep = async (ms: number) => {
+      await breaker.record(CIRCUIT_KEY, { allowed: true, state: 'CLOSED' }, true, config);
+      return sleep(ms);
+    };
+    const out = await call(ctx, { breaker: config, retryPolicy: RetryPolicy.parse({ maxRetries: 2 }) });
     expect(out.failure).toEqual({ type: 'http_5xx', message: 'HTTP 503' });
-    expect(out.statusCode).toBe(503);
-    expect(out.trace).toMatchObject({ attempts: 1, statusCode: 503, circuit: { key: CIRCUIT_KEY, state: 'OPEN', transitions: ['CLOSED→OPEN'] } });
-    expect(breaker.admissions.map((a) => a.allowed)).toEqual([true, false]);
+    expect(out.trace.attempts).toBe(1);
     expect(http.sent).toHaveLength(1);
+  });
+
+  it('a half-open probe makes one attempt (no retries) under a lease of its timeout + 1 s', async () => {
+    const { ctx, http, clock, store } = harness();
+    const config = breakerOf({ failureThreshold: 1, cooldownMs: 1000 });
+    http.answer(503);
+    await call(ctx, { breaker: config });
+    clock.advance(1000);
+    http.answer(503, 200);
+    const leases: number[] = [];
+    const claim = store.claimProbe.bind(store);
+    store.claimProbe = (key, prober, leaseUntil, now) => {
+      leases.push(leaseUntil - now);
+      return claim(key, prober, leaseUntil, now);
+    };
+    const out = await call(ctx, { breaker: config, timeoutMs: 2000, retryPolicy: RetryPolicy.parse({ maxRetries: 3 }) });
+    expect(out.failure?.type).toBe('http_5xx');
+    expect(out.trace.attempts).toBe(1);
+    expect(out.trace.circuit?.transitions).toEqual(['OPEN→HALF_OPEN', 'HALF_OPEN→OPEN']);
+    expect(leases).toEqual([3000]);
+  });
+
+  it('a probe that sends nothing (no credential) gives the probe back: the next caller probes at once', async () => {
+    const { ctx, http, clock, store } = harness();
+    const config = breakerOf({ failureThreshold: 1, cooldownMs: 1000 });
+    http.answer(503);
+    await call(ctx, { breaker: config });
+    clock.advance(1000);
+    const out = await call(ctx, { breaker: config, auth: new FakeAuth({ fail: () => new CredentialUnavailableError('no secret') }) });
+    expect(out.failure?.type).toBe('auth');
+    expect(await store.get(CIRCUIT_KEY)).toMatchObject({ state: 'OPEN', retryAt: clock.now() });
+    http.answer(200);
+    expect((await call(ctx, { breaker: config })).trace.circuit).toMatchObject({ state: 'CLOSED', transitions: ['OPEN→HALF_OPEN', 'HALF_OPEN→CLOSED'] });
   });
 
   it('without a breaker config, the breaker is never asked', async () => {
@@ -450,27 +513,32 @@ describe('callBackend: retries and idempotency', () => {
   });
 });
 
-describe('callBackend: the run deadline', () => {
-  it('a deadline already passed: timeout, no send, no credential asked, no admission', async () => {
-    const { ctx, http, breaker } = harness({ deadlineAt: 0 });
+describe('callBackend: the call deadline (the run deadline less the finish reserve)', () => {
+  it('under 50 ms left: failure deadline at once, no send, no credential asked, no admission', async () => {
+    const { ctx, http, breaker } = harness({ deadlineAt: 49 });
     const auth = new FakeAuth();
     const out = await call(ctx, { auth, breaker: breakerOf() });
-    expect(out).toEqual({
-      failure: { type: 'timeout', message: 'the run deadline passed before the request could be sent' },
-      statusCode: null,
-      trace: { attempts: 0, statusCode: null, bodySha256: null, circuit: { key: CIRCUIT_KEY, state: 'CLOSED' } },
-    });
+    expect(out).toEqual({ failure: { type: 'deadline', message: "49 ms were left before the run's finish reserve; no request was sent" }, statusCode: null, trace: { attempts: 0, statusCode: null, bodySha256: null } });
     expect(http.sent).toHaveLength(0);
     expect(auth.headerCalls).toBe(0);
     expect(breaker.admissions).toHaveLength(0);
   });
 
-  it('each attempt is clipped to the time left', async () => {
+  it('the first attempt is clipped to the time left', async () => {
+    const { ctx, http } = harness({ deadlineAt: 600 });
+    http.answer(200);
+    await call(ctx, { timeoutMs: 5000 });
+    expect(http.sent.map((r) => r.timeoutMs)).toEqual([600]);
+  });
+
+  it('a retry starts only when its backoff and its whole timeout fit: 1000 ms attempts by 1500 → 2 sends, not 3', async () => {
     const { ctx, http } = harness({ deadlineAt: 1500, latencyMs: 400 });
-    http.answer(503, 200);
-    await call(ctx, { retryPolicy: RetryPolicy.parse({ maxRetries: 1 }) });
-    // 1500 left, then 1500 - 400 (first send) - 50 (backoff) = 1050.
-    expect(http.sent.map((r) => r.timeoutMs)).toEqual([1500, 1050]);
+    http.answer(503, 503, 200);
+    const out = await call(ctx, { timeoutMs: 1000, retryPolicy: RetryPolicy.parse({ maxRetries: 2 }) });
+    // t=400 503; backoff 50: 450 + 1000 ≤ 1500, retry with its whole 1000; t=850 503; backoff 100: 950 + 1000 > 1500, no retry.
+    expect(http.sent.map((r) => r.timeoutMs)).toEqual([1000, 1000]);
+    expect(out.failure?.type).toBe('http_5xx');
+    expect(http.pending).toBe(1);
   });
 
   it('no retry whose backoff would reach the deadline', async () => {
