@@ -6,6 +6,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { TokenEvent } from './connections/token-provider';
+import type { ExecutionResult } from './steps/types';
 import type { CircuitEvent } from './resilience/circuit-breaker';
 
 export const logger = new Logger({ serviceName: process.env['POWERTOOLS_SERVICE_NAME'] ?? 'ivrflow' });
@@ -43,5 +44,23 @@ export function reportTokenEvent(event: TokenEvent): void {
   } else {
     logger.error('access token refresh failed', { ...about, error: event.message, usingPreviousToken: event.usingPreviousToken });
     metrics.addMetric('TokenRefreshFailures', MetricUnit.Count, 1);
+  }
+}
+
+/**
+ * A store failure the caller of an execution did not see: its record could not be stored (the
+ * whole record, credentials already redacted, goes to the log so that nothing is lost), or its
+ * re-dial session could not be read or saved.
+ */
+export type StoreFailureEvent = { type: 'record_write_failed'; record: ExecutionResult; error: unknown } | { type: 'session_unavailable'; flowId: string; error: unknown };
+
+/** Logs and counts a {@link StoreFailureEvent}: one `record_write_failed` line with the record and `RecordWriteFailures`, or a warning. */
+export function reportStoreFailure(event: StoreFailureEvent): void {
+  const error = event.error instanceof Error ? `${event.error.name}: ${event.error.message}` : String(event.error);
+  if (event.type === 'record_write_failed') {
+    logger.error('record_write_failed', { event: 'record_write_failed', executionId: event.record.executionId, flowId: event.record.flowId, record: event.record, error });
+    metrics.addMetric('RecordWriteFailures', MetricUnit.Count, 1);
+  } else {
+    logger.warn('session store unavailable: the call runs without its saved session', { flowId: event.flowId, error });
   }
 }

@@ -9,10 +9,13 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { servicesFromEnv, type Services } from '../../shared/api/runtime';
 import { refreshTokens, type RefreshSummary } from '../../shared/connections/refresher';
 import { logger, metrics } from '../../shared/observability';
+import { checkScheduledEvent, type InvalidEventAnswer } from '../../shared/platforms/schedule';
 
 /** The handler over given services (the local server and tests inject theirs). */
 export function createTokenRefresherHandler(services: () => Services) {
-  return middy(async (): Promise<RefreshSummary> => {
+  return middy(async (event: unknown): Promise<RefreshSummary | InvalidEventAnswer> => {
+    const invalid = checkScheduledEvent(event, 'token-refresher');
+    if (invalid) return invalid;
     const { tokenRegistry, tokens } = services();
     const summary = await refreshTokens(tokenRegistry, tokens);
     logger.info('token refresh run', { ...summary });

@@ -10,6 +10,7 @@ import type { Context } from 'aws-lambda';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { servicesFromEnv, type Services } from '../../shared/api/runtime';
 import { logger, metrics } from '../../shared/observability';
+import { checkScheduledEvent, type InvalidEventAnswer } from '../../shared/platforms/schedule';
 
 /** Executions handled per run (the next run takes the rest). */
 const PER_RUN = 100;
@@ -18,7 +19,9 @@ const CONTINUATION_MARGIN_MS = 35_000;
 
 /** The handler over given services (the local server and tests inject theirs). */
 export function createWaitSweeperHandler(services: () => Services) {
-  return middy(async (_event: unknown, context: Context) => {
+  return middy(async (event: unknown, context: Context) => {
+    const invalid = checkScheduledEvent(event, 'wait-sweeper');
+    if (invalid) return invalid;
     // No new continuation starts when one more could outlive the function (a flow runs up to 30 s).
     const summary = await services().executionService.sweepWaits(PER_RUN, context.getRemainingTimeInMillis() - CONTINUATION_MARGIN_MS);
     if (summary.failed.length > 0) logger.warn('wait sweep failures', { failed: summary.failed });

@@ -2,7 +2,8 @@
  * webhook-callback Lambda: `POST /callbacks/{token}`, the result of an async backend that answered
  * 202 Accepted (shared/api/callback-service.ts). No API authorizer: the token and the Standard
  * Webhooks signature authenticate the sender. Answers 200 `{ status: "resumed" | "duplicate",
- * executionId }`, or 400, 401, 404, 410, 413 with `{ error: { code, message } }`.
+ * executionId }`, 202 `{ status: "accepted" }` (an early callback, kept until its execution
+ * suspends), or 400, 401, 404, 409, 410, 413 with `{ error: { code, message } }`.
  */
 import middy from '@middy/core';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -18,7 +19,8 @@ export function createWebhookCallbackHandler(services: () => Services) {
       const headers = event.headers ?? {};
       const answer = await services().callbackService.deliver(pathParam(event, 'token'), raw, headers);
       logger.info('callback delivered', { ...answer, webhookId: headers['webhook-id'] });
-      return json(200, answer);
+      // 202: kept for an execution that has not suspended yet (it continues as soon as it does).
+      return json(answer.status === 'accepted' ? 202 : 200, answer);
     },
   });
   return middy<ApiEvent, ApiResult>(routes)

@@ -13,7 +13,9 @@
  * out, is 410; otherwise the execution is claimed (one conditional write: of racing deliveries and
  * the timeout exactly one wins) and continued to its end or its next wait (200). Nothing changes
  * for a refused callback. A callback that arrives while its execution is still running towards the
- * wait (a backend that calls back before its 202 is handled) is 409, to be retried; if the
+ * wait (a backend that calls back before its 202 is handled) is verified and kept (the wait was
+ * registered before the request was sent), and the execution continues with it as soon as it
+ * suspends; only when it cannot be kept is it 409 `CALLBACK_NOT_READY`, to be retried; if the
  * continuation fails after the claim, the execution ends FAILED (`ENGINE_ERROR`) and a repeat of
  * the callback is acknowledged as a duplicate (it will not run again).
  */
@@ -41,8 +43,12 @@ export interface CallbackServiceProps {
 
 /** The answer to a delivered callback. */
 export interface CallbackAnswer {
-  /** `resumed`: this delivery continued the execution; `duplicate`: an earlier delivery of this callback did. */
-  status: 'resumed' | 'duplicate';
+  /**
+   * `resumed`: this delivery continued the execution; `accepted`: it came before the execution
+   * suspended and is kept (the execution continues with it as soon as it suspends); `duplicate`:
+   * an earlier delivery of this callback did either.
+   */
+  status: 'resumed' | 'accepted' | 'duplicate';
   executionId: string;
   /** The execution's status after this delivery (resumed only). */
   executionStatus?: string;
@@ -67,9 +73,10 @@ export class CallbackService {
     const parsed = parseCallbackToken(token);
     if (!parsed) throw unknown();
     const { executionId, waitId } = parsed;
+    const notReady = () => new ConflictError('CALLBACK_NOT_READY', 'the execution is still running and not yet waiting for this callback; retry in a moment');
     const view = await this.props.state.getWait(executionId, waitId);
     if (!view) throw unknown();
-    if (view.state === 'pending') throw new ConflictError('CALLBACK_NOT_READY', 'the execution is still running and not yet waiting for this callback; retry in a moment');
+    if (view.state === 'pending') throw notReady();
     if (view.connection !== undefined) await this.verify(view.connection, rawBody, headers);
     const payload = parseBody(rawBody);
 
@@ -79,6 +86,16 @@ export class CallbackService {
       return { status: 'duplicate', executionId };
     }
     if (this.props.clock.now() >= view.until) throw tooLate(view.until);
+    if (view.state === 'registered') {
+      // Before the execution suspended (a backend faster than its own 202): kept, and applied as soon as it suspends.
+      if (view.received) return { status: 'duplicate', executionId };
+      const early = await this.props.state.storeEarlyCallback(executionId, waitId, payload).catch(() => {
+        throw notReady();
+      });
+      if (early === 'stored') return { status: 'accepted', executionId };
+      if (early === 'duplicate') return { status: 'duplicate', executionId };
+      // It suspended meanwhile: resume it the usual way.
+    }
     const outcome = await this.props.executions.continueWait(executionId, { waitId, payload });
     if (outcome.resumed) return { status: 'resumed', executionId, executionStatus: outcome.result.status };
     if (outcome.settledBy === 'payload') return { status: 'duplicate', executionId };

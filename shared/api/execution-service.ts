@@ -5,16 +5,19 @@
  * `shared/flow/schema.ts`), and one write of the execution record at the end.
  */
 import { createHash } from 'node:crypto';
+import { stringify as stableStringify } from 'safe-stable-stringify';
 import * as z from 'zod';
+import { MIN_CALL_MS } from '../budgets';
 import type { Clock, Randomness } from '../clock';
-import { BadRequestError, ConflictError, NotFoundError, UnprocessableRequestError, VersionConflictError } from '../errors';
-import { resume, resultOf, rootVariables, runFlowWithVariables, sessionKeyOf, type ExecutorDeps, type WaitEvent } from '../executor/executor';
+import { BadRequestError, ConflictError, NotFoundError, StoreUnavailableError, UnprocessableRequestError, VersionConflictError } from '../errors';
+import { advance, resume, resultOf, rootVariables, sessionKeyOf, startExecution, type ExecutorDeps, type WaitEvent } from '../executor/executor';
 import { fitRecord } from '../executor/record';
-import type { Flow } from '../flow/schema';
+import { finishReserveOf, type Flow } from '../flow/schema';
 import type { HttpClient, HttpRequest } from '../http/client';
 import type { CircuitBreaker } from '../resilience/circuit-breaker';
 import type { ServiceContainer } from '../services';
-import type { FlowStore, StateStore, WaitClaim } from '../stores/ports';
+import type { FlowStore, IdempotencyRecord, SaveOutcome, StateStore, WaitClaim } from '../stores/ports';
+import { reportStoreFailure, type StoreFailureEvent } from '../observability';
 import type { ExecutionResult } from '../steps/types';
 import type { ExecutionSnapshot, Settled } from '../executor/snapshot';
 
@@ -57,7 +60,24 @@ export interface ExecutionServiceProps {
   idempotencyTtlSeconds?: number;
   /** Interval of polling a key another request is running, ms. @default 50 */
   idempotencyPollMs?: number;
+  /** Store failures a caller did not see (a record logged instead of stored). @default logs and metrics (`reportStoreFailure`) */
+  onStoreFailure?: (event: StoreFailureEvent) => void;
 }
+
+/** A planned synchronous run: what it runs, its id, its deadline (epoch ms) and whether it has called a backend yet. */
+interface RunPlan {
+  flow: Flow;
+  request: z.infer<typeof ExecutionRequestBody>;
+  executionId: string;
+  deadlineAt: number;
+  idempotency?: { scope: string; key: string };
+  progress: { backendCalled: boolean };
+}
+
+/** The longest a flow may run, ms (`deadlineMs` at most): what bounds reading a flow before its own deadline is known. */
+const MAX_FLOW_DEADLINE_MS = 30_000;
+/** Seconds an IN_PROGRESS key's lock outlives its request's deadline; past it, a repeat is answered IDEMPOTENCY_IN_DOUBT. */
+const IDEMPOTENCY_LOCK_MARGIN_SECONDS = 2;
 
 export class ExecutionService {
   private readonly executionTtlSeconds: number;
@@ -71,11 +91,18 @@ export class ExecutionService {
   }
 
   /**
-   * Runs the latest version of `flowId` with the request body.
+   * Runs the latest version of `flowId` with the request body, within the caller's deadline:
+   * min(flow `deadlineMs`, the body's `deadlineMs`), counted from the request's start, so reading
+   * the flow, the idempotency claim and the session are inside it. With the State table
+   * unreachable, a run that needs nothing stored before it starts (no `Idempotency-Key`, its flow
+   * cached) still runs and answers, its record going to the log (`record_write_failed`); one that
+   * does answers 503 `STATE_UNAVAILABLE` within the deadline.
    * @throws UnprocessableRequestError `INVALID_BODY` for a body of the wrong shape, or
    *   `IDEMPOTENCY_KEY_REUSED` when a key comes back with another body; BadRequestError for a
-   *   malformed key; NotFoundError for an unknown flow; ConflictError `IDEMPOTENCY_IN_PROGRESS` when
-   *   the first request with the key is still running at the deadline.
+   *   malformed key; NotFoundError for an unknown flow; ConflictError `WORKFLOW_NOT_DIRECTLY_EXECUTABLE`
+   *   for a flow of `flowType: Workflow` (run by WorkflowExecute only), `IDEMPOTENCY_IN_PROGRESS` when the first
+   *   request with the key is still running at the deadline, `IDEMPOTENCY_IN_DOUBT` when it stopped
+   *   without an answer (its side effects may have run: it is never run again); StoreUnavailableError (503)
    */
   async start(flowId: string, body: unknown, idempotencyKey?: string): Promise<ExecutionResult> {
     const parsed = ExecutionRequestBody.safeParse(body ?? {});
@@ -83,91 +110,153 @@ export class ExecutionService {
       const details = parsed.error.issues.map((i) => ({ code: i.code === 'unrecognized_keys' ? 'UNKNOWN_KEY' : 'INVALID_VALUE', path: i.path.join('.'), message: i.message }));
       throw new UnprocessableRequestError('INVALID_BODY', `invalid execution request: ${details[0]?.path || '(body)'}: ${details[0]?.message}`, details);
     }
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) throw new BadRequestError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1–255 printable ASCII characters');
     const request = parsed.data;
-    const flow = await this.props.flows.getFlow(flowId);
+    const { clock } = this.props;
+    const startedAt = clock.now();
+    // Before the flow is read its own deadline is unknown: the caller's limit, else the longest a flow may have.
+    const flow = await this.bounded(this.props.flows.getFlow(flowId), startedAt + (request.deadlineMs ?? MAX_FLOW_DEADLINE_MS), `reading flow '${flowId}'`);
     if (!flow) throw new NotFoundError(`flow '${flowId}' does not exist`);
-    if (idempotencyKey === undefined) return this.run(flow, request);
+    if (flow.flowType === 'Workflow') {
+      throw new ConflictError('WORKFLOW_NOT_DIRECTLY_EXECUTABLE', `flow '${flowId}' is a Workflow: it runs through a WorkflowExecute step, which checks that its workflow configuration is enabled (test it with ivrflow test)`);
+    }
+    const deadlineAt = startedAt + Math.min(flow.deadlineMs, request.deadlineMs ?? flow.deadlineMs);
+    const run: RunPlan = { flow, request, executionId: this.props.randomness.id(), deadlineAt, progress: { backendCalled: false } };
+    if (idempotencyKey === undefined) return this.run(run);
 
-    if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new BadRequestError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1–255 printable ASCII characters');
     // The deadline is how long this attempt may take, not what it asks: a retry with less time left is the same request.
+    // Key-sorted JSON (as Powertools' BasePersistenceLayer hashes payloads): key order never changes the hash.
     const requestHash = createHash('sha256')
-      .update(JSON.stringify([flowId, request.variables, request.contactId ?? null]))
+      .update(stableStringify([flowId, request.variables, request.contactId ?? null]) ?? '')
       .digest('hex');
-    const executionId = this.props.randomness.id();
-    const deadlineMs = Math.min(flow.deadlineMs, request.deadlineMs ?? flow.deadlineMs);
-    const lockExpiresAt = Math.ceil((this.props.clock.now() + deadlineMs) / 1000) + 5;
-    const claim = await this.props.state.claimIdempotencyKey(flowId, idempotencyKey, { status: 'IN_PROGRESS', requestHash, executionId, lockExpiresAt }, this.idempotencyTtlSeconds);
+    const idempotency = { scope: flowId, key: idempotencyKey };
+    const lockExpiresAt = Math.ceil(deadlineAt / 1000) + IDEMPOTENCY_LOCK_MARGIN_SECONDS;
+    const claim = await this.bounded(
+      this.props.state.claimIdempotencyKey(flowId, idempotencyKey, { status: 'IN_PROGRESS', requestHash, executionId: run.executionId, lockExpiresAt }, this.idempotencyTtlSeconds),
+      deadlineAt - finishReserveOf(flow),
+      'claiming the Idempotency-Key',
+      // A claim that lands after this request gave up ran nothing: free the key for the caller's retry.
+      (late) => void (late.claimed ? this.props.state.releaseIdempotencyKey(flowId, idempotencyKey).catch(() => undefined) : undefined),
+    );
     if (claim.claimed) {
-      const progress = { backendCalled: false };
       try {
-        return await this.run(flow, request, { executionId, idempotency: { scope: flowId, key: idempotencyKey }, progress });
+        return await this.run({ ...run, idempotency });
       } catch (err) {
         // Once a backend was called, the key is never released: a retry must not repeat side effects.
-        if (!progress.backendCalled) await this.props.state.releaseIdempotencyKey(flowId, idempotencyKey);
+        if (!run.progress.backendCalled) await this.props.state.releaseIdempotencyKey(flowId, idempotencyKey).catch(() => undefined);
         throw err;
       }
     }
     if (claim.record.requestHash !== requestHash) {
       throw new UnprocessableRequestError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
     }
-    return this.awaitFirst(flowId, idempotencyKey, claim.record.executionId, deadlineMs);
+    return this.awaitFirst(flowId, idempotencyKey, claim.record, deadlineAt);
   }
 
-  /** Waits for the request that holds the key to finish, then returns its result. */
-  private async awaitFirst(flowId: string, key: string, executionId: string, deadlineMs: number): Promise<ExecutionResult> {
-    const giveUpAt = this.props.clock.now() + deadlineMs + 1000;
-    for (;;) {
-      const record = await this.props.state.getIdempotencyRecord(flowId, key);
+  /**
+   * Waits for the request that holds the key to finish, then returns its result. A first request
+   * whose lock expired without an answer (its worker died, or its record could not be stored) is
+   * in doubt: its side effects may have run, so it is never run again.
+   */
+  private async awaitFirst(flowId: string, key: string, first: IdempotencyRecord, deadlineAt: number): Promise<ExecutionResult> {
+    const { clock, state } = this.props;
+    for (let record: IdempotencyRecord | undefined = first; ;) {
       if (record?.status === 'COMPLETED') {
-        const result = await this.props.state.getExecution(record.executionId);
+        const result = await this.bounded(state.getExecution(record.executionId), deadlineAt, 'reading the first answer');
         if (result) return result;
       }
-      if (!record || this.props.clock.now() >= giveUpAt) {
-        throw new ConflictError('IDEMPOTENCY_IN_PROGRESS', `the first request with this Idempotency-Key (execution ${executionId}) has not finished; retry later`);
+      const details = { executionId: first.executionId };
+      if (record?.status === 'IN_PROGRESS' && record.lockExpiresAt * 1000 <= clock.now()) {
+        throw new ConflictError(
+          'IDEMPOTENCY_IN_DOUBT',
+          `the first request with this Idempotency-Key (execution ${first.executionId}) stopped without an answer; it may have called its backends, so it is not run again (see GET /executions/${first.executionId})`,
+          { details },
+        );
       }
-      await this.props.clock.sleep(this.pollMs);
+      if (!record || clock.now() + this.pollMs >= deadlineAt) {
+        throw new ConflictError('IDEMPOTENCY_IN_PROGRESS', `the first request with this Idempotency-Key (execution ${first.executionId}) has not finished; retry later`, { details });
+      }
+      await clock.sleep(this.pollMs);
+      record = await this.bounded(state.getIdempotencyRecord(flowId, key), deadlineAt, 'reading the Idempotency-Key');
     }
   }
 
   /**
-   * Runs the flow, saves the session and writes the record (shrunk to fit, see {@link fitRecord}).
-   * When an engine fault stops it after a backend was called, a FAILED record (`ENGINE_ERROR`) is
-   * still written, completing the idempotency key, before the fault goes on to the edge (500).
+   * A store call that must end by `deadlineAt` (epoch ms). One that takes longer is not waited
+   * for: it goes on, `onLate` sees its value when it lands, and the caller gets StoreUnavailableError.
+   * @throws StoreUnavailableError, or what the call throws
    */
-  private async run(flow: Flow, request: z.infer<typeof ExecutionRequestBody>, options: { executionId?: string; idempotency?: { scope: string; key: string }; progress?: { backendCalled: boolean } } = {}): Promise<ExecutionResult> {
+  private async bounded<T>(work: Promise<T>, deadlineAt: number, what: string, onLate?: (value: T) => void): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = Symbol('late');
+    const timeout = new Promise<typeof late>((resolve) => (timer = setTimeout(() => resolve(late), Math.max(0, deadlineAt - this.props.clock.now()))));
+    try {
+      const first = await Promise.race([work, timeout]);
+      if (first !== late) return first;
+      void work.then(onLate, () => undefined);
+      throw new StoreUnavailableError(`the state store did not answer in time (${what})`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Runs a planned execution: the session restored, the flow advanced, and its one {@link finish}. */
+  private async run(plan: RunPlan): Promise<ExecutionResult> {
     const { clock, state } = this.props;
-    const progress = options.progress ?? { backendCalled: false };
-    const executionId = options.executionId ?? this.props.randomness.id();
-    const startedAt = clock.now();
+    const { flow, request, executionId, deadlineAt, progress } = plan;
     const http: HttpClient = {
       send: (req: HttpRequest) => {
         progress.backendCalled = true;
         return this.props.http.send(req);
       },
     };
+    const startedAt = clock.now();
     try {
       const variables: Record<string, unknown> = { ...request.variables, ...(request.contactId ? { contact_id: request.contactId } : {}) };
       const sessionKey = sessionKeyOf(flow, variables);
       if (flow.session && sessionKey) {
-        const restored = await state.getSession(flow.id, sessionKey, clock.now());
+        // A session that cannot be read now is a fresh call, not a failed one.
+        const restored = await this.bounded(state.getSession(flow.id, sessionKey, clock.now()), deadlineAt - finishReserveOf(flow), 'reading the session').catch((err: unknown) => {
+          this.report({ type: 'session_unavailable', flowId: flow.id, error: err });
+          return undefined;
+        });
         // Restored values fill in what this call did not send.
         for (const [k, v] of Object.entries(restored ?? {})) if (!Object.hasOwn(variables, k)) variables[k] = v;
       }
       const deps = this.executorDeps(http);
-      const { result, variables: finalVariables, snapshot } = await runFlowWithVariables(flow, { variables, executionId, ...(request.deadlineMs ? { deadlineMs: request.deadlineMs } : {}) }, deps);
-      if (snapshot.status === 'WAITING') {
-        // Suspended: the snapshot is stored whole (one conditional write) for whoever resumes it.
-        await state.saveSnapshot(snapshot, this.executionTtlSeconds, options.idempotency);
-        return result;
-      }
-      await this.saveSession(flow, sessionKey, finalVariables);
-      const record = fitRecord(result);
-      await state.putExecution(record, this.executionTtlSeconds, options.idempotency);
-      return record;
+      const snapshot = await advance(startExecution(flow, { variables, executionId, deadlineMs: Math.max(1, deadlineAt - clock.now()) }, deps), deps, { flows: [flow] });
+      return await this.finish(snapshot, { flow, sessionKey, deadlineAt, deps, ...(plan.idempotency ? { idempotency: plan.idempotency } : {}) });
     } catch (err) {
-      if (progress.backendCalled) await this.recordEngineFailure(flow, executionId, startedAt, options.idempotency);
+      if (progress.backendCalled && !(err instanceof StoreUnavailableError)) await this.recordEngineFailure(flow, executionId, startedAt, deadlineAt, plan.idempotency);
       throw err;
     }
+  }
+
+  /**
+   * The one end of a synchronous run (straight through, or to its first wait): a suspended
+   * execution's snapshot is stored whole for whoever resumes it; an ended one's session is saved
+   * and its record written (shrunk to fit, {@link fitRecord}), by the deadline. A record that cannot
+   * be stored in time goes to the log whole (`record_write_failed`, redacted) and is counted, and
+   * the caller still gets its answer; a wait that cannot be stored is 503 (nothing could resume it).
+   * @throws StoreUnavailableError when a WAITING snapshot cannot be stored
+   */
+  private async finish(snapshot: ExecutionSnapshot, end: { flow: Flow; sessionKey: string | undefined; deadlineAt: number; deps: ExecutorDeps; idempotency?: { scope: string; key: string } }): Promise<ExecutionResult> {
+    const { state, clock } = this.props;
+    // A run that ended at its deadline still gets a short write.
+    const writeBy = Math.max(end.deadlineAt, clock.now() + MIN_CALL_MS);
+    try {
+      snapshot = await this.storeWaits(snapshot, end.deps, (s) => this.bounded(state.saveSnapshot(s, this.executionTtlSeconds, end.idempotency), writeBy, 'storing the waiting execution'));
+    } catch (err) {
+      this.report({ type: 'record_write_failed', record: resultOf(snapshot, clock.now()), error: err });
+      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('the waiting execution could not be stored', { cause: err });
+    }
+    if (snapshot.status === 'WAITING') return resultOf(snapshot, clock.now());
+    const record = fitRecord(resultOf(snapshot, clock.now()));
+    await this.bounded(this.saveSession(end.flow, end.sessionKey, rootVariables(snapshot)), writeBy, 'saving the session').catch((err: unknown) => this.report({ type: 'session_unavailable', flowId: end.flow.id, error: err }));
+    await this.bounded(state.putExecution(record, this.executionTtlSeconds, end.idempotency), writeBy, 'writing the execution record', () => undefined).catch((err: unknown) =>
+      this.report({ type: 'record_write_failed', record, error: err }),
+    );
+    return record;
   }
 
   private executorDeps(http: HttpClient): ExecutorDeps {
@@ -179,6 +268,29 @@ export class ExecutionService {
       ...(this.props.circuits ? { circuits: this.props.circuits } : {}),
       ...(this.props.services ? { services: this.props.services } : {}),
     };
+  }
+
+  /**
+   * Stores a suspended execution with `save`; when its callback came before it suspended (the
+   * store returns the payload instead), resumes it with that payload at once, and again for each
+   * next wait. @returns the snapshot, stored if WAITING; an ended one is not stored yet
+   */
+  private async storeWaits(snapshot: ExecutionSnapshot, deps: ExecutorDeps, save: (snapshot: ExecutionSnapshot) => Promise<SaveOutcome>): Promise<ExecutionSnapshot> {
+    while (snapshot.status === 'WAITING' && snapshot.wait) {
+      const { earlyCallback } = await save(snapshot);
+      if (!earlyCallback) break;
+      snapshot = await resume(snapshot, { waitId: snapshot.wait.waitId, payload: earlyCallback.payload }, deps);
+    }
+    return snapshot;
+  }
+
+  /** Reports a store failure the caller did not see (logs and metrics; never throws). */
+  private report(event: StoreFailureEvent): void {
+    try {
+      (this.props.onStoreFailure ?? reportStoreFailure)(event);
+    } catch {
+      // A faulty listener must not change an answer.
+    }
   }
 
   /**
@@ -200,9 +312,12 @@ export class ExecutionService {
     }
     const claimedRev = claim.snapshot.rev;
     try {
-      const snapshot = await resume(claim.snapshot, event, this.executorDeps(this.props.http));
-      await state.saveSnapshot(snapshot, this.executionTtlSeconds);
-      if (snapshot.status !== 'WAITING') await this.saveSessionAfterWait(snapshot);
+      const deps = this.executorDeps(this.props.http);
+      const snapshot = await this.storeWaits(await resume(claim.snapshot, event, deps), deps, (s) => state.saveSnapshot(s, this.executionTtlSeconds));
+      if (snapshot.status !== 'WAITING') {
+        await state.saveSnapshot(snapshot, this.executionTtlSeconds);
+        await this.saveSessionAfterWait(snapshot);
+      }
       return { resumed: true, result: resultOf(snapshot, clock.now()) };
     } catch (err) {
       // Never left RUNNING: the claimed execution ends FAILED (unless another worker changed it), and the fault goes on.
@@ -301,8 +416,13 @@ export class ExecutionService {
     return summary;
   }
 
-  /** Best effort: a FAILED record for an execution an engine fault stopped after its side effects ran. */
-  private async recordEngineFailure(flow: Flow, executionId: string, startedAt: number, idempotency?: { scope: string; key: string }): Promise<void> {
+  /**
+   * A FAILED record (`ENGINE_ERROR`) for an execution an engine fault stopped after its side
+   * effects ran, completing its idempotency key: tried again while the deadline allows, else logged
+   * whole (`record_write_failed`).
+   */
+  private async recordEngineFailure(flow: Flow, executionId: string, startedAt: number, deadlineAt: number, idempotency?: { scope: string; key: string }): Promise<void> {
+    const { clock, state } = this.props;
     const result: ExecutionResult = {
       executionId,
       flowId: flow.id,
@@ -313,9 +433,18 @@ export class ExecutionService {
       trace: [],
       error: { code: 'ENGINE_ERROR', message: 'the execution stopped on an internal error after calling a backend; see the logs' },
       startedAt: new Date(startedAt).toISOString(),
-      durationMs: this.props.clock.now() - startedAt,
+      durationMs: clock.now() - startedAt,
     };
-    await this.props.state.putExecution(result, this.executionTtlSeconds, idempotency).catch(() => undefined);
+    let error: unknown;
+    for (let attempt = 0; attempt < 2 && (attempt === 0 || clock.now() + MIN_CALL_MS <= deadlineAt); attempt++) {
+      try {
+        await this.bounded(state.putExecution(result, this.executionTtlSeconds, idempotency), Math.max(deadlineAt, clock.now() + MIN_CALL_MS), 'writing the failure record');
+        return;
+      } catch (err) {
+        error = err;
+      }
+    }
+    this.report({ type: 'record_write_failed', record: result, error });
   }
 
   /**

@@ -135,9 +135,17 @@ export function errorResult(err: unknown, requestId: string): ApiResult {
   return json(500, { error: { code: 'INTERNAL_ERROR', message: `internal error; request id ${requestId}` } });
 }
 
-/** Dispatches on `event.routeKey`; an unknown route is a 404. */
+/**
+ * Dispatches on `event.routeKey`; an unknown route is a 404, and an event that is not an API
+ * Gateway HTTP API (payload 2.0) event (e.g. a direct invocation with another payload) is a 400
+ * `INVALID_EVENT`, never a 500.
+ */
 export function router(routes: Record<string, RouteHandler>): (event: ApiEvent) => Promise<ApiResult> {
   return async (event) => {
+    const shape = event as unknown as Record<string, unknown> | null;
+    if (typeof shape !== 'object' || shape === null || typeof shape['routeKey'] !== 'string' || typeof shape['requestContext'] !== 'object' || shape['requestContext'] === null) {
+      return json(400, { error: { code: 'INVALID_EVENT', message: 'not an API Gateway HTTP API event (payload format 2.0): routeKey and requestContext are required' } });
+    }
     const route = routes[event.routeKey];
     if (!route) return json(404, { error: { code: 'NO_ROUTE', message: `no route for ${event.routeKey}` } });
     return route(event);

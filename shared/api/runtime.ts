@@ -24,7 +24,7 @@ import { DynamoCircuitStore } from '../stores/dynamodb/circuit-store';
 import { reportCircuitEvent, reportTokenEvent } from '../observability';
 import { CircuitBreaker, type CircuitEvent } from '../resilience/circuit-breaker';
 import { circuitsService, clockService, httpService, ServiceContainer } from '../services';
-import { callbackEndpointService } from '../callbacks/callback-token';
+import { callbackEndpointService, waitRegistryService } from '../callbacks/callback-token';
 import { AgentEventService, agentEventsService } from '../agents/agent-events';
 import { DynamoAgentEventStore } from '../stores/dynamodb/agent-event-store';
 import { DynamoWorkflowConfigurationStore } from '../stores/dynamodb/workflow-configuration-store';
@@ -121,7 +121,8 @@ export function createServices(config: ServiceConfig, overrides: ServiceOverride
     .provide(secretNamesService, names)
     .provide(tokenProviderService, tokens)
     .provide(connectionsService, connections)
-    .provide(callbackEndpointService, { baseUrl: config.publicUrl });
+    .provide(callbackEndpointService, { baseUrl: config.publicUrl })
+    .provide(waitRegistryService, { register: (executionId, waitId, wait) => state.registerWait(executionId, waitId, wait) });
   const agentEventService = new AgentEventService({ store: new DynamoAgentEventStore({ tableName: config.stateTable, client }), clock });
   const workflowConfigurations = new DynamoWorkflowConfigurationStore({ tableName: config.definitionsTable, client });
   stepServices.provide(agentEventsService, agentEventService).provide(workflowConfigurationsService, new CachedReader((id) => workflowConfigurations.get(id), clock, config.flowCacheTtlMs));

@@ -39,3 +39,16 @@ export function parseCallbackToken(token: string): { executionId: string; waitId
   if (!/^[\x21-\x7e]{1,256}$/.test(executionId)) return undefined;
   return { executionId, waitId: waitIdOf(token) };
 }
+
+/**
+ * Where an async step registers its wait before it sends its request (the wait's id, deadline and
+ * signing connection), so a callback that comes before the execution suspends is kept and applied
+ * as soon as it does (docs/architecture.md, "Async backends and webhooks").
+ */
+export interface WaitRegistry {
+  /** @throws when the wait cannot be registered (the step goes on: such a callback is then asked to retry) */
+  register(executionId: string, waitId: string, wait: { until: number; connection?: string }): Promise<void>;
+}
+
+/** The wait registry. Default: none (an in-process run, where no callback can come early); the functions provide the State table's. */
+export const waitRegistryService = defineService<WaitRegistry>('waitRegistry', () => ({ register: () => Promise.resolve() }));

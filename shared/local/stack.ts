@@ -108,8 +108,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     services,
     config,
     secretsEndpoint,
-    refreshTokens: () => refresher({}, lambdaContext('token-refresher', randomUUID())),
-    sweepWaits: () => sweeper({}, lambdaContext('wait-sweeper', randomUUID(), 60_000)),
+    // An empty event is a schedule's: the answer is the run's summary.
+    refreshTokens: async () => (await refresher({}, lambdaContext('token-refresher', randomUUID()))) as RefreshSummary,
+    sweepWaits: async () => (await sweeper({}, lambdaContext('wait-sweeper', randomUUID(), 60_000))) as SweepSummary,
     close: async () => {
       await api.close();
       secretsManager.destroy();

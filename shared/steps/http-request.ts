@@ -25,7 +25,8 @@
  * OnTimeout (`http_error.type` `timeout`). Any other answer is handled synchronously, as without `async`.
  */
 import * as z from 'zod';
-import { callbackEndpointService, newCallback } from '../callbacks/callback-token';
+import { MIN_CALL_MS } from '../budgets';
+import { callbackEndpointService, newCallback, waitRegistryService } from '../callbacks/callback-token';
 import { connectionAuth, connectionsService, oauth2Auth, secretNamesService, secretStoreService } from '../connections/auth';
 import { ConnectionName, connectionHosts, type Connection } from '../connections/connection';
 import { normalizeScopes } from '../connections/oauth2';
@@ -270,6 +271,29 @@ function failure(config: HttpRequestConfig, ctx: StepContext, type: FailureType,
   };
 }
 
+/** The longest a wait's registration may hold its call, ms (registering is best effort: a callback that finds none is asked to retry). */
+const REGISTER_WAIT_MS = 300;
+
+/**
+ * Registers the wait before the request is sent, so a backend that calls back before its 202 is
+ * handled finds it; never fails the step (a wait that is not registered only makes such a callback retry).
+ */
+async function registerWait(ctx: StepContext, waitId: string, until: number, connection: string | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, Math.min(REGISTER_WAIT_MS, ctx.callDeadlineAt - ctx.clock.now() - MIN_CALL_MS)))));
+  try {
+    await Promise.race([
+      ctx.services
+        .get(waitRegistryService)
+        .register(ctx.rootExecutionId, waitId, { until, ...(connection ? { connection } : {}) })
+        .catch(() => undefined),
+      gaveUp,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What the call that suspended an async step answered, kept for the trace entry written when the step ends. */
 type SuspendedCall = CallOutcome['trace'];
 
@@ -277,7 +301,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
   type: 'HTTPRequest',
   configSchema: HttpRequestConfig,
   branches: HTTP_BRANCHES,
-  services: [httpService, circuitsService, stepMetricsService, callbackEndpointService],
+  services: [httpService, circuitsService, stepMetricsService, callbackEndpointService, waitRegistryService],
   analyze(c) {
     const credentials = credentialTemplates(c);
     const templates = [
@@ -333,10 +357,11 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       throw err;
     }
 
+    const connection = config.authentication && 'connection' in config.authentication ? config.authentication.connection : undefined;
+    if (callback && config.async) await registerWait(ctx, callback.waitId, ctx.clock.now() + config.timeout + config.async.maxWaitMs, connection);
     const call = await callBackend(ctx, { request, timeoutMs: config.timeout, retryPolicy: config.retryPolicy ?? RetryPolicy.parse({}), ...(config.circuitBreaker ? { breaker: config.circuitBreaker } : {}), ...(auth ? { auth } : {}) });
     if (callback && config.async && call.statusCode === 202 && !call.failure) {
       // Accepted: the result comes to the callback URL; the execution waits for it (or its timeout).
-      const connection = config.authentication && 'connection' in config.authentication ? config.authentication.connection : undefined;
       const state: SuspendedCall = call.trace;
       return { suspend: { waitId: callback.waitId, until: ctx.clock.now() + config.async.maxWaitMs, onTimeout: 'OnTimeout', callback: connection ? { connection } : {}, state: { ...state } } };
     }

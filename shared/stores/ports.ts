@@ -57,7 +57,7 @@ export interface IdempotencyRecord {
   status: 'IN_PROGRESS' | 'COMPLETED';
   requestHash: string;
   executionId: string;
-  /** Epoch seconds after which the claim of an IN_PROGRESS key may be taken over (its runner died). */
+  /** Epoch seconds after which an IN_PROGRESS key whose runner gave no answer is in doubt (a repeat gets 409 IDEMPOTENCY_IN_DOUBT). */
   lockExpiresAt: number;
 }
 
@@ -78,10 +78,18 @@ export type WaitClaim =
 
 /**
  * One wait of an execution: still waiting (until its deadline, epoch ms), settled (claimed or
- * done) by a payload or its timeout, or pending: the execution is running and does not know the
- * wait yet (it may be about to store it).
+ * done) by a payload or its timeout, registered (its request was about to be sent; the execution
+ * has not suspended on it yet), or pending: the execution is running and has no such wait registered.
  */
-export type WaitView = { state: 'waiting'; until: number; connection?: string } | { state: 'settled'; by: Settled['by']; connection?: string } | { state: 'pending' };
+export type WaitView =
+  | { state: 'waiting'; until: number; connection?: string }
+  | { state: 'settled'; by: Settled['by']; connection?: string }
+  /** Registered before its request was sent, not yet waited on: `received` once an early callback's payload is stored. */
+  | { state: 'registered'; until: number; connection?: string; received: boolean }
+  | { state: 'pending' };
+
+/** What {@link StateStore.saveSnapshot} did: stored it, or (a WAITING one) found that its callback had already come. */
+export type SaveOutcome = { earlyCallback?: { payload: unknown } };
 
 /** A wait past its deadline, for the wait-sweeper. */
 export interface DueWait {
@@ -102,9 +110,18 @@ export interface StateStore {
    * not exist yet, a later one only if the stored revision is still `snapshot.rev`; then sets
    * `snapshot.rev` to the stored revision. A final snapshot is stored as the record (`result`,
    * shrunk to fit), a suspended one whole. With `idempotency`, the key is completed in the same write.
+   * A WAITING one whose callback already came (stored by {@link StateStore.storeEarlyCallback}) is not
+   * stored: its payload is returned, for the caller to resume with at once.
    * @throws VersionConflictError when another worker changed the execution first
    */
-  saveSnapshot(snapshot: ExecutionSnapshot, ttlSeconds: number, idempotency?: { scope: string; key: string }): Promise<void>;
+  saveSnapshot(snapshot: ExecutionSnapshot, ttlSeconds: number, idempotency?: { scope: string; key: string }): Promise<SaveOutcome>;
+  /** Registers a wait before its request is sent (its deadline at the latest, and the connection that signs its callback), so an early callback can be kept. */
+  registerWait(executionId: string, waitId: string, wait: { until: number; connection?: string }): Promise<void>;
+  /**
+   * Keeps the payload of a callback that came before its execution suspended on the wait.
+   * @returns `stored`; `duplicate` when one was stored already; `waiting` when the execution is now waiting on it (resume it instead)
+   */
+  storeEarlyCallback(executionId: string, waitId: string, payload: unknown): Promise<'stored' | 'duplicate' | 'waiting'>;
   /** The stored snapshot of an execution that has not ended (undefined once it ended, or when unknown). */
   getSnapshot(executionId: string): Promise<ExecutionSnapshot | undefined>;
   /**
@@ -123,9 +140,9 @@ export interface StateStore {
   /** Removes a wait from that list (the sweeper, once it is settled). */
   forgetDueWait(key: string): Promise<void>;
   /**
-   * Claims an idempotency key with a conditional write. Exactly one concurrent caller gets
-   * `claimed: true`; the others get the current record. An IN_PROGRESS claim whose lock expired
-   * can be claimed again.
+   * Claims an idempotency key with one conditional write. Exactly one concurrent caller gets
+   * `claimed: true`; the others get the current record, from the failed write itself. An
+   * IN_PROGRESS claim whose lock expired is never claimed again (its side effects may have run).
    */
   claimIdempotencyKey(scope: string, key: string, record: IdempotencyRecord, ttlSeconds: number): Promise<{ claimed: true } | { claimed: false; record: IdempotencyRecord }>;
   getIdempotencyRecord(scope: string, key: string): Promise<IdempotencyRecord | undefined>;

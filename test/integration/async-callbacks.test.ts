@@ -67,6 +67,16 @@ async function startBackend(): Promise<Backend> {
       }
       if (body.callback_url) callbackUrls.set(body.execution ?? '', [...(callbackUrls.get(body.execution ?? '') ?? []), body.callback_url]);
       if (body.mode === 'sync') return reply(200, { result: `now-${body.value}` });
+      if (body.mode === 'early') {
+        // Calls back before it answers its own 202 (the execution has not suspended yet), twice.
+        void signedPost(body.callback_url!, { result: body.value })
+          .then(async (first) => [first, await signedPost(body.callback_url!, { result: 'second-delivery' })])
+          .then((replies) => {
+            early.push(...replies.map((r) => `${r.status} ${r.body.status}`));
+            reply(202, { status: 'pending' });
+          });
+        return;
+      }
       if (body.mode === 'fail') return reply(500, { error: 'down' });
       if (body.mode === 'auto') {
         const t = setTimeout(() => {
@@ -96,6 +106,9 @@ interface Reply {
   status: number;
   body: { status?: string; executionId?: string; executionStatus?: string; error?: { code: string; message: string } };
 }
+
+/** What the `early` backend's callbacks were answered (status and body status). */
+const early: string[] = [];
 
 /** POSTs a callback signed as Standard Webhooks describes, or with the changes a test asks for. */
 async function signedPost(url: string, payload: unknown, options: { secret?: string; id?: string; at?: Date; omit?: string[]; tamper?: (text: string) => string; raw?: string } = {}): Promise<Reply> {
@@ -201,6 +214,33 @@ describe('202 → WAITING → callback → the flow continues', () => {
     expect(done.body.trace[0]).toMatchObject({ statusCode: 202, attempts: 1 });
     expect(waited).toBeLessThan(4000);
     expect(backend.deliveries).toEqual([200]);
+  });
+
+  it('a callback before the execution suspended (a backend faster than its own 202) is kept (202 accepted), never 404: the execution continues with it at once', async () => {
+    const done = await start('async-job', { mode: 'early', value: 'quick' });
+    expect(early).toEqual(['202 accepted', '200 duplicate']);
+    // The caller never sees WAITING: the stored callback is applied when the execution suspends.
+    expect(done).toMatchObject({ status: 'SUCCEEDED', branch: 'Done', variables: { result: 'quick' } });
+    expect(done.trace.map((t) => `${t.stepId}:${t.branch}`)).toEqual(['submit:OnSuccess', 'after:Default', 'done:Done']);
+    expect(backend.after).toContain('quick');
+    expect(backend.after).not.toContain('second-delivery');
+    // A later delivery of the same callback is acknowledged and changes nothing.
+    expect(await signedPost(callbackUrl(done.executionId), { result: 'late' })).toMatchObject({ status: 200, body: { status: 'duplicate' } });
+    expect((await call('GET', `/executions/${done.executionId}`)).body).toMatchObject({ status: 'SUCCEEDED', variables: { result: 'quick' } });
+  });
+
+  it('an early callback is verified like any other: a bad signature is 401 and nothing is kept', async () => {
+    const started = await start('async-job', { mode: 'manual', value: 'm' });
+    const url = callbackUrl(started.executionId);
+    const token = url.slice(url.lastIndexOf('/') + 1);
+    // A second registered wait of a running execution, as the step registers it before sending its request.
+    const store = new DynamoStateStore({ tableName: stack.config.stateTable, client: (stack as LocalStack & { client: DynamoDBClient }).client, now: () => clock.now() });
+    const otherToken = `${token.slice(0, token.lastIndexOf('.') + 1)}${'C'.repeat(43)}`;
+    const other = parseCallbackToken(otherToken)!;
+    await store.registerWait(started.executionId, other.waitId, { until: clock.now() + 60_000, connection: 'jobs' });
+    const otherUrl = `${url.slice(0, url.lastIndexOf('/') + 1)}${otherToken}`;
+    expect(await signedPost(otherUrl, { result: 'x' }, { secret: OTHER_SECRET })).toMatchObject({ status: 401 });
+    expect(await store.getWait(started.executionId, other.waitId)).toMatchObject({ state: 'registered', received: false });
   });
 
   it('a backend that answers 200 at once: no wait, the flow runs through', async () => {

@@ -4,7 +4,8 @@
  * written, and an idempotency key whose execution called a backend is never released.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { logger } from '../../shared/observability';
 import { api, startTestStack } from '../support/local';
 import { startScriptedServer, type ScriptedServer } from '../support/scripted-server';
 
@@ -99,13 +100,22 @@ describe('records and idempotency keys', () => {
     expect(backend.requests.length - before).toBe(1);
   });
 
-  it('an engine fault after the backend was called: 500, but the key is kept and completed with a FAILED record, never run again', async () => {
+  it('a record write that fails after the backend was called: the caller still gets its answer, the record goes to the log whole, and the key is never run again', async () => {
     const before = backend.requests.length;
+    const logged = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
     failNextRecordWrite = true;
-    const first = await api(base, 'POST', '/flows/big-trace/executions', { variables: { base: backend.url } }, { 'Idempotency-Key': 'order-2' });
-    expect(first).toMatchObject({ status: 500, body: { error: { code: 'INTERNAL_ERROR' } } });
-    const retry = await api(base, 'POST', '/flows/big-trace/executions', { variables: { base: backend.url } }, { 'Idempotency-Key': 'order-2' });
-    expect(retry).toMatchObject({ status: 200, body: { status: 'FAILED', branch: 'EngineError', error: { code: 'ENGINE_ERROR' } } });
+    const call = () => api(base, 'POST', '/flows/big-trace/executions', { variables: { base: backend.url }, deadlineMs: 1000 }, { 'Idempotency-Key': 'order-2' });
+    const first = await call();
+    expect(first).toMatchObject({ status: 200, body: { status: 'SUCCEEDED', branch: 'Done' } });
+    const line = logged.mock.calls.find(([message]) => message === 'record_write_failed');
+    expect(line?.[1]).toMatchObject({ event: 'record_write_failed', executionId: first.body.executionId, record: { executionId: first.body.executionId, status: 'SUCCEEDED' } });
+    logged.mockRestore();
+    // The key could not be completed: a repeat waits for the first answer, then (its lock expired) is told the first is in doubt.
+    const waiting = await call();
+    expect(waiting).toMatchObject({ status: 409, body: { error: { code: 'IDEMPOTENCY_IN_PROGRESS', details: { executionId: first.body.executionId } } } });
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    const doubt = await call();
+    expect(doubt).toMatchObject({ status: 409, body: { error: { code: 'IDEMPOTENCY_IN_DOUBT', details: { executionId: first.body.executionId } } } });
     expect(backend.requests.length - before).toBe(1);
-  });
+  }, 15_000);
 });

@@ -8,6 +8,8 @@
  * deadline for the wait-sweeper, written with the WAITING snapshot and removed by the sweeper once
  * past its deadline and settled; an execution item is never in an index, as conditional writes on
  * indexed items race in DynamoDB Local),
+ * `EXEC#<id>` / `WAIT#<waitId>` (a wait registered before its request was sent, with its deadline, its
+ * connection and, once an early callback came, its `payload`),
  * `IDEMP#<scope>#<key>` (idempotency key),
  * `SESSION#<flowId>#<sha256(session key)>` (re-dial session; the caller's number is not stored in
  * clear). Reads of expired items treat them as absent, since DynamoDB deletes expired items lazily.
@@ -21,7 +23,7 @@ import { VersionConflictError } from '../../errors';
 import { fitRecord } from '../../executor/record';
 import { parseSnapshot, resultOf, type ExecutionSnapshot, type Settled } from '../../executor/snapshot';
 import type { ExecutionResult } from '../../steps/types';
-import type { DueWait, IdempotencyRecord, StateStore, WaitClaim, WaitView } from '../ports';
+import type { DueWait, IdempotencyRecord, SaveOutcome, StateStore, WaitClaim, WaitView } from '../ports';
 import { documentClient } from './flow-store';
 
 export interface DynamoStateStoreProps {
@@ -33,6 +35,8 @@ export interface DynamoStateStoreProps {
 }
 
 const execKey = (id: string) => ({ pk: `EXEC#${id}`, sk: 'EXEC' });
+/** A wait registered before its request was sent, beside its execution (where an early callback's payload is kept). */
+const waitKey = (id: string, waitId: string) => ({ pk: `EXEC#${id}`, sk: `WAIT#${waitId}` });
 const idempKey = (scope: string, key: string) => ({ pk: `IDEMP#${scope}#${key}`, sk: 'IDEMP' });
 /** The partition listing waits by deadline for the sweeper (its sort key: deadline in epoch ms, 15 digits, then the execution and wait). */
 const DUE_WAITS = 'DUEWAITS';
@@ -94,7 +98,7 @@ export class DynamoStateStore implements StateStore {
     return typeof text === 'string' ? parseSnapshot(JSON.parse(text)) : undefined;
   }
 
-  async saveSnapshot(snapshot: ExecutionSnapshot, ttlSeconds: number, idempotency?: { scope: string; key: string }): Promise<void> {
+  async saveSnapshot(snapshot: ExecutionSnapshot, ttlSeconds: number, idempotency?: { scope: string; key: string }): Promise<SaveOutcome> {
     const rev = snapshot.rev + 1;
     const item = {
       ...execKey(snapshot.executionId),
@@ -117,29 +121,74 @@ export class DynamoStateStore implements StateStore {
       ConditionExpression: snapshot.rev === 0 ? 'attribute_not_exists(pk)' : 'rev = :rev',
       ...(snapshot.rev === 0 ? {} : { ExpressionAttributeValues: { ':rev': snapshot.rev } }),
     };
-    // A wait is also listed for the sweeper, by deadline, in the same request.
-    const listed =
-      snapshot.status === 'WAITING' && snapshot.wait
-        ? [
-            {
-              Put: {
-                TableName: this.table,
-                Item: { pk: DUE_WAITS, sk: dueWaitKey(snapshot.wait.until, snapshot.executionId, snapshot.wait.waitId), executionId: snapshot.executionId, waitId: snapshot.wait.waitId, expiresAt: item.expiresAt },
-              },
-            },
-          ]
-        : [];
+    // A wait is also listed for the sweeper, by deadline, in the same request; and it is stored
+    // only if no callback came for it early (else the caller continues with that payload at once).
+    const wait = snapshot.status === 'WAITING' ? snapshot.wait : undefined;
+    const waiting = wait
+      ? [
+          { Put: { TableName: this.table, Item: { pk: DUE_WAITS, sk: dueWaitKey(wait.until, snapshot.executionId, wait.waitId), executionId: snapshot.executionId, waitId: wait.waitId, expiresAt: item.expiresAt } } },
+          { ConditionCheck: { TableName: this.table, Key: waitKey(snapshot.executionId, wait.waitId), ConditionExpression: 'attribute_not_exists(payload)' } },
+        ]
+      : [];
     try {
-      const others = [...listed, ...(idempotency ? [this.completeKey(idempotency)] : [])];
+      const others = [...waiting, ...(idempotency ? [this.completeKey(idempotency)] : [])];
       if (others.length > 0) await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...others] }));
       else await this.doc.send(new PutCommand(put));
     } catch (err) {
+      // The wait's condition (third item) failed: its callback came before the execution suspended.
+      if (wait && err instanceof TransactionCanceledException && err.CancellationReasons?.[2]?.Code === 'ConditionalCheckFailed') {
+        const early = await this.doc.send(new GetCommand({ TableName: this.table, Key: waitKey(snapshot.executionId, wait.waitId), ConsistentRead: true }));
+        return { earlyCallback: { payload: JSON.parse(early.Item?.['payload'] as string) as unknown } };
+      }
       if (err instanceof ConditionalCheckFailedException || err instanceof TransactionCanceledException) {
         throw new VersionConflictError(`execution ${snapshot.executionId} was changed by another worker (expected revision ${snapshot.rev})`, { executionId: snapshot.executionId }, { cause: err });
       }
       throw err;
     }
     snapshot.rev = rev;
+    return {};
+  }
+
+  async registerWait(executionId: string, waitId: string, wait: { until: number; connection?: string }): Promise<void> {
+    const expiresAt = Math.ceil(wait.until / 1000) + 24 * 3600;
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...waitKey(executionId, waitId), until: wait.until, ...(wait.connection ? { waitConnection: wait.connection } : {}), expiresAt } }));
+  }
+
+  async storeEarlyCallback(executionId: string, waitId: string, payload: unknown): Promise<'stored' | 'duplicate' | 'waiting'> {
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            // Not (yet) waiting on this wait: once it is, the callback resumes it the usual way.
+            {
+              ConditionCheck: {
+                TableName: this.table,
+                Key: execKey(executionId),
+                ConditionExpression: 'attribute_not_exists(pk) OR #s <> :waiting OR waitId <> :wait',
+                ExpressionAttributeNames: { '#s': 'status' },
+                ExpressionAttributeValues: { ':waiting': 'WAITING', ':wait': waitId },
+              },
+            },
+            {
+              Update: {
+                TableName: this.table,
+                Key: waitKey(executionId, waitId),
+                UpdateExpression: 'SET payload = :payload, receivedAt = :now',
+                ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(payload)',
+                ExpressionAttributeValues: { ':payload': JSON.stringify(payload), ':now': this.now() },
+              },
+            },
+          ],
+        }),
+      );
+      return 'stored';
+    } catch (err) {
+      if (!(err instanceof TransactionCanceledException)) throw err;
+      const [exec, waitItem] = (err.CancellationReasons ?? []).map((r) => r.Code);
+      if (exec === 'ConditionalCheckFailed') return 'waiting';
+      if (waitItem === 'ConditionalCheckFailed') return 'duplicate';
+      throw err;
+    }
   }
 
   async claimWait(executionId: string, waitId: string, by: Settled['by']): Promise<WaitClaim> {
@@ -179,17 +228,18 @@ export class DynamoStateStore implements StateStore {
   }
 
   async getWait(executionId: string, waitId: string): Promise<WaitView | undefined> {
-    const out = await this.doc.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: execKey(executionId),
-        ConsistentRead: true,
-        ProjectionExpression: '#s, waitId, waitUntil, waitConnection, claimedWait, claimedBy, settled, expiresAt',
-        ExpressionAttributeNames: { '#s': 'status' },
-      }),
-    );
-    if (!out.Item || (out.Item['expiresAt'] as number) < this.epochSeconds()) return undefined;
-    return waitViewOf(out.Item, waitId);
+    // The execution and its registered waits share a partition: one consistent query reads both.
+    const out = await this.doc.send(new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': execKey(executionId).pk }, ConsistentRead: true }));
+    const items = (out.Items ?? []).filter((item) => (item['expiresAt'] as number) >= this.epochSeconds());
+    const exec = items.find((item) => item['sk'] === 'EXEC');
+    const registered = items.find((item) => item['sk'] === `WAIT#${waitId}`);
+    const view = exec ? waitViewOf(exec, waitId) : undefined;
+    // Not yet waiting on it (running, or not stored yet), but registered before its request was sent: an early callback.
+    if (registered && (view === undefined || view.state === 'pending')) {
+      const connection = registered['waitConnection'];
+      return { state: 'registered', until: registered['until'] as number, received: typeof registered['payload'] === 'string', ...(typeof connection === 'string' && connection !== '' ? { connection } : {}) };
+    }
+    return view;
   }
 
   async listDueWaits(nowMs: number, limit: number): Promise<DueWait[]> {
@@ -215,18 +265,18 @@ export class DynamoStateStore implements StateStore {
         new PutCommand({
           TableName: this.table,
           Item: { ...idempKey(scope, key), ...record, expiresAt: this.epochSeconds(ttlSeconds) },
-          // Free, expired, or an IN_PROGRESS claim whose runner died (lock expired).
-          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR (#s = :inProgress AND lockExpiresAt < :now)',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':now': this.epochSeconds(), ':inProgress': 'IN_PROGRESS' },
+          // Free or expired only: an IN_PROGRESS claim whose lock expired is in doubt, never taken over.
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+          ExpressionAttributeValues: { ':now': this.epochSeconds() },
+          // The current record comes back with the failed write itself (Powertools' DynamoDBPersistenceLayer does the same): no extra read.
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return { claimed: true };
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const existing = await this.getIdempotencyRecord(scope, key);
-      if (!existing) return this.claimIdempotencyKey(scope, key, record, ttlSeconds);
-      return { claimed: false, record: existing };
+      if (!(err instanceof ConditionalCheckFailedException) || !err.Item) throw err;
+      const { status, requestHash, executionId, lockExpiresAt } = unmarshall(err.Item) as IdempotencyRecord;
+      return { claimed: false, record: { status, requestHash, executionId, lockExpiresAt } };
     }
   }
 
