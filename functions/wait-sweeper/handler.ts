@@ -10,7 +10,7 @@ import type { Context } from 'aws-lambda';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { servicesFromEnv, type Services } from '../../shared/api/runtime';
 import { logger, metrics } from '../../shared/observability';
-import { checkScheduledEvent, type InvalidEventAnswer } from '../../shared/platforms/schedule';
+import { checkScheduledEvent } from '../../shared/platforms/schedule';
 
 /** Executions handled per run (the next run takes the rest). */
 const PER_RUN = 100;

@@ -236,7 +236,7 @@ export class DynamoStateStore implements StateStore {
     const view = exec ? waitViewOf(exec, waitId) : undefined;
     // Not yet waiting on it (running, or not stored yet), but registered before its request was sent: an early callback.
     if (registered && (view === undefined || view.state === 'pending')) {
-      const connection = registered['waitConnection'];
+      const connection: unknown = registered['waitConnection'];
       return { state: 'registered', until: registered['until'] as number, received: typeof registered['payload'] === 'string', ...(typeof connection === 'string' && connection !== '' ? { connection } : {}) };
     }
     return view;
