@@ -76,6 +76,8 @@ interface RunPlan {
 
 /** The longest a flow may run, ms (`deadlineMs` at most): what bounds reading a flow before its own deadline is known. */
 const MAX_FLOW_DEADLINE_MS = 30_000;
+/** Time kept for the answer to reach the caller: the record write ends this long before the deadline, ms. */
+const ANSWER_MARGIN_MS = 50;
 /** Seconds an IN_PROGRESS key's lock outlives its request's deadline; past it, a repeat is answered IDEMPOTENCY_IN_DOUBT. */
 const IDEMPOTENCY_LOCK_MARGIN_SECONDS = 2;
 
@@ -131,19 +133,19 @@ export class ExecutionService {
       .digest('hex');
     const idempotency = { scope: flowId, key: idempotencyKey };
     const lockExpiresAt = Math.ceil(deadlineAt / 1000) + IDEMPOTENCY_LOCK_MARGIN_SECONDS;
-    const claim = await this.bounded(
-      this.props.state.claimIdempotencyKey(flowId, idempotencyKey, { status: 'IN_PROGRESS', requestHash, executionId: run.executionId, lockExpiresAt }, this.idempotencyTtlSeconds),
-      deadlineAt - finishReserveOf(flow),
-      'claiming the Idempotency-Key',
-      // A claim that lands after this request gave up ran nothing: free the key for the caller's retry.
-      (late) => void (late.claimed ? this.props.state.releaseIdempotencyKey(flowId, idempotencyKey).catch(() => undefined) : undefined),
-    );
+    const release = () => this.props.state.releaseIdempotencyKey(flowId, idempotencyKey, run.executionId).catch(() => undefined);
+    const claiming = this.props.state.claimIdempotencyKey(flowId, idempotencyKey, { status: 'IN_PROGRESS', requestHash, executionId: run.executionId, lockExpiresAt }, this.idempotencyTtlSeconds);
+    const claim = await this.bounded(claiming, deadlineAt - finishReserveOf(flow), 'claiming the Idempotency-Key').catch((err: unknown) => {
+      // The claim may still land (a store that stalled): this request ran nothing, so free the key for the caller's retry once it settles.
+      if (err instanceof StoreUnavailableError) void claiming.then(release, release);
+      throw err;
+    });
     if (claim.claimed) {
       try {
         return await this.run({ ...run, idempotency });
       } catch (err) {
         // Once a backend was called, the key is never released: a retry must not repeat side effects.
-        if (!run.progress.backendCalled) await this.props.state.releaseIdempotencyKey(flowId, idempotencyKey).catch(() => undefined);
+        if (!run.progress.backendCalled) await release();
         throw err;
       }
     }
@@ -242,8 +244,8 @@ export class ExecutionService {
    */
   private async finish(snapshot: ExecutionSnapshot, end: { flow: Flow; sessionKey: string | undefined; deadlineAt: number; deps: ExecutorDeps; idempotency?: { scope: string; key: string } }): Promise<ExecutionResult> {
     const { state, clock } = this.props;
-    // A run that ended at its deadline still gets a short write.
-    const writeBy = Math.max(end.deadlineAt, clock.now() + MIN_CALL_MS);
+    // The answer must still reach the caller by its deadline; a run that ended at its deadline still gets a short write.
+    const writeBy = Math.max(end.deadlineAt - ANSWER_MARGIN_MS, clock.now() + MIN_CALL_MS);
     try {
       snapshot = await this.storeWaits(snapshot, end.deps, (s) => this.bounded(state.saveSnapshot(s, this.executionTtlSeconds, end.idempotency), writeBy, 'storing the waiting execution'));
     } catch (err) {
@@ -438,7 +440,7 @@ export class ExecutionService {
     let error: unknown;
     for (let attempt = 0; attempt < 2 && (attempt === 0 || clock.now() + MIN_CALL_MS <= deadlineAt); attempt++) {
       try {
-        await this.bounded(state.putExecution(result, this.executionTtlSeconds, idempotency), Math.max(deadlineAt, clock.now() + MIN_CALL_MS), 'writing the failure record');
+        await this.bounded(state.putExecution(result, this.executionTtlSeconds, idempotency), Math.max(deadlineAt - ANSWER_MARGIN_MS, clock.now() + MIN_CALL_MS), 'writing the failure record');
         return;
       } catch (err) {
         error = err;

@@ -34,6 +34,12 @@ export interface DynamoDbLocal {
    * during the restart, or as {@link startDynamoDbLocal} does.
    */
   restart(): Promise<void>;
+  /**
+   * Sends a signal to its process group: `SIGSTOP` makes it stop answering (connections are still
+   * accepted), `SIGCONT` lets it answer again, `SIGKILL` kills it (an unexpected exit: `onExit`).
+   * For tests of a store that stalls or dies.
+   */
+  signal(sig: NodeJS.Signals): void;
 }
 
 export interface DynamoDbLocalOptions {
@@ -235,6 +241,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
       await stopInstance(current);
     },
     restart: () => (restarting ??= restartOnce().finally(() => (restarting = undefined))),
+    signal: (sig) => current.signal(sig),
   };
 }
 

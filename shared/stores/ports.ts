@@ -146,8 +146,8 @@ export interface StateStore {
    */
   claimIdempotencyKey(scope: string, key: string, record: IdempotencyRecord, ttlSeconds: number): Promise<{ claimed: true } | { claimed: false; record: IdempotencyRecord }>;
   getIdempotencyRecord(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
-  /** Removes an IN_PROGRESS claim after a failure the caller may retry. */
-  releaseIdempotencyKey(scope: string, key: string): Promise<void>;
+  /** Removes the IN_PROGRESS claim of `executionId` (nothing else) after a failure the caller may retry. */
+  releaseIdempotencyKey(scope: string, key: string, executionId: string): Promise<void>;
   /** Session variables saved for `sessionKey`, unless expired. */
   getSession(flowId: string, sessionKey: string, nowMs: number): Promise<Record<string, unknown> | undefined>;
   putSession(flowId: string, sessionKey: string, variables: Record<string, unknown>, expiresAtMs: number): Promise<void>;

@@ -64,6 +64,22 @@ describe('executions through the API', () => {
     expect(backend.requests.length - before).toBe(1);
   });
 
+  it('the same key with the same body in another key order → the first answer, one backend call (the hash is over key-sorted JSON)', async () => {
+    const before = backend.requests.length;
+    const first = await api(base, 'POST', '/flows/lookup/executions', { variables: { base: backend.url, a: 1, nested: { x: 1, y: [1, 2] } }, contactId: 'c-1' }, { 'Idempotency-Key': 'reordered-1' });
+    const again = await api(base, 'POST', '/flows/lookup/executions', `{"contactId":"c-1","variables":{"nested":{"y":[1,2],"x":1},"a":1,"base":"${backend.url}"}}`, { 'Idempotency-Key': 'reordered-1' });
+    expect(first.status).toBe(200);
+    expect(again).toMatchObject({ status: 200, body: first.body });
+    expect(backend.requests.length - before).toBe(1);
+  });
+
+  it('a flow of flowType Workflow is not executed directly: 409 WORKFLOW_NOT_DIRECTLY_EXECUTABLE (it runs through WorkflowExecute)', async () => {
+    expect((await api(base, 'PUT', '/flows/wf-direct', { id: 'wf-direct', name: 'A workflow', flowType: 'Workflow', steps: [{ id: 'done', type: 'End', configuration: {} }] })).status).toBe(201);
+    const r = await api(base, 'POST', '/flows/wf-direct/executions', { variables: {} });
+    expect(r).toMatchObject({ status: 409, body: { error: { code: 'WORKFLOW_NOT_DIRECTLY_EXECUTABLE' } } });
+    expect(r.body.error.message).toMatch(/WorkflowExecute/);
+  });
+
   it('the same key with another body → 422 IDEMPOTENCY_KEY_REUSED', async () => {
     await api(base, 'POST', '/flows/lookup/executions', { variables: { base: backend.url } }, { 'Idempotency-Key': 'k-2' });
     const r = await api(base, 'POST', '/flows/lookup/executions', { variables: { base: backend.url, extra: 1 } }, { 'Idempotency-Key': 'k-2' });

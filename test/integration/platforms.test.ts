@@ -354,6 +354,28 @@ describe('Amazon Connect: ConnectInvoke through the Lambda Invoke API', () => {
   });
 });
 
+describe('bad events on every entry: coded 400s, never a 500', () => {
+  it.each(['FlowApi', 'FlowExecutor', 'WebhookCallback', 'AgentEvents'])('%s invoked with an event that is not an API Gateway event (no requestContext): 400 INVALID_EVENT', async (name) => {
+    for (const event of [{}, { routeKey: 'GET /flows' }, { requestContext: {} }, 'text', [1, 2]]) {
+      const res = await invoke(name, event);
+      expect(res.functionError, JSON.stringify(event)).toBeUndefined();
+      expect(res.answer, JSON.stringify(event)).toMatchObject({ statusCode: 400 });
+      expect(JSON.parse(res.answer['body'] as string)).toMatchObject({ error: { code: 'INVALID_EVENT' } });
+    }
+  });
+
+  it.each(['TokenRefresher', 'WaitSweeper'])('%s: a schedule event (or {}) runs; any other event is refused with INVALID_EVENT and runs nothing', async (name) => {
+    const scheduled = { version: '0', id: randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000', time: new Date().toISOString(), region: 'us-east-1', resources: [], detail: {} };
+    expect((await invoke(name, scheduled)).answer).not.toHaveProperty('error');
+    expect((await invoke(name, {})).answer).not.toHaveProperty('error');
+    for (const event of [{ 'detail-type': 'Object Created', source: 'aws.s3' }, { Details: {} }, 42]) {
+      const res = await invoke(name, event);
+      expect(res.functionError).toBeUndefined();
+      expect(res.answer).toMatchObject({ statusCode: 400, error: { code: 'INVALID_EVENT' } });
+    }
+  });
+});
+
 describe('the local Invoke API with a malformed function name', () => {
   it('answers 400 and keeps serving (it used to end the process)', async () => {
     const res = await fetch(`${stack.api.url}/2015-03-31/functions/%E0%A4%A/invocations`, { method: 'POST', body: '{}' });

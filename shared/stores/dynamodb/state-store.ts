@@ -287,9 +287,17 @@ export class DynamoStateStore implements StateStore {
     return { status, requestHash, executionId, lockExpiresAt };
   }
 
-  async releaseIdempotencyKey(scope: string, key: string): Promise<void> {
+  async releaseIdempotencyKey(scope: string, key: string, executionId: string): Promise<void> {
     await this.doc
-      .send(new DeleteCommand({ TableName: this.table, Key: idempKey(scope, key), ConditionExpression: '#s = :inProgress', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS' } }))
+      .send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: idempKey(scope, key),
+          ConditionExpression: '#s = :inProgress AND executionId = :id',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS', ':id': executionId },
+        }),
+      )
       .catch((err: unknown) => {
         if (!(err instanceof ConditionalCheckFailedException)) throw err;
       });
