@@ -19,7 +19,7 @@ class SlowStore implements CircuitStore {
   ) {}
   private later<T>(op: () => Promise<T>, name = ''): Promise<T> {
     if (!this.slow || (this.only !== undefined && this.only !== name)) return op();
-    return new Promise((resolve, reject) => setTimeout(() => op().then(resolve, reject), this.delayMs));
+    return new Promise((resolve, reject) => setTimeout(() => void op().then(resolve, reject), this.delayMs));
   }
   get(key: string) {
     return this.later(() => this.inner.get(key));
