@@ -147,7 +147,8 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
       if (isFlowFailure(err)) return { failure: { type: 'invalid_request', message: err.message }, statusCode: null, trace: noResponse(0) };
       throw err;
     }
-    admission = await circuits.admit(circuit.key, { probeLeaseMs: Math.min(options.timeoutMs, deadlineLeft()) + 1000 });
+    // The breaker's store may not eat the call's own time: it waits at most what is left above the shortest call.
+    admission = await circuits.admit(circuit.key, { probeLeaseMs: Math.min(options.timeoutMs, deadlineLeft()) + 1000, waitMs: deadlineLeft() - MIN_CALL_MS });
     circuit.state = admission.state;
     if (!admission.allowed) return { failure: { type: 'circuit_open', message: `circuit '${circuit.key}' is ${admission.state}; no request was sent` }, statusCode: null, trace: { ...noResponse(0), circuit } };
     if (admission.probe) circuit.transitions = ['OPEN→HALF_OPEN'];
@@ -158,7 +159,8 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
     if (!circuit || !allowed) return outcome;
     if (!reached) await circuits.abandon(circuit.key, allowed);
     else {
-      const recorded = await circuits.record(circuit.key, allowed, BREAKER_FAILURES.has(outcome.failure?.type), breaker!);
+      // Within the call deadline: a call that ended at it leaves the write to land on its own (reconciled), keeping the reserve for the fallback.
+      const recorded = await circuits.record(circuit.key, allowed, BREAKER_FAILURES.has(outcome.failure?.type), breaker!, deadlineLeft());
       if (recorded.transition) {
         circuit.state = recorded.transition.to;
         circuit.transitions = [...(circuit.transitions ?? []), `${recorded.transition.from}→${recorded.transition.to}`];

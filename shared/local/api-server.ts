@@ -90,10 +90,13 @@ export async function startLocalApiServer(functions: Record<string, { handler: L
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
+    const arrivedAt = performance.now();
     const send = (result: ApiResult) => {
       const headers = { ...(result.headers as Record<string, string> | undefined) };
       const body = result.body ?? '';
-      res.writeHead(result.statusCode ?? 200, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
+      // The server's own time (W3C Server Timing), from the request's arrival to its answer: what a caller's deadline measures inside API Gateway.
+      const total = `total;dur=${(performance.now() - arrivedAt).toFixed(1)}`;
+      res.writeHead(result.statusCode ?? 200, { ...headers, 'content-length': String(Buffer.byteLength(body)), 'server-timing': total });
       res.end(body);
     };
     req.on('data', (c: Buffer) => {

@@ -117,13 +117,13 @@ export class CircuitBreaker {
   }
 
   /**
-   * Runs `work` (store calls) for at most `storeTimeoutMs`. When it takes longer the caller gets
-   * {@link LATE} and `work` goes on; `onLate` sees its value when it lands.
+   * Runs `work` (store calls) for at most `waitMs` (at most `storeTimeoutMs`). When it takes
+   * longer the caller gets {@link LATE} and `work` goes on; `onLate` sees its value when it lands.
    * @throws what `work` throws, when it fails in time
    */
-  private async bounded<T>(work: Promise<T>, onLate: (value: T) => void = () => undefined): Promise<T | typeof LATE> {
+  private async bounded<T>(work: Promise<T>, onLate: (value: T) => void = () => undefined, waitMs = this.storeTimeoutMs): Promise<T | typeof LATE> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<typeof LATE>((resolve) => (timer = setTimeout(() => resolve(LATE), this.storeTimeoutMs)));
+    const timeout = new Promise<typeof LATE>((resolve) => (timer = setTimeout(() => resolve(LATE), Math.max(0, Math.min(waitMs, this.storeTimeoutMs)))));
     try {
       const first = await Promise.race([work, timeout]);
       if (first === LATE) {
@@ -156,9 +156,10 @@ export class CircuitBreaker {
   /**
    * Decides whether a call may go out now.
    * @param options.probeLeaseMs how long this call may hold the half-open probe, ms (its timeout + 1 s)
+   * @param options.waitMs how long the caller may wait for the store, ms (its time left; at most `storeTimeoutMs`)
    * @returns allowed (maybe as the half-open prober), or refused with the circuit's state.
    */
-  async admit(key: string, options: { probeLeaseMs?: number } = {}): Promise<Admission> {
+  async admit(key: string, options: { probeLeaseMs?: number; waitMs?: number } = {}): Promise<Admission> {
     const now = this.props.clock.now();
     let record: CircuitRecord | undefined;
     const cached = this.cache.get(key);
@@ -166,7 +167,7 @@ export class CircuitBreaker {
     else {
       let read: CircuitRecord | undefined | typeof LATE;
       try {
-        read = await this.bounded(this.props.store.get(key));
+        read = await this.bounded(this.props.store.get(key), undefined, options.waitMs);
       } catch (error) {
         return this.degraded(key, error);
       }
@@ -181,9 +182,13 @@ export class CircuitBreaker {
     let claimed: boolean | typeof LATE;
     try {
       // A claim that lands after its caller gave up is released at once: no ghost probe holds the circuit.
-      claimed = await this.bounded(this.props.store.claimProbe(key, prober, now + (options.probeLeaseMs ?? this.probeLeaseMs), now), (late) => {
-        if (late) void this.release(key, prober);
-      });
+      claimed = await this.bounded(
+        this.props.store.claimProbe(key, prober, now + (options.probeLeaseMs ?? this.probeLeaseMs), now),
+        (late) => {
+          if (late) void this.release(key, prober);
+        },
+        options.waitMs,
+      );
     } catch (error) {
       return this.degraded(key, error);
     }
@@ -219,20 +224,23 @@ export class CircuitBreaker {
   /**
    * Records the outcome of an admitted call (once per call, whatever its attempts).
    * @param failed true for a 5xx, timeout or connection error; false for 2xx–4xx
+   * @param waitMs how long the caller may wait for the store, ms (at most `storeTimeoutMs`; 0: the
+   *   writes go on without the caller, as when a call ended at its deadline)
    * @returns the transition it caused, when the store answered in time; a slower store's
    *   transition is reported through `onEvent` when its write lands
    */
-  async record(key: string, admission: Admission & { allowed: true }, failed: boolean, policy: CircuitPolicy): Promise<Recorded> {
+  async record(key: string, admission: Admission & { allowed: true }, failed: boolean, policy: CircuitPolicy, waitMs = this.storeTimeoutMs): Promise<Recorded> {
     const now = this.props.clock.now();
     let recorded: Recorded | typeof LATE;
     try {
-      recorded = await this.bounded(this.apply(key, admission, failed, policy, now));
+      recorded = await this.bounded(this.apply(key, admission, failed, policy, now), undefined, waitMs);
     } catch (error) {
       this.emit({ type: 'store_unavailable', key, failOpen: this.failOpen, error });
       return {};
     }
+    // A caller that could not wait (no time left) is not a store failure: the writes land after it.
     if (recorded === LATE) {
-      this.emit({ type: 'store_unavailable', key, failOpen: this.failOpen, error: new StoreTimeoutError(this.storeTimeoutMs) });
+      if (waitMs >= this.storeTimeoutMs) this.emit({ type: 'store_unavailable', key, failOpen: this.failOpen, error: new StoreTimeoutError(this.storeTimeoutMs) });
       return {};
     }
     return recorded;

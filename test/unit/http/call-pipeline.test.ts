@@ -52,9 +52,9 @@ class CountingBreaker extends CircuitBreaker {
     this.admissions.push(admission);
     return admission;
   }
-  override record(key: string, admission: Admission & { allowed: true }, failed: boolean, policy: CircuitPolicy): Promise<Recorded> {
+  override record(key: string, admission: Admission & { allowed: true }, failed: boolean, policy: CircuitPolicy, waitMs?: number): Promise<Recorded> {
     this.records.push(failed);
-    return super.record(key, admission, failed, policy);
+    return super.record(key, admission, failed, policy, waitMs);
   }
 }
 
