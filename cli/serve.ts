@@ -169,7 +169,9 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
 
   try {
     ddb = await startDynamoDbLocal({ ...(dataDir ? { dataDir } : {}), onExit });
-    if (!closing) stack = await startLocalStack({ dynamodbEndpoint: ddb.endpoint, port });
+    // --data keeps the secrets too (connections' credentials, cached tokens): a restart loses none.
+    const secretsDataFile = dataDir ? join(dataDir, 'secrets-manager.json') : undefined;
+    if (!closing) stack = await startLocalStack({ dynamodbEndpoint: ddb.endpoint, port, ...(secretsDataFile ? { secretsDataFile } : {}) });
     // The real Secrets Manager client reads its endpoint from here, as it does in any AWS SDK setup.
     if (stack) process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = stack.secretsEndpoint;
     if (!closing && examples) {
@@ -201,7 +203,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
       sweepTimer = setInterval(() => void sweep(), SWEEP_EVERY_MS);
       sweepTimer.unref();
       out(`DynamoDB Local at ${ddb.endpoint}${dataDir ? ` (data in ${dataDir})` : ' (in memory)'}`);
-      out(`Secrets Manager at ${stack!.secretsEndpoint} (in memory)`);
+      out(`Secrets Manager at ${stack!.secretsEndpoint}${secretsDataFile ? ` (secrets in ${secretsDataFile})` : ' (in memory)'}`);
       if (oauth) out(`OAuth2 server at ${oauth.url} (token endpoint ${oauth.tokenEndpoint}, client ${DEMO_CLIENT.clientId})`);
       if (crm) out(`sample CRM at ${crm.url} (X-API-Key: ${DEMO_API_KEY}, or a bearer token from the OAuth2 server; callbacks signed with ${DEMO_WEBHOOK_SECRET})`);
       out(`Lambda Invoke API at ${stack!.api.url} (POST /2015-03-31/functions/{name}/invocations; functions ${stack!.functionNames.join(', ')})`);

@@ -1,6 +1,6 @@
 /**
- * A small in-memory Secrets Manager for local runs and tests (docs/architecture.md, "Local
- * development"), speaking the service's JSON protocol as the AWS SDK sends it (AWS JSON 1.1:
+ * A small Secrets Manager for local runs and tests (docs/architecture.md, "Local development"),
+ * in memory or kept in a data file, speaking the service's JSON protocol as the AWS SDK sends it (AWS JSON 1.1:
  * `POST /`, header `X-Amz-Target: secretsmanager.<Operation>`, content type
  * `application/x-amz-json-1.1`). Listens on 127.0.0.1.
  *
@@ -25,6 +25,7 @@
  * Bodies over 1 MiB get 413. Nothing a client sends makes it crash.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseUntrustedJson } from '../json';
@@ -52,6 +53,13 @@ export interface SecretsManagerLocal {
 export interface SecretsManagerLocalOptions {
   /** Port; 0 picks a free one. @default 0 */
   port?: number;
+  /**
+   * A file that keeps the secrets across restarts (`ivrflow serve --data <dir>` gives
+   * `<dir>/secrets-manager.json`): read at start, rewritten after every change atomically (a
+   * temporary file renamed over it) with mode 0600, since it holds credentials in clear.
+   * @default none: in memory
+   */
+  dataFile?: string;
 }
 
 interface Version {
@@ -152,17 +160,44 @@ function randomSuffix(): string {
   return Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join('');
 }
 
-/** The in-memory service: one method per operation, each taking the request body and returning the answer. */
+/** A {@link Secret} as the data file keeps it (version stages as arrays). */
+type StoredSecret = Omit<Secret, 'versions'> & { versions: Array<Omit<Version, 'stages'> & { stages: string[] }> };
+
+/** The service: one method per operation, each taking the request body and returning the answer; kept in `dataFile` when given. */
 class SecretsManagerState {
   /** By name. */
   private readonly secrets = new Map<string, Secret>();
 
+  constructor(private readonly dataFile?: string) {
+    if (!dataFile || !existsSync(dataFile)) return;
+    const stored = JSON.parse(readFileSync(dataFile, 'utf8')) as { secrets: StoredSecret[] };
+    for (const secret of stored.secrets) {
+      this.secrets.set(secret.name, { ...secret, versions: new Map(secret.versions.map((v) => [v.id, { ...v, stages: new Set(v.stages) }])) });
+    }
+  }
+
+  /** Writes every secret to the data file: a temporary file (mode 0600) renamed over it, so a crash leaves the old file or the new one, never half of one. */
+  private persist(): void {
+    if (!this.dataFile) return;
+    const stored: StoredSecret[] = [...this.secrets.values()].map((secret) => ({ ...secret, versions: [...secret.versions.values()].map((v) => ({ ...v, stages: [...v.stages] })) }));
+    const temporary = `${this.dataFile}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify({ secrets: stored }), { mode: 0o600 });
+    renameSync(temporary, this.dataFile);
+  }
+
+  /** Runs a change, then keeps it. */
+  private changing<T>(change: () => T): T {
+    const result = change();
+    this.persist();
+    return result;
+  }
+
   readonly operations: Record<string, (body: Body) => Body> = {
-    CreateSecret: (b) => this.createSecret(b),
+    CreateSecret: (b) => this.changing(() => this.createSecret(b)),
     GetSecretValue: (b) => this.getSecretValue(b),
-    PutSecretValue: (b) => this.putSecretValue(b),
+    PutSecretValue: (b) => this.changing(() => this.putSecretValue(b)),
     DescribeSecret: (b) => this.describeSecret(b),
-    DeleteSecret: (b) => this.deleteSecret(b),
+    DeleteSecret: (b) => this.changing(() => this.deleteSecret(b)),
     ListSecrets: (b) => this.listSecrets(b),
   };
 
@@ -345,7 +380,7 @@ function answer(state: SecretsManagerState, req: IncomingMessage, text: string):
 
 /** Starts a local Secrets Manager, empty, on 127.0.0.1. */
 export async function startSecretsManagerLocal(options: SecretsManagerLocalOptions = {}): Promise<SecretsManagerLocal> {
-  const state = new SecretsManagerState();
+  const state = new SecretsManagerState(options.dataFile);
   const server: Server = createServer((req, res) => {
     const tooLarge = () => {
       sendError(res, new ServiceError('RequestEntityTooLargeException', `The request body is larger than ${MAX_SECRETS_REQUEST_BYTES} bytes.`, 413), { connection: 'close' });

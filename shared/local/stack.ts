@@ -39,8 +39,10 @@ export interface LocalStackOptions {
   http?: HttpClient;
   clock?: Clock;
   flowCacheTtlMs?: number;
-  /** A Secrets Manager endpoint already running; by default the stack starts a local one (in memory). */
+  /** A Secrets Manager endpoint already running; by default the stack starts a local one. */
   secretsEndpoint?: string;
+  /** Where the local Secrets Manager the stack starts keeps its secrets. @default in memory */
+  secretsDataFile?: string;
   onTokenEvent?: (event: TokenEvent) => void;
 }
 
@@ -65,7 +67,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   await ensureTables(dynamodb, tables);
   const config: ServiceConfig = { ...tables, allowPrivateNetworks: true, flowCacheTtlMs: options.flowCacheTtlMs ?? 5000, circuitCacheTtlMs: 1000, circuitFailOpen: true };
   let ownSecrets: SecretsManagerLocal | undefined;
-  if (options.secretsEndpoint === undefined) ownSecrets = await startSecretsManagerLocal();
+  if (options.secretsEndpoint === undefined) ownSecrets = await startSecretsManagerLocal(options.secretsDataFile ? { dataFile: options.secretsDataFile } : {});
   const secretsEndpoint = options.secretsEndpoint ?? ownSecrets!.endpoint;
   const secretsManager = secretsManagerClient({ ...LOCAL_AWS, endpoint: secretsEndpoint });
   // The server is up before the services exist (handlers reach them lazily): callback URLs are built on its URL.
