@@ -1,6 +1,8 @@
 /**
  * The `Definitions` and `State` tables, built from the same layouts as the local tables
- * (shared/stores/dynamodb/tables.ts): one source of truth for keys, GSIs and TTL.
+ * (shared/stores/dynamodb/tables.ts): one source of truth for keys, GSIs and TTL. Kept when the
+ * stack is deleted and protected from deletion by default: flows, connections and execution
+ * records outlive a stack.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
@@ -10,9 +12,11 @@ import { DEFINITIONS_TABLE, STATE_TABLE, type TableDefinition } from '../../shar
 export interface IvrflowTablesProps {
   /** What happens to the tables when the stack is deleted. @default RemovalPolicy.RETAIN */
   removalPolicy?: RemovalPolicy;
+  /** DynamoDB deletion protection: a table cannot be deleted until it is turned off. @default true */
+  deletionProtection?: boolean;
 }
 
-function tableFrom(scope: Construct, id: string, def: TableDefinition, removalPolicy: RemovalPolicy): Table {
+function tableFrom(scope: Construct, id: string, def: TableDefinition, removalPolicy: RemovalPolicy, deletionProtection: boolean): Table {
   const table = new Table(scope, id, {
     partitionKey: { name: def.partitionKey, type: AttributeType.STRING },
     sortKey: { name: def.sortKey, type: AttributeType.STRING },
@@ -20,6 +24,7 @@ function tableFrom(scope: Construct, id: string, def: TableDefinition, removalPo
     encryption: TableEncryption.AWS_MANAGED,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
     removalPolicy,
+    deletionProtection,
     ...(def.timeToLiveAttribute ? { timeToLiveAttribute: def.timeToLiveAttribute } : {}),
   });
   for (const gsi of def.globalSecondaryIndexes) {
@@ -35,7 +40,8 @@ export class IvrflowTables extends Construct {
   constructor(scope: Construct, id: string, props: IvrflowTablesProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.definitions = tableFrom(this, 'Definitions', DEFINITIONS_TABLE, removalPolicy);
-    this.state = tableFrom(this, 'State', STATE_TABLE, removalPolicy);
+    const deletionProtection = props.deletionProtection ?? true;
+    this.definitions = tableFrom(this, 'Definitions', DEFINITIONS_TABLE, removalPolicy, deletionProtection);
+    this.state = tableFrom(this, 'State', STATE_TABLE, removalPolicy, deletionProtection);
   }
 }

@@ -229,8 +229,13 @@ export class SecretNames {
     return `${this.prefix}tokens/${hash}`;
   }
 
-  /** The secret a flow binds with `{ "secretId": "crm-oauth" }`. */
+  /** The secret a flow binds with `{ "secretId": "crm-oauth" }`: `<prefix>flows/crm-oauth`, and nowhere else. */
   flowSecret(secretId: string): string {
-    return `${this.prefix}${secretId}`;
+    return `${this.prefix}flows/${secretId}`;
+  }
+
+  /** The secret of callers' credentials (the basic authorizer's), e.g. `basic` → `<prefix>callers/basic`. */
+  caller(name: string): string {
+    return `${this.prefix}callers/${name}`;
   }
 }

@@ -40,7 +40,14 @@ const stepSchemas = STEP_DEFINITIONS.map((def) =>
 /** One step: a discriminated union on `type`, one member per registered step type. */
 export const StepSchema = z.discriminatedUnion('type', stepSchemas as unknown as [(typeof stepSchemas)[number], ...(typeof stepSchemas)[number][]]);
 
-/** A variable bound to a key of a secret (the secret id is relative to the deployment's secret prefix, `ivrflow/` by default). */
+/** First segments of secret ids that name another namespace; refused in a binding so nobody believes it reaches one. */
+const RESERVED_SECRET_SEGMENTS = ['connections', 'tokens', 'flows', 'callers'];
+
+/**
+ * A variable bound to a key of a secret. The id resolves under the deployment's flow namespace
+ * only, `<prefix>flows/<secretId>` (`ivrflow/flows/crm-oauth`), where IAM lets the executors read:
+ * connections' credentials, cached tokens and callers' credentials are out of a flow's reach.
+ */
 export const SecretBinding = z
   .object({
     secretId: z
@@ -48,7 +55,11 @@ export const SecretBinding = z
       .min(1)
       .max(256)
       .regex(/^[A-Za-z0-9/_+=.@-]+$/, 'use letters, digits and /_+=.@- only')
-      .refine((id) => !/^(connections|tokens)\//.test(id), 'connections/ and tokens/ are reserved: use authentication { "connection": ... } for a connection'),
+      .refine((id) => !id.startsWith('/') && !id.split('/').some((segment) => segment === '' || segment === '.' || segment === '..'), 'no leading /, empty, . or .. segments: the id names a secret under the flows/ namespace')
+      .refine(
+        (id) => !RESERVED_SECRET_SEGMENTS.includes(id.split('/')[0]!),
+        `its first segment may not be ${RESERVED_SECRET_SEGMENTS.join(', ')}: a binding reaches <prefix>flows/<secretId> only (use authentication { "connection": ... } for a connection)`,
+      ),
     key: z.string().min(1).max(256),
   })
   .strict();

@@ -2,6 +2,7 @@ import { App, Aspects } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CONTEXT_KEYS, stackPropsFromContext } from '../../infra/context';
 import { IvrflowStack } from '../../infra/ivrflow-stack';
 import { ROUTES } from '../../shared/api/routes';
 import { DEFINITIONS_TABLE, STATE_TABLE } from '../../shared/stores/dynamodb/tables';
@@ -65,18 +66,37 @@ describe('IvrflowStack', () => {
     return policy.Properties.PolicyDocument.Statement.filter((s) => resource.test(JSON.stringify(s.Resource))).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
   }
 
-  it('scopes every secret grant to the secret prefix, each function with only the actions it uses', () => {
-    const secretStatements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
-      (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[] | string; Resource: unknown }> } } }).Properties.PolicyDocument.Statement.filter((s) => JSON.stringify(s.Action).includes('secretsmanager:')),
+  /** Every secretsmanager statement of every policy, with the policy's logical id. */
+  function secretStatements(t: Template): Array<{ policy: string; actions: string[]; resource: string }> {
+    return Object.entries(t.findResources('AWS::IAM::Policy')).flatMap(([policy, p]) =>
+      (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[] | string; Resource: unknown }> } } }).Properties.PolicyDocument.Statement.filter((s) => JSON.stringify(s.Action).includes('secretsmanager:')).map((s) => ({
+        policy,
+        actions: (Array.isArray(s.Action) ? s.Action : [s.Action]).sort(),
+        resource: JSON.stringify(s.Resource),
+      })),
     );
-    expect(secretStatements).toHaveLength(6);
-    for (const s of secretStatements) expect(JSON.stringify(s.Resource)).toMatch(/:secretsmanager:.*:secret:ivrflow\/\*"/);
-    expect(actionsOn('FlowApi', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:DeleteSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
-    expect(actionsOn('FlowExecutor', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
-    expect(actionsOn('TokenRefresher', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
-    // Resumed flows may renew a token; a callback reads its connection's signing secret.
-    expect(actionsOn('WebhookCallback', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
-    expect(actionsOn('WaitSweeper', /secret:ivrflow/).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
+  }
+
+  /** The secret namespaces a function's statements reach, each with its actions (`connections: Get…`). */
+  function namespacesOf(functionId: string): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const s of secretStatements(template).filter((st) => st.policy.startsWith(functionId))) {
+      const ns = /:secret:ivrflow\/([a-z]+)\/\*"/.exec(s.resource)?.[1] ?? s.resource;
+      out[ns] = [...(out[ns] ?? []), ...s.actions.map((a) => a.replace('secretsmanager:', ''))].sort();
+    }
+    return out;
+  }
+
+  it('scopes every secret grant to one namespace (connections/, tokens/, flows/), each function with only the actions it uses; nothing reaches the whole prefix', () => {
+    const statements = secretStatements(template);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const s of statements) expect(s.resource).toMatch(/:secretsmanager:.*:secret:ivrflow\/(connections|tokens|flows)\/\*"/);
+    expect(namespacesOf('FlowApi')).toEqual({ connections: ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'], tokens: ['DeleteSecret'] });
+    // Executor-class functions (a callback reads its connection's signing secret, resumed flows may renew a token) and the refresher:
+    // read flows/, connections/ and tokens/, write tokens/ only.
+    const executor = { connections: ['GetSecretValue'], flows: ['GetSecretValue'], tokens: ['CreateSecret', 'GetSecretValue', 'PutSecretValue'] };
+    for (const fn of ['FlowExecutor', 'ConnectInvoke', 'WebhookCallback', 'WaitSweeper', 'TokenRefresher']) expect(namespacesOf(fn), fn).toEqual(executor);
+    expect(namespacesOf('AgentEvents')).toEqual({});
   });
 
   it('runs the token-refresher every 5 minutes; it touches token records in State only', () => {
@@ -164,7 +184,7 @@ describe('IvrflowStack', () => {
   });
 
   it('callers with HTTP Basic credentials go through the basic-authorizer, which may only read its secret', () => {
-    const t = templateWith({ callerAuthorization: { type: 'basic', secretName: 'callers/twilio' } });
+    const t = templateWith({ callerAuthorization: { type: 'basic', secretName: 'twilio' } });
     t.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'REQUEST',
       AuthorizerPayloadFormatVersion: '2.0',
@@ -177,9 +197,105 @@ describe('IvrflowStack', () => {
     const policies = t.findResources('AWS::IAM::Policy');
     const policy = Object.entries(policies).find(([id]) => id.startsWith('BasicAuthorizer'))![1] as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[] | string }> } } };
     expect(policy.Properties.PolicyDocument.Statement.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])).filter((a) => !a.startsWith('xray:'))).toEqual(['secretsmanager:GetSecretValue']);
-    // Its own secret, not the prefix that holds connections' credentials and tokens.
-    const secretStatement = policy.Properties.PolicyDocument.Statement.find((st) => JSON.stringify(st.Action).includes('secretsmanager'))!;
-    expect(JSON.stringify((secretStatement as unknown as { Resource: unknown }).Resource)).toMatch(/:secret:ivrflow\/callers\/twilio-\?\?\?\?\?\?"/);
+    // Its own secret, not the prefix that holds connections' credentials and tokens; nobody else reads callers/.
+    const callers = secretStatements(t).filter((st) => st.resource.includes('callers/'));
+    expect(callers).toHaveLength(1);
+    expect(callers[0]!.policy).toMatch(/^BasicAuthorizer/);
+    expect(callers[0]!.resource).toMatch(/:secret:ivrflow\/callers\/twilio-\?\?\?\?\?\?"/);
+    const defaultName = templateWith({ callerAuthorization: { type: 'basic' } });
+    defaultName.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ IVRFLOW_CALLER_CREDENTIALS_SECRET: 'ivrflow/callers/basic' }) } });
+  });
+
+  it('keeps both tables when the stack is deleted and protects them from deletion', () => {
+    const tables = Object.values(template.findResources('AWS::DynamoDB::Table')) as Array<{ DeletionPolicy: string; UpdateReplacePolicy: string; Properties: { DeletionProtectionEnabled?: boolean } }>;
+    expect(tables).toHaveLength(2);
+    for (const t of tables) {
+      expect(t.DeletionPolicy).toBe('Retain');
+      expect(t.UpdateReplacePolicy).toBe('Retain');
+      expect(t.Properties.DeletionProtectionEnabled).toBe(true);
+    }
+  });
+
+  it('retries each schedule target twice within an hour, then keeps the event in its own encrypted, TLS-only dead-letter queue', () => {
+    const queues = template.findResources('AWS::SQS::Queue') as Record<string, { Properties: { SqsManagedSseEnabled?: boolean; MessageRetentionPeriod?: number } }>;
+    expect(Object.keys(queues).sort()).toEqual([expect.stringMatching(/^TokenRefreshDeadLetters/), expect.stringMatching(/^WaitSweepDeadLetters/)]);
+    for (const q of Object.values(queues)) expect(q.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    for (const id of Object.keys(queues)) {
+      const rule = Object.entries(template.findResources('AWS::Events::Rule')).find(([ruleId]) => ruleId.startsWith(id.replace(/DeadLetters.*/, 'Schedule')))![1] as { Properties: { Targets: Array<Record<string, unknown>> } };
+      expect(rule.Properties.Targets[0]).toMatchObject({ RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [id, 'Arn'] } } });
+    }
+    // TLS only, and EventBridge may send to it.
+    const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')).map((p) => JSON.stringify(p));
+    expect(policies.filter((p) => p.includes('aws:SecureTransport'))).toHaveLength(2);
+    expect(policies.filter((p) => p.includes('events.amazonaws.com'))).toHaveLength(2);
+  });
+
+  it('logs every API request as one JSON line of HTTP API variables, the integration error included', () => {
+    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0] as { Properties: { AccessLogSettings: { Format: string } } };
+    const format = JSON.parse(stage.Properties.AccessLogSettings.Format) as Record<string, string>;
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+      responseLatency: '$context.responseLatency',
+      integrationErrorMessage: '$context.integrationErrorMessage',
+      errorMessage: '$context.error.message',
+    });
+    // Only HTTP API variables: REST API ones ($context.resourcePath, $context.identity.user) would log "-".
+    expect(Object.values(format).filter((v) => /resourcePath|identity\.user|\$context\.stage\b/.test(v))).toEqual([]);
+  });
+
+  it('reserves concurrency for the executor-class functions only when asked', () => {
+    const reservedOf = (t: Template) =>
+      Object.entries(t.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }))
+        .filter(([, fn]) => (fn as { Properties: { ReservedConcurrentExecutions?: number } }).Properties.ReservedConcurrentExecutions !== undefined)
+        .map(([id, fn]) => `${id.replace(/[0-9A-F]{8}$/, '')}=${(fn as { Properties: { ReservedConcurrentExecutions: number } }).Properties.ReservedConcurrentExecutions}`)
+        .sort();
+    expect(reservedOf(template)).toEqual([]);
+    expect(reservedOf(templateWith({ reservedConcurrency: 40 }))).toEqual(['ConnectInvoke=40', 'FlowExecutor=40', 'WebhookCallback=40']);
+  });
+
+  describe('stack props from CDK context (-c ivrflow:<prop>=...)', () => {
+    const contextOf = (context: Record<string, unknown>) => stackPropsFromContext(new App({ context }).node);
+
+    it('reads every prop, JSON for objects (a string from -c or an object from cdk.json), text for numbers', () => {
+      expect(
+        contextOf({
+          'ivrflow:reservedConcurrency': '25',
+          'ivrflow:secretPrefix': 'acme/ivr/',
+          'ivrflow:publicUrl': 'https://ivr.example.com',
+          'ivrflow:callbackThrottle': '{"rateLimit":10,"burstLimit":20}',
+          'ivrflow:callerAuthorization': { type: 'basic', secretName: 'twilio' },
+          'ivrflow:connectInstanceArn': 'arn:aws:connect:eu-west-2:123456789012:instance/0b1e2c3d',
+          'ivrflow:tables': '{"removalPolicy":"destroy","deletionProtection":false}',
+          'aws:cdk:bundling-stacks': [],
+        }),
+      ).toEqual({
+        reservedConcurrency: 25,
+        secretPrefix: 'acme/ivr/',
+        publicUrl: 'https://ivr.example.com',
+        callbackThrottle: { rateLimit: 10, burstLimit: 20 },
+        callerAuthorization: { type: 'basic', secretName: 'twilio' },
+        connectInstanceArn: 'arn:aws:connect:eu-west-2:123456789012:instance/0b1e2c3d',
+        tables: { removalPolicy: 'destroy', deletionProtection: false },
+      });
+      expect(CONTEXT_KEYS).toEqual(expect.arrayContaining(['ivrflow:reservedConcurrency', 'ivrflow:callerAuthorization', 'ivrflow:tables']));
+      expect(contextOf({})).toEqual({});
+    });
+
+    it('a context value reaches the template: reserved concurrency from -c', () => {
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [], 'ivrflow:reservedConcurrency': '30' } });
+      const t = Template.fromStack(new IvrflowStack(app, 'FromContext', stackPropsFromContext(app.node)));
+      t.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 30, Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'ivrflow-connect-invoke' }) } });
+    });
+
+    it('refuses an unknown ivrflow: key and bad values, naming each key', () => {
+      expect(() => contextOf({ 'ivrflow:reservedConcurency': '5' })).toThrow(/ivrflow:reservedConcurency: not a stack prop \(known: .*ivrflow:reservedConcurrency/);
+      expect(() => contextOf({ 'ivrflow:reservedConcurrency': 'many', 'ivrflow:callbackThrottle': '{"rateLimit":10}' })).toThrow(/ivrflow:reservedConcurrency: .*\n.*ivrflow:callbackThrottle\.burstLimit/);
+      expect(() => contextOf({ 'ivrflow:callerAuthorization': '{"type":"basic","secretName":"../connections/crm"}' })).toThrow(/ivrflow:callerAuthorization\.secretName: one name under callers\//);
+      expect(() => contextOf({ 'ivrflow:callerAuthorization': '{type: jwt}' })).toThrow(/ivrflow:callerAuthorization/);
+      expect(() => contextOf({ 'ivrflow:tables': '{"removalPolicy":"keep"}' })).toThrow(/ivrflow:tables\.removalPolicy/);
+    });
   });
 
   it('has no unsuppressed cdk-nag AwsSolutions error or warning', () => {

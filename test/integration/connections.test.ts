@@ -712,7 +712,7 @@ describe('HTTPRequest with stored credentials', () => {
   });
 
   it('the inline oauth2 form with the client secret bound through the flow secrets works against the OAuth server', async () => {
-    await secrets.putSecretJson('ivrflow/crm-oauth', { clientSecret: CLIENT_SECRET });
+    await secrets.putSecretJson('ivrflow/flows/crm-oauth', { clientSecret: CLIENT_SECRET });
     await deploy(
       main,
       httpFlow(

@@ -255,14 +255,27 @@ describe('validateFlow: variables bound to secrets', () => {
   });
 
   describe('secret bindings', () => {
-    it('connections/ and tokens/ secret ids are reserved', async () => {
+    it('a binding names a secret under flows/ only: reserved first segments, a leading /, empty, . and .. segments are refused', async () => {
       const r = await validateFlow(
         flowOf([end('a')], {
-          secrets: { a: { secretId: 'connections/crm', key: 'clientSecret' }, b: { secretId: 'tokens/crm', key: 'accessToken' }, c: { secretId: 'crm/connections/x', key: 'k' } },
+          secrets: {
+            a: { secretId: 'connections/crm', key: 'clientSecret' },
+            b: { secretId: 'tokens/crm', key: 'accessToken' },
+            c: { secretId: 'callers/basic', key: 'password' },
+            d: { secretId: 'flows/crm', key: 'k' },
+            e: { secretId: '../callers/basic', key: 'password' },
+            f: { secretId: 'crm/../../callers/basic', key: 'password' },
+            g: { secretId: '/ivrflow/callers/basic', key: 'password' },
+            h: { secretId: 'crm//x', key: 'k' },
+            i: { secretId: './crm', key: 'k' },
+            ok: { secretId: 'crm/connections/x', key: 'k' },
+            ok2: { secretId: 'crm-oauth', key: 'k' },
+          },
         }),
       );
-      expect(where(r.errors)).toEqual(['INVALID_VALUE secrets.a.secretId', 'INVALID_VALUE secrets.b.secretId']);
-      expect(r.errors[0]!.message).toMatch(/connections\/ and tokens\/ are reserved/);
+      expect(where(r.errors)).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map((v) => `INVALID_VALUE secrets.${v}.secretId`));
+      expect(r.errors[0]!.message).toMatch(/first segment may not be connections, tokens, flows, callers: a binding reaches <prefix>flows\/<secretId> only/);
+      expect(r.errors[4]!.message).toMatch(/no leading \/, empty, \. or \.\. segments/);
     });
 
     it('a binding takes secretId and key only, and names a variable', async () => {
