@@ -13,6 +13,7 @@ import * as z from 'zod';
 import { compileTemplate } from '../expressions/template';
 import { compileMapping } from '../expressions/response-mapping';
 import { SECRET_HEADERS } from '../http/call-pipeline';
+import { bodyCredentialLiterals, queryCredentialLiterals } from '../http/credential-literals';
 import { Template, VariableName } from '../steps/common';
 
 /** Connection names: letters, digits, `_` and `-`, 1–64 characters. */
@@ -187,6 +188,9 @@ export function requestProblems(requests: Record<string, ConnectionRequest> | un
       // The definition is returned by GET: a credential belongs in `authentication`, stored as a secret.
       if (SECRET_HEADERS.test(h) && !text.includes('{{'))
         problems.push({ code: 'LITERAL_SECRET', path: `requests.${name}.headers.${h}`, message: 'a literal credential is not allowed in a request header (its value is not shown); put it in authentication' });
+    }
+    for (const l of [...queryCredentialLiterals(request.path, 'path'), ...(request.body === undefined ? [] : bodyCredentialLiterals(request.body, 'body'))]) {
+      if (l.certain) problems.push({ code: 'LITERAL_SECRET', path: `requests.${name}.${l.path}`, message: `${l.where} has a literal credential (its value is not shown); put it in authentication` });
     }
     for (const t of texts) {
       try {

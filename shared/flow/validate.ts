@@ -24,7 +24,7 @@
  * | BAD_SCHEMA | a DataAPI `validate` JSON Schema that does not compile (e.g. a `pattern` the linear-time regex engine cannot run) |
  * | BAD_JSONPATH | a response mapping JSONPath does not parse |
  * | BAD_URL | a URL that cannot become an absolute http(s) URL |
- * | LITERAL_SECRET | a literal where a secret reference belongs |
+ * | LITERAL_SECRET | a literal where a secret reference belongs: a credential field or header, or an `api_key`, `apikey`, `access_token`, `client_secret` or `password` query parameter or body field, or a body `Authorization` (shared/http/credential-literals.ts) |
  * | PRIVATE_HOST | a loopback, private or link-local host (unless allowed) |
  * | HOST_NOT_ALLOWED | a host outside `allowedHosts`, or outside the hosts of the connection the step uses |
  * | SECRET_MISUSE | a variable bound to a secret read outside authentication fields and headers |
@@ -39,6 +39,7 @@
  * | --- | --- |
  * | UNREACHABLE_STEP | no transition leads to the step |
  * | UNSET_VARIABLE | a variable is read but never set nor declared in `inputs` |
+ * | POSSIBLE_LITERAL_SECRET | a `token`, `key`, `sig` or `signature` query parameter or body field with a literal value of 16 characters or more |
  * | UNRESTRICTED_HOST | an HTTPRequest URL takes its host from a value (`{{base_url}}/x`, `https://{{host}}/x`) and the flow sets no `allowedHosts`: a caller or backend can then send the request, with its credentials, to any public host |
  *
  * `validateFlow` never throws for any input: whatever the value (not an object, steps that are
@@ -50,6 +51,7 @@ import { ExpressionError, FlowValidationError, IvrflowError } from '../errors';
 import { compileExpression } from '../expressions/evaluator';
 import { compileMapping } from '../expressions/response-mapping';
 import { compileTemplate, jsonTemplateProblem } from '../expressions/template';
+import { POSSIBLE_SECRET_MIN_LENGTH } from '../http/credential-literals';
 import { hostAllowed, isPrivateHost } from '../http/network-policy';
 import { compileJsonSchema } from '../steps/data-api';
 import { getStepDefinition } from '../steps/registry';
@@ -535,6 +537,15 @@ async function check(raw: unknown, options: ValidateOptions): Promise<Validation
         // The value itself is never repeated: it is a secret.
         errors.push({ code: 'LITERAL_SECRET', path: `${cfg}.${s.path}`, message: 'a literal secret is not allowed here (its value is not shown); reference a variable or connection with {{ }}' });
       }
+    }
+    for (const l of analysis.credentialLiterals ?? []) {
+      if (l.certain) errors.push({ code: 'LITERAL_SECRET', path: `${cfg}.${l.path}`, message: `${l.where} has a literal credential (its value is not shown): bind it in the flow's secrets and reference it with {{ }}, or use a connection` });
+      else
+        warnings.push({
+          code: 'POSSIBLE_LITERAL_SECRET',
+          path: `${cfg}.${l.path}`,
+          message: `${l.where} has a literal value of ${POSSIBLE_SECRET_MIN_LENGTH} characters or more (not shown): if it is a credential, bind it in the flow's secrets and reference it with {{ }}`,
+        });
     }
     for (const b of analysis.boundSecrets ?? []) {
       const name = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(b.value)?.[1];

@@ -37,6 +37,7 @@ import { compileTemplate, renderHeader, renderJsonText, renderJsonValue, renderT
 import { isFlowFailure, TemplateError } from '../errors';
 import { callBackend, CircuitBreakerConfig, SECRET_HEADERS, type CallAuth, type CallOutcome, type FailureType, type PreparedRequest } from '../http/call-pipeline';
 import type { HttpResponse } from '../http/client';
+import { bodyCredentialLiterals, queryCredentialLiterals } from '../http/credential-literals';
 import { hostAllowed } from '../http/network-policy';
 import { parseUntrustedJson } from '../json';
 import { RetryPolicy } from '../resilience/retry';
@@ -331,6 +332,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
         ...Object.entries(c.async?.callbackMapping ?? {}).map(([k, v]) => ({ path: `async.callbackMapping.${k}`, source: v })),
       ],
       secrets,
+      credentialLiterals: [...queryCredentialLiterals(c.url, 'url'), ...(c.body === undefined ? [] : bodyCredentialLiterals(c.body, 'body'))],
       ...(auth && 'type' in auth && auth.type === 'oauth2' ? { boundSecrets: [{ path: 'authentication.clientSecret', value: auth.clientSecret }] } : {}),
       ...(auth && 'connection' in auth ? { connectionRefs: [{ path: 'authentication.connection', name: auth.connection, url: { path: 'url', text: c.url } }] } : {}),
       sets: ['http_status_code', 'http_error', ...Object.keys(c.responseMapping ?? {}), ...Object.keys(c.async?.callbackMapping ?? {})],

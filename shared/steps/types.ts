@@ -6,6 +6,7 @@
 import type * as z from 'zod';
 import type { Clock, Randomness } from '../clock';
 import type { FunctionContext } from '../expressions/functions';
+import type { CredentialLiteral } from '../http/credential-literals';
 import type { CircuitState } from '../resilience/circuit-breaker';
 import type { ServiceContainer, ServiceDefinition } from '../services';
 
@@ -125,6 +126,8 @@ export interface StepAnalysis {
   jsonSchemas?: Array<{ path: string; schema: Record<string, unknown> }>;
   /** Values that carry a secret and must be a `{{ reference }}`, never a literal. */
   secrets?: Array<{ path: string; value: string }>;
+  /** Literal credentials in a URL query or body (shared/http/credential-literals.ts): errors when certain, warnings otherwise. */
+  credentialLiterals?: CredentialLiteral[];
   /** Values that must be exactly `{{ name }}` with `name` bound in the flow's `secrets` (an inline oauth2 client secret). */
   boundSecrets?: Array<{ path: string; value: string }>;
   /** Connections the step uses: `name` at `path`; `requestName` must be one of its requests; `url` must be on its hosts. */

@@ -115,6 +115,44 @@ describe('validateFlow: one test per error code', () => {
     expect(r.errors).toEqual(['LITERAL_SECRET steps[0].configuration.authentication.headerValue', 'LITERAL_SECRET steps[1].configuration.authentication.password', 'LITERAL_SECRET steps[2].configuration.headers.Authorization']);
   });
 
+  it('LITERAL_SECRET: literal credentials in a URL query and in bodies, never showing the value; templates stay allowed', async () => {
+    const raw = flowOf(
+      [
+        http('a', { url: 'https://api.example.com/x?id=7&api_key=sk_live_4eC39HqLyjWDarjtT1zdp7dc' }, { next: 'b' }),
+        http('b', { url: 'https://api.example.com/x?apikey=abc&access_token=ya29.a0Af&client_secret=s3&password=p%40ss' }, { next: 'c' }),
+        http('c', { method: 'POST', body: { meta: { Authorization: 'Bearer eyJhbGciOi' }, list: [{ authorization: 'Basic dXNlcjpwYXNz' }], name: 'ok' } }, { next: 'd' }),
+        http('d', { method: 'POST', body: '{"Authorization": "Bearer literal-token", "n": {{ n }}}' }, { next: 'e' }),
+        // Templates, empty values, and names that are not credentials:
+        http('e', { url: 'https://api.example.com/x?api_key={{api_key}}&password=&apikey=pre{{k}}&keyword=abc&page=2', method: 'POST', body: { Authorization: 'Bearer {{ token }}', password: '{{pin}}' } }, { next: 'f' }),
+        http('f', { method: 'POST', body: '{"Authorization": "{{ auth }}", "n": 1}' }),
+      ],
+      { inputs: ['n', 'api_key', 'k', 'token', 'pin', 'auth'] },
+    );
+    const r = await validateFlow(raw);
+    expect(r.errors.map((e) => `${e.code} ${e.path}`)).toEqual([
+      'LITERAL_SECRET steps[0].configuration.url',
+      'LITERAL_SECRET steps[1].configuration.url',
+      'LITERAL_SECRET steps[1].configuration.url',
+      'LITERAL_SECRET steps[1].configuration.url',
+      'LITERAL_SECRET steps[1].configuration.url',
+      'LITERAL_SECRET steps[2].configuration.body.meta.Authorization',
+      'LITERAL_SECRET steps[2].configuration.body.list[0].authorization',
+      'LITERAL_SECRET steps[3].configuration.body',
+    ]);
+    expect(r.errors.map((e) => /^(query parameter|body field) '([^']+)'/.exec(e.message)?.[2])).toEqual(['api_key', 'apikey', 'access_token', 'client_secret', 'password', 'Authorization', 'authorization', 'Authorization']);
+    for (const secret of ['sk_live_4eC39HqLyjWDarjtT1zdp7dc', 'ya29.a0Af', 'p@ss', 'p%40ss', 'eyJhbGciOi', 'dXNlcjpwYXNz', 'literal-token']) expect(JSON.stringify(r.errors)).not.toContain(secret);
+  });
+
+  it('LITERAL_SECRET in a connection request: a literal api_key in its path query or an Authorization in its body', async () => {
+    const { requestProblems } = await import('../../../shared/connections/connection');
+    const problems = requestProblems({
+      lookup: { method: 'GET', path: '/v1/x?api_key=sk_live_123&q={{q}}' },
+      update: { method: 'POST', path: '/v1/y?api_key={{k}}', body: { Authorization: 'Bearer abc', id: '{{id}}' } },
+    } as never);
+    expect(problems.map((p) => `${p.code} ${p.path}`)).toEqual(['LITERAL_SECRET requests.lookup.path', 'LITERAL_SECRET requests.update.body.Authorization']);
+    expect(JSON.stringify(problems)).not.toContain('sk_live_123');
+  });
+
   it('PRIVATE_HOST: loopback, private and link-local hosts unless allowed', async () => {
     const raw = flowOf([http('a', { url: 'http://169.254.169.254/latest/meta-data' }), http('b', { url: 'http://127.0.0.1:8080/x' }), http('c', { url: 'http://10.1.2.3/x' }), http('d', { url: 'http://localhost/x' })]);
     expect((await codes(raw)).errors).toEqual(['PRIVATE_HOST steps[0].configuration.url', 'PRIVATE_HOST steps[1].configuration.url', 'PRIVATE_HOST steps[2].configuration.url', 'PRIVATE_HOST steps[3].configuration.url']);
@@ -192,6 +230,23 @@ describe('validateFlow: messages name the offending value', () => {
 });
 
 describe('validateFlow: warnings', () => {
+  it('POSSIBLE_LITERAL_SECRET: token, key, sig or signature with a literal of 16 characters or more, in a query or a body; valid anyway', async () => {
+    const r = await validateFlow(
+      flowOf(
+        [
+          http('a', { url: 'https://api.example.com/x?token=0123456789abcdef&key=short&sig=AbCdEfGhIjKlMnOpQr' }, { next: 'b' }),
+          http('b', { method: 'POST', body: { signature: 'deadbeefdeadbeefdeadbeef', key: 'customer-id', Token: '{{ t }}' } }, { next: 'c' }),
+          http('c', { url: 'https://api.example.com/x?token={{t}}&keyword=0123456789abcdef0123' }),
+        ],
+        { inputs: ['t'] },
+      ),
+    );
+    expect(r.valid).toBe(true);
+    expect(r.warnings.map((w) => `${w.code} ${w.path}`)).toEqual(['POSSIBLE_LITERAL_SECRET steps[0].configuration.url', 'POSSIBLE_LITERAL_SECRET steps[0].configuration.url', 'POSSIBLE_LITERAL_SECRET steps[1].configuration.body.signature']);
+    expect(r.warnings.map((w) => w.message.split(' has ')[0])).toEqual(["query parameter 'token'", "query parameter 'sig'", "body field 'signature'"]);
+    expect(JSON.stringify(r.warnings)).not.toContain('0123456789abcdef');
+  });
+
   it('UNREACHABLE_STEP', async () => {
     const r = await codes(flowOf([end('a'), end('b')]));
     expect(r.valid).toBe(true);
