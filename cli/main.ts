@@ -17,6 +17,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemClock, systemRandomness } from '#shared/clock';
 import { runFlow } from '#shared/executor/executor';
+import { acceptInputs } from '#shared/flow/inputs';
 import { validateFlow } from '#shared/flow/validate';
 import { parseUntrustedJson } from '#shared/json';
 import { NodeHttpClient } from '#shared/http/client';
@@ -178,6 +179,12 @@ async function runCommand(args: string[], out: (s: string) => void, err: (s: str
   if (!result.valid || !('flow' in result) || !result.flow) {
     if (values.json) out(JSON.stringify({ valid: false, errors: result.errors }));
     else for (const l of formatDiagnostics(file, result.errors, 'error')) err(l);
+    return 2;
+  }
+  const { problems } = acceptInputs(result.flow, variables);
+  if (problems.length) {
+    if (values.json) out(JSON.stringify({ errors: problems }));
+    else for (const l of formatDiagnostics(file, problems, 'error')) err(l);
     return 2;
   }
   const http = new NodeHttpClient({ allowPrivateNetworks: true });

@@ -12,6 +12,7 @@ import type { Clock, Randomness } from '../clock';
 import { BadRequestError, ConflictError, NotFoundError, StoreUnavailableError, UnprocessableRequestError, VersionConflictError } from '../errors';
 import { advance, resume, resultOf, rootVariables, sessionKeyOf, startExecution, type ExecutorDeps, type WaitEvent } from '../executor/executor';
 import { fitRecord } from '../executor/record';
+import { acceptInputs, inputProblemsMessage } from '../flow/inputs';
 import { finishReserveOf, type Flow } from '../flow/schema';
 import type { HttpClient, HttpRequest } from '../http/client';
 import type { CircuitBreaker } from '../resilience/circuit-breaker';
@@ -122,6 +123,9 @@ export class ExecutionService {
     if (flow.flowType === 'Workflow') {
       throw new ConflictError('WORKFLOW_NOT_DIRECTLY_EXECUTABLE', `flow '${flowId}' is a Workflow: it runs through a WorkflowExecute step, which checks that its workflow configuration is enabled (test it with ivrflow test)`);
     }
+    // A missing required input or one of the wrong type is the caller's mistake: nothing runs, nothing is stored.
+    const { problems } = acceptInputs(flow, request.variables);
+    if (problems.length) throw new BadRequestError('INVALID_INPUT', inputProblemsMessage(flow.id, problems), problems);
     const deadlineAt = startedAt + Math.min(flow.deadlineMs, request.deadlineMs ?? flow.deadlineMs);
     const run: RunPlan = { flow, request, executionId: this.props.randomness.id(), deadlineAt, progress: { backendCalled: false } };
     if (idempotencyKey === undefined) return this.run(run);
@@ -214,7 +218,8 @@ export class ExecutionService {
     };
     const startedAt = clock.now();
     try {
-      const variables: Record<string, unknown> = { ...request.variables, ...(request.contactId ? { contact_id: request.contactId } : {}) };
+      // Only what the flow accepts reaches a template, the session key's included.
+      const { variables } = acceptInputs(flow, { ...request.variables, ...(request.contactId ? { contact_id: request.contactId } : {}) });
       const sessionKey = sessionKeyOf(flow, variables);
       if (flow.session && sessionKey) {
         // A session that cannot be read now is a fresh call, not a failed one.
@@ -223,7 +228,7 @@ export class ExecutionService {
           return undefined;
         });
         // Restored values fill in what this call did not send.
-        for (const [k, v] of Object.entries(restored ?? {})) if (!Object.hasOwn(variables, k)) variables[k] = v;
+        for (const [k, v] of Object.entries(restored ?? {})) if ((variables[k] ?? null) === null) variables[k] = v;
       }
       const deps = this.executorDeps(http);
       const snapshot = await advance(startExecution(flow, { variables, executionId, deadlineMs: Math.max(1, deadlineAt - clock.now()) }, deps), deps, { flows: [flow] });

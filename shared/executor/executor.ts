@@ -30,6 +30,7 @@ import { BudgetExceededError, ConflictError, isFlowFailure } from '../errors';
 import type { FunctionContext } from '../expressions/functions';
 import { renderText } from '../expressions/template';
 import { finishReserveOf, type Flow, type Step } from '../flow/schema';
+import { acceptInputs, inputProblemsMessage } from '../flow/inputs';
 import type { HttpClient } from '../http/client';
 import type { CircuitBreaker } from '../resilience/circuit-breaker';
 import { circuitsService, clockService, httpService, ServiceContainer } from '../services';
@@ -127,7 +128,11 @@ function setVariables(frame: Frame, values: Readonly<Record<string, unknown>>, f
   }
 }
 
-/** A new frame for `flow`, its inputs declared, `input` and the engine's variables set. @throws BudgetExceededError */
+/**
+ * A new frame for `flow`: what it accepts of `input` (its declared inputs, typed, `null` when left
+ * out; shared/flow/inputs.ts) and the engine's variables. Input problems are the caller's to refuse
+ * before (an input in error starts as `null` here). @throws BudgetExceededError
+ */
 function newFrame(flow: Flow, input: Readonly<Record<string, unknown>>, executionId: string, deadlineAt: number, now: number): Frame {
   const frame: Frame = {
     flowId: flow.id,
@@ -142,8 +147,7 @@ function newFrame(flow: Flow, input: Readonly<Record<string, unknown>>, executio
     deadlineAt,
     startedAt: now,
   };
-  setVariables(frame, Object.fromEntries((flow.inputs ?? []).map((name) => [name, null])), false);
-  setVariables(frame, input, false);
+  setVariables(frame, acceptInputs(flow, input).variables, false);
   setVariables(frame, { flow_execution_id: executionId, flow_id: flow.id }, false);
   return frame;
 }
@@ -446,6 +450,11 @@ async function call(run: Run, request: SubFlowCall, parentFlow: Flow): Promise<v
   }
   if (callDeadlineAt - now < MIN_CALL_MS) {
     await finishCall(run, unavailable('TIMED_OUT', { code: 'DEADLINE_EXCEEDED', message: `${Math.max(0, callDeadlineAt - now)} ms were left before the run's finish reserve; flow '${child.id}' was not started` }));
+    return;
+  }
+  const problems = acceptInputs(child, request.variables).problems;
+  if (problems.length) {
+    await finishCall(run, unavailable('FAILED', { code: 'INVALID_INPUT', message: inputProblemsMessage(child.id, problems) }));
     return;
   }
   const deadlineAt = Math.min(callDeadlineAt, now + child.deadlineMs, request.deadlineMs === undefined ? Infinity : now + request.deadlineMs);

@@ -64,6 +64,18 @@ export const SecretBinding = z
   })
   .strict();
 
+/** A declared input: a variable name, or `{ name, type?, required? }` (shared/flow/inputs.ts enforces them). */
+export const InputDeclarationSchema = z.union([
+  VariableName,
+  z
+    .object({
+      name: VariableName,
+      type: z.enum(['string', 'number', 'boolean', 'object']).optional().describe('Checked when the flow starts; text is accepted for number ("42") and boolean ("true"/"false")'),
+      required: z.boolean().optional().describe('A missing or null value is refused (400 MISSING_INPUT); default false: a missing input is null'),
+    })
+    .strict(),
+]);
+
 export const SessionConfig = z
   .object({
     key: z.string().min(1).max(512).describe('Template naming the caller, e.g. {{phone_number}}'),
@@ -81,7 +93,19 @@ export const FlowSchema = z
     version: z.number().int().min(1).optional().describe('Set by the Flow API on deploy; current + 1 when given'),
     description: z.string().max(4096).optional(),
     startStepId: StepId.optional().describe('Default: the first step'),
-    inputs: z.array(VariableName).max(200).optional(),
+    inputs: z
+      .array(InputDeclarationSchema)
+      .max(200)
+      .superRefine((entries, ctx) => {
+        const seen = new Set<string>();
+        entries.forEach((entry, index) => {
+          const name = typeof entry === 'string' ? entry : entry.name;
+          if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [index], message: `input '${name}' is declared twice` });
+          seen.add(name);
+        });
+      })
+      .optional()
+      .describe('The variables a caller may give; when declared, everything else a caller sends is dropped'),
     outputs: z.array(VariableName).max(200).optional().describe('Variables the API returns (default: all)'),
     deadlineMs: z.number().int().min(100).max(30000).default(DEFAULT_DEADLINE_MS).describe('Budget of a synchronous run, ms'),
     finishReserveMs: z

@@ -56,6 +56,7 @@ import { hostAllowed, isPrivateHost } from '../http/network-policy';
 import { compileJsonSchema } from '../steps/data-api';
 import { getStepDefinition } from '../steps/registry';
 import type { StepAnalysis } from '../steps/types';
+import { SYSTEM_VARIABLES } from './inputs';
 import { FlowSchema, StepSchema, type Flow, type Step } from './schema';
 
 export interface ValidateOptions {
@@ -84,9 +85,6 @@ export interface ValidationResult {
   errors: Diagnostic[];
   warnings: Diagnostic[];
 }
-
-/** Variables every run has. */
-export const BUILTIN_VARIABLES: readonly string[] = ['flow_execution_id', 'flow_id'];
 
 /** Longest preview of a value in a message, in characters. */
 const PREVIEW_CHARS = 60;
@@ -439,17 +437,19 @@ async function check(raw: unknown, options: ValidateOptions): Promise<Validation
   const allowedHosts = Array.isArray(hostsValue) ? (hostsValue as unknown[]).filter((h): h is string => typeof h === 'string') : undefined;
 
   const reads = new Map<string, string>();
-  const sets = new Set<string>(BUILTIN_VARIABLES);
-  const inputs = own(raw, 'inputs');
+  const sets = new Set<string>(SYSTEM_VARIABLES);
+  const inputsValue = own(raw, 'inputs');
+  // Entries are names or { name, ... }; what is neither was reported by the schema.
+  const inputs = Array.isArray(inputsValue) ? (inputsValue as unknown[]).map((e) => (typeof e === 'string' ? e : own(e, 'name'))) : [];
   const sessionVariables = own(own(raw, 'session'), 'variables');
-  for (const v of [...(Array.isArray(inputs) ? (inputs as unknown[]) : []), ...(Array.isArray(sessionVariables) ? (sessionVariables as unknown[]) : [])]) {
+  for (const v of [...inputs, ...(Array.isArray(sessionVariables) ? (sessionVariables as unknown[]) : [])]) {
     if (typeof v === 'string') sets.add(v);
   }
   const edges = new Map<string, string[]>();
   const secretBindings = own(raw, 'secrets');
   const secretNames = new Set(secretBindings && typeof secretBindings === 'object' && !Array.isArray(secretBindings) ? Object.keys(secretBindings) : []);
   const outputs = own(raw, 'outputs');
-  for (const v of [...(Array.isArray(inputs) ? (inputs as unknown[]) : []), ...(Array.isArray(outputs) ? (outputs as unknown[]) : []), ...(Array.isArray(sessionVariables) ? (sessionVariables as unknown[]) : []), ...BUILTIN_VARIABLES]) {
+  for (const v of [...inputs, ...(Array.isArray(outputs) ? (outputs as unknown[]) : []), ...(Array.isArray(sessionVariables) ? (sessionVariables as unknown[]) : []), ...SYSTEM_VARIABLES]) {
     if (typeof v === 'string' && secretNames.has(v))
       errors.push({ code: 'SECRET_VARIABLE_CONFLICT', path: `secrets.${v}`, message: `variable ${quoted(v)} is bound to a secret, so it cannot also be a built-in variable, an input, an output or a session variable` });
   }

@@ -84,7 +84,15 @@ const get = (id: string, url: string, responseMapping: Record<string, string>, b
 const ECHOED = ['dtmf_input', 'nested', 'contact_id', 'initial_contact_id', 'customer_number', 'system_number', 'channel', 'queue_name', 'language_code', 'contact_attributes', 'flowId', 'responseType', 'never_set'];
 
 const FLOWS = [
-  { id: 'connect-echo', name: 'Echoes its inputs', flowType: 'IVR', inputs: ['dtmf_input', 'nested'], outputs: ECHOED, steps: [end('done', 'Echoed')] },
+  // The contact's variables reach a flow that declares them (a flow gets only its declared inputs).
+  {
+    id: 'connect-echo',
+    name: 'Echoes its inputs',
+    flowType: 'IVR',
+    inputs: ['dtmf_input', 'nested', 'initial_contact_id', 'customer_number', 'system_number', 'channel', 'queue_name', 'language_code', 'contact_attributes'],
+    outputs: ECHOED,
+    steps: [end('done', 'Echoed')],
+  },
   {
     id: 'connect-counted',
     name: 'Calls the backend once per run',

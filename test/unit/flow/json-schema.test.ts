@@ -18,5 +18,9 @@ describe('flow.schema.json', () => {
       expect(validate(flow), JSON.stringify(validate.errors)).toBe(true);
     }
     expect(validate({ id: 'x', name: 'x', steps: [{ id: 'a', type: 'SendFax', configuration: {} }] })).toBe(false);
+    // Typed inputs beside plain names.
+    const end = [{ id: 'a', type: 'End', configuration: {} }];
+    expect(validate({ id: 'x', name: 'x', inputs: ['note', { name: 'dtmf_input', type: 'string', required: true }], steps: end }), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ id: 'x', name: 'x', inputs: [{ name: 'dtmf_input', type: 'date' }], steps: end })).toBe(false);
   });
 });

@@ -153,6 +153,24 @@ describe('validateFlow: one test per error code', () => {
     expect(JSON.stringify(problems)).not.toContain('sk_live_123');
   });
 
+  it('inputs: names or { name, type, required }; an unknown type or key and a name declared twice are refused', async () => {
+    const ok = await validateFlow(
+      flowOf([end('a')], { inputs: ['note', { name: 'account', type: 'string', required: true }, { name: 'amount', type: 'number' }, { name: 'vip', type: 'boolean' }, { name: 'profile', type: 'object' }, { name: 'plain' }] }),
+    );
+    expect(ok.errors).toEqual([]);
+    const bad = await codes(flowOf([end('a')], { inputs: [{ name: 'a', type: 'date' }, { name: 'b', optional: true }, { type: 'string' }, 'c', 'c'] } as never));
+    expect(bad.errors.length).toBeGreaterThan(0);
+    expect(bad.errors.every((e) => e.startsWith('INVALID_VALUE inputs') || e.startsWith('UNKNOWN_KEY inputs') || e.startsWith('MISSING_FIELD inputs'))).toBe(true);
+    const twice = await validateFlow(flowOf([end('a')], { inputs: ['c', { name: 'c', type: 'string' }] }));
+    expect(twice.errors.map((e) => `${e.code} ${e.path}`)).toEqual(['INVALID_VALUE inputs[1]']);
+    expect(twice.errors[0]!.message).toMatch(/^input 'c' is declared twice/);
+  });
+
+  it('typed inputs count as set for UNSET_VARIABLE, like plain names', async () => {
+    const r = await codes(flowOf([http('a', { url: 'https://api.example.com/x?id={{account}}&n={{note}}' })], { inputs: [{ name: 'account', type: 'string', required: true }, 'note'] }));
+    expect(r.warnings).toEqual([]);
+  });
+
   it('PRIVATE_HOST: loopback, private and link-local hosts unless allowed', async () => {
     const raw = flowOf([http('a', { url: 'http://169.254.169.254/latest/meta-data' }), http('b', { url: 'http://127.0.0.1:8080/x' }), http('c', { url: 'http://10.1.2.3/x' }), http('d', { url: 'http://localhost/x' })]);
     expect((await codes(raw)).errors).toEqual(['PRIVATE_HOST steps[0].configuration.url', 'PRIVATE_HOST steps[1].configuration.url', 'PRIVATE_HOST steps[2].configuration.url', 'PRIVATE_HOST steps[3].configuration.url']);
