@@ -170,7 +170,14 @@ class SecretsManagerState {
 
   constructor(private readonly dataFile?: string) {
     if (!dataFile || !existsSync(dataFile)) return;
-    const stored = JSON.parse(readFileSync(dataFile, 'utf8')) as { secrets: StoredSecret[] };
+    let stored: { secrets: StoredSecret[] };
+    try {
+      stored = JSON.parse(readFileSync(dataFile, 'utf8')) as { secrets: StoredSecret[] };
+      if (!Array.isArray(stored.secrets)) throw new Error('no "secrets" list');
+    } catch (err) {
+      // Never started over an unreadable file (a later write would replace what it holds).
+      throw new Error(`${dataFile} is not a local Secrets Manager data file (${(err as Error).message}); move it away or fix it`);
+    }
     for (const secret of stored.secrets) {
       this.secrets.set(secret.name, { ...secret, versions: new Map(secret.versions.map((v) => [v.id, { ...v, stages: new Set(v.stages) }])) });
     }

@@ -15,6 +15,9 @@ import {
   ResourceNotFoundException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSecretsManagerLocal, type SecretsManagerLocal } from '../../shared/local/secrets-manager-local';
 import { SecretStoreError } from '../../shared/stores/secret-store';
@@ -276,5 +279,45 @@ describe('SecretsManagerSecretStore on the local endpoint', () => {
     expect(err).toBeInstanceOf(SecretStoreError);
     expect((err as SecretStoreError).message).toContain('InvalidRequestException');
     expect((err as SecretStoreError).message).not.toContain('k3');
+  });
+});
+
+describe('local Secrets Manager kept in a data file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ivrflow-sm-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const sdk = (endpoint: string) => new SecretsManagerClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+
+  it('a restart on the same file keeps every secret, its versions and deletions; the file is mode 0600 and never left half-written', async () => {
+    const dataFile = join(dir, 'secrets.json');
+    const first = await startSecretsManagerLocal({ dataFile });
+    try {
+      const sm = sdk(first.endpoint);
+      await sm.send(new CreateSecretCommand({ Name: 'ivrflow/connections/crm', SecretString: '{"apiKey":"v1"}' }));
+      await sm.send(new PutSecretValueCommand({ SecretId: 'ivrflow/connections/crm', SecretString: '{"apiKey":"v2"}' }));
+      await sm.send(new CreateSecretCommand({ Name: 'ivrflow/tokens/abc', SecretString: '{"accessToken":"t"}' }));
+      await sm.send(new DeleteSecretCommand({ SecretId: 'ivrflow/tokens/abc', ForceDeleteWithoutRecovery: true }));
+    } finally {
+      await first.close();
+    }
+    expect(statSync(dataFile).mode & 0o777).toBe(0o600);
+    expect(() => JSON.parse(readFileSync(dataFile, 'utf8')) as unknown).not.toThrow();
+    const second = await startSecretsManagerLocal({ dataFile });
+    try {
+      const sm = sdk(second.endpoint);
+      expect((await sm.send(new GetSecretValueCommand({ SecretId: 'ivrflow/connections/crm' }))).SecretString).toBe('{"apiKey":"v2"}');
+      expect((await sm.send(new GetSecretValueCommand({ SecretId: 'ivrflow/connections/crm', VersionStage: 'AWSPREVIOUS' }))).SecretString).toBe('{"apiKey":"v1"}');
+      await expect(sm.send(new GetSecretValueCommand({ SecretId: 'ivrflow/tokens/abc' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('refuses to start over a file that is not its own, naming it, and leaves the file as it was', async () => {
+    const dataFile = join(dir, 'corrupt.json');
+    writeFileSync(dataFile, '{"secrets": [', { mode: 0o600 });
+    await expect(startSecretsManagerLocal({ dataFile })).rejects.toThrow(`${dataFile} is not a local Secrets Manager data file`);
+    writeFileSync(dataFile, '{"other": 1}');
+    await expect(startSecretsManagerLocal({ dataFile })).rejects.toThrow(/no "secrets" list/);
+    expect(readFileSync(dataFile, 'utf8')).toBe('{"other": 1}');
   });
 });
