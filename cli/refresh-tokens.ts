@@ -7,8 +7,9 @@
  * `ivrflow serve` prints. Exit code 0 when no token failed, 1 otherwise.
  */
 import { parseArgs } from 'node:util';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { configFromEnv, createServices } from '#shared/api/runtime';
+import { tokenRefresherRoot } from '../functions/token-refresher/root';
+import { dynamoDbClient, secretsManagerClient } from '#shared/config/aws-clients';
+import { configFromEnv } from '#shared/config/runtime';
 import { ENV } from '#shared/config/env';
 import { describeRefresh, refreshTokens } from '#shared/connections/refresher';
 import { LOCAL_AWS, localDynamoDbClient } from '#shared/local/dynamodb-local';
@@ -21,16 +22,16 @@ export async function refreshTokensCommand(args: string[], out: (s: string) => v
     ...process.env,
     [ENV.allowPrivateNetworks]: values['dynamodb-endpoint'] ? 'true' : (process.env[ENV.allowPrivateNetworks] ?? 'false'),
   });
-  const dynamodb = values['dynamodb-endpoint'] ? localDynamoDbClient(values['dynamodb-endpoint']) : undefined;
-  const secretsManager = values['secrets-endpoint'] ? new SecretsManagerClient({ ...LOCAL_AWS, endpoint: values['secrets-endpoint'] }) : undefined;
+  const dynamodb = values['dynamodb-endpoint'] ? localDynamoDbClient(values['dynamodb-endpoint']) : dynamoDbClient();
+  const secretsManager = values['secrets-endpoint'] ? secretsManagerClient({ ...LOCAL_AWS, endpoint: values['secrets-endpoint'] }) : secretsManagerClient();
   try {
     // Events are summarised below, not logged one by one.
-    const services = createServices(config, { ...(dynamodb ? { dynamodb } : {}), ...(secretsManager ? { secretsManager } : {}), onTokenEvent: () => undefined });
+    const services = tokenRefresherRoot(config, { dynamodb, secretsManager, onTokenEvent: () => undefined });
     const summary = await refreshTokens(services.tokenRegistry, services.tokens);
     out(values.json ? JSON.stringify(summary) : describeRefresh(summary));
     return summary.failed.length > 0 ? 1 : 0;
   } finally {
-    dynamodb?.destroy();
-    secretsManager?.destroy();
+    dynamodb.destroy();
+    secretsManager.destroy();
   }
 }

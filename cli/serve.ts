@@ -22,7 +22,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEMO_API_KEY, startCrmServer, type CrmServer } from '../examples/backends/crm-server';
 import { startOAuthServer, type OAuthServer } from '../examples/backends/oauth-server';
-import type { Services } from '#shared/api/runtime';
+import { localFunctions, type LocalRoots } from '../functions/local';
+import { FUNCTIONS } from '../functions/manifest';
+import type { FlowApiRoot } from '../functions/flow-api/root';
+import type { SweepSummary } from '#shared/api/execution-service';
+import type { RefreshSummary } from '#shared/connections/refresher';
 import { describeRefresh } from '#shared/connections/refresher';
 import { IvrflowError } from '#shared/errors';
 import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalExit } from '#shared/local/dynamodb-local';
@@ -51,7 +55,7 @@ export function exampleConnections(values: Record<string, string>): Array<{ name
 /** The Standard Webhooks secret the sample CRM signs its callbacks with (random per serve: `whsec_` + base64 of 32 bytes; printed, so a demo can sign a callback by hand). */
 const DEMO_WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
-async function deployExamples(services: Services, endpoints: { crm: string; oauth: string }, log: (s: string) => void): Promise<void> {
+async function deployExamples(services: FlowApiRoot, endpoints: { crm: string; oauth: string }, log: (s: string) => void): Promise<void> {
   for (const { name, body } of exampleConnections({ CRM_URL: endpoints.crm, OAUTH_URL: endpoints.oauth, CLIENT_SECRET: DEMO_CLIENT.clientSecret, WEBHOOK_SECRET: DEMO_WEBHOOK_SECRET })) {
     try {
       await services.connectionService.put(name, body);
@@ -113,7 +117,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
   const examples = !values['no-examples'];
 
   let ddb: DynamoDbLocal | undefined;
-  let stack: LocalStack | undefined;
+  let stack: LocalStack<LocalRoots> | undefined;
   let crm: CrmServer | undefined;
   let oauth: OAuthServer | undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
@@ -153,7 +157,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
     try {
       await ddb.restart();
       await ensureTables(client, { definitionsTable: stack.config.definitionsTable, stateTable: stack.config.stateTable });
-      if (redeploy && crm && oauth) await deployExamples(stack.services, { crm: crm.url, oauth: oauth.url }, out);
+      if (redeploy && crm && oauth) await deployExamples(stack.roots.flowApi, { crm: crm.url, oauth: oauth.url }, out);
       if (!closing) err(`DynamoDB Local is back at ${ddb.endpoint}`);
     } catch (e) {
       if (!closing) giveUp(`could not restart DynamoDB Local: ${(e as Error).message}`);
@@ -171,19 +175,17 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
     ddb = await startDynamoDbLocal({ ...(dataDir ? { dataDir } : {}), onExit });
     // --data keeps the secrets too (connections' credentials, cached tokens): a restart loses none.
     const secretsDataFile = dataDir ? join(dataDir, 'secrets-manager.json') : undefined;
-    if (!closing) stack = await startLocalStack({ dynamodbEndpoint: ddb.endpoint, port, ...(secretsDataFile ? { secretsDataFile } : {}) });
-    // The real Secrets Manager client reads its endpoint from here, as it does in any AWS SDK setup.
-    if (stack) process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = stack.secretsEndpoint;
+    if (!closing) stack = await startLocalStack({ dynamodbEndpoint: ddb.endpoint, port, functions: localFunctions, ...(secretsDataFile ? { secretsDataFile } : {}) });
     if (!closing && examples) {
       oauth = await startOAuthServer(DEMO_CLIENT);
       crm = await startCrmServer({ oauth: { jwksUrl: oauth.jwksUrl, requiredScope: 'crm.read' }, webhookSecret: DEMO_WEBHOOK_SECRET });
       out('examples:');
-      await deployExamples(stack!.services, { crm: crm.url, oauth: oauth.url }, out);
+      await deployExamples(stack!.roots.flowApi, { crm: crm.url, oauth: oauth.url }, out);
     }
     if (!closing) {
       const refresh = async () => {
         try {
-          const summary = await stack!.refreshTokens();
+          const summary = (await stack!.invoke(FUNCTIONS.tokenRefresher.id)) as RefreshSummary;
           if (summary.checked > 0) (summary.failed.length > 0 ? err : out)(`token-refresher: ${describeRefresh(summary)}`);
         } catch (e) {
           err(`token-refresher failed: ${(e as Error).message}`);
@@ -194,7 +196,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
       refreshTimer.unref();
       const sweep = async () => {
         try {
-          const summary = await stack!.sweepWaits();
+          const summary = (await stack!.invoke(FUNCTIONS.waitSweeper.id)) as SweepSummary;
           if (summary.due > 0) (summary.failed.length > 0 ? err : out)(`wait-sweeper: ${summary.due} due, ${summary.timedOut} timed out, ${summary.failed.length} failed`);
         } catch (e) {
           err(`wait-sweeper failed: ${(e as Error).message}`);

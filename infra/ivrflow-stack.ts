@@ -14,16 +14,16 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { CfnStage, HttpApi, HttpMethod, HttpNoneAuthorizer, HttpStage, LogGroupLogDestination, type HttpRoute, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnStage, HttpApi, HttpMethod, HttpNoneAuthorizer, HttpStage, LogGroupLogDestination, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer, HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { ROUTES, type FunctionName } from '#shared/api/routes';
+import { type FunctionName } from '#shared/api/routes';
 import { ENV } from '#shared/config/env';
 import { DEFAULT_SECRET_PREFIX, SecretNames } from '#shared/connections/connection';
-import { CONNECT_INVOKE_TIMEOUT_MS } from '#shared/platforms/connect';
+import { FUNCTIONS, type Access, type FunctionKey, type FunctionSpec } from '../functions/manifest';
 import { IvrflowFunction } from './constructs/ivrflow-function';
 import { IvrflowSecrets } from './constructs/secrets';
 import { IvrflowTables, type IvrflowTablesProps } from './constructs/tables';
@@ -76,66 +76,63 @@ const HTTP_API_ACCESS_LOG = {
   authorizerError: '$context.authorizer.error',
 };
 
+/** Logical ids of the schedules' rule and queue (kept from before the manifest, so a deployed stack keeps its resources). */
+const SCHEDULE_IDS: Partial<Record<FunctionKey, string>> = { tokenRefresher: 'TokenRefresh', waitSweeper: 'WaitSweep' };
+
 const entry = (name: string) => fileURLToPath(new URL(`../functions/${name}/handler.ts`, import.meta.url));
 
 export class IvrflowStack extends Stack {
   readonly tables: IvrflowTables;
+  readonly secrets: IvrflowSecrets;
   readonly api: HttpApi;
+  /** Every function created, by its manifest key (functions/manifest.ts); `basicAuthorizer` only with `callerAuthorization` basic. */
+  readonly byKey: Partial<Record<FunctionKey, IvrflowFunction>> = {};
+  /** The functions behind the HTTP API's routes. */
   readonly functions: Record<FunctionName, IvrflowFunction>;
   readonly tokenRefresher: IvrflowFunction;
   readonly waitSweeper: IvrflowFunction;
   readonly connectInvoke: IvrflowFunction;
   /** The basic-credentials authorizer, when `callerAuthorization` is `basic`. */
-  basicAuthorizer?: IvrflowFunction;
-  /** The dead-letter queue of each schedule (`WaitSweep`, `TokenRefresh`). */
+  readonly basicAuthorizer?: IvrflowFunction;
+  /** The dead-letter queue of each schedule, by manifest key (`tokenRefresher`, `waitSweeper`). */
   readonly scheduleDeadLetters: Record<string, Queue> = {};
 
   constructor(scope: Construct, id: string, props: IvrflowStackProps = {}) {
     super(scope, id, props);
     this.tables = new IvrflowTables(this, 'Tables', props.tables);
-    const secretPrefix = props.secretPrefix ?? DEFAULT_SECRET_PREFIX;
-    const environment = { [ENV.definitionsTable]: this.tables.definitions.tableName, [ENV.stateTable]: this.tables.state.tableName, [ENV.secretPrefix]: secretPrefix };
-    const secrets = new IvrflowSecrets(this, 'Secrets', { prefix: secretPrefix });
-    const reserved = props.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrency };
+    this.secrets = new IvrflowSecrets(this, 'Secrets', { prefix: props.secretPrefix ?? DEFAULT_SECRET_PREFIX });
+    this.api = new HttpApi(this, 'Api', { defaultAuthorizer: new HttpIamAuthorizer(), createDefaultStage: false });
+    const callerAuthorization = props.callerAuthorization ?? { type: 'iam' };
+    const environment = { [ENV.definitionsTable]: this.tables.definitions.tableName, [ENV.stateTable]: this.tables.state.tableName, [ENV.secretPrefix]: this.secrets.prefix };
+    // Callback URLs are built on the public URL; functions that may start a wait get it.
+    const publicUrl = props.publicUrl ?? this.api.apiEndpoint;
 
-    const flowApi = new IvrflowFunction(this, 'FlowApi', { entry: entry('flow-api'), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-flow-api' } });
-    this.tables.definitions.grantReadWriteData(flowApi);
-    // Circuits: list, read and operator reset; token records: register, read, forget.
-    this.tables.state.grant(flowApi, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem');
-    // Connections' credentials: written, read to keep what a PUT leaves out, deleted with the connection (its token too).
-    secrets.grantManageConnectionSecrets(flowApi);
-    secrets.grantDeleteTokens(flowApi);
-
-    const flowExecutor = new IvrflowFunction(this, 'FlowExecutor', { entry: entry('flow-executor'), ...reserved, environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-flow-executor' } });
-    this.tables.definitions.grantReadData(flowExecutor);
-    this.tables.state.grantReadWriteData(flowExecutor);
-    // Flow-bound secrets, credentials and cached tokens read; a token refreshed on demand written back.
-    secrets.grantExecutorSecrets(flowExecutor);
-
-    // Callbacks resume executions and sweeps time them out: both run the rest of a flow, as the executor does.
-    const webhookCallback = new IvrflowFunction(this, 'WebhookCallback', { entry: entry('webhook-callback'), ...reserved, environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-webhook-callback' } });
-    this.waitSweeper = new IvrflowFunction(this, 'WaitSweeper', { entry: entry('wait-sweeper'), timeout: Duration.minutes(1), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-wait-sweeper' } });
-    for (const fn of [webhookCallback, this.waitSweeper]) {
-      this.tables.definitions.grantReadData(fn);
-      this.tables.state.grantReadWriteData(fn);
-      secrets.grantExecutorSecrets(fn);
+    for (const [key, spec] of Object.entries(FUNCTIONS) as Array<[FunctionKey, FunctionSpec]>) {
+      if (spec.trigger.type === 'authorizer' && callerAuthorization.type !== 'basic') continue;
+      const callerSecret = callerAuthorization.type === 'basic' ? (callerAuthorization.secretName ?? 'basic') : 'basic';
+      const fn = new IvrflowFunction(this, spec.id, {
+        entry: entry(spec.dir),
+        timeout: Duration.millis(spec.timeoutMs),
+        ...(spec.reservedConcurrency && props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
+        environment: {
+          ...(spec.tables ? environment : {}),
+          ...(spec.publicUrl ? { [ENV.publicUrl]: publicUrl } : {}),
+          ...(spec.trigger.type === 'authorizer' ? { [ENV.callerCredentialsSecret]: new SecretNames(this.secrets.prefix).caller(callerSecret) } : {}),
+          POWERTOOLS_SERVICE_NAME: `ivrflow-${spec.dir}`,
+        },
+      });
+      this.grantAccess(fn, spec.access, callerSecret);
+      this.byKey[key] = fn;
+      if (spec.trigger.type === 'schedule') this.schedule(key, fn, spec.trigger);
     }
-    this.schedule('WaitSweep', this.waitSweeper, Duration.minutes(1), 'Sends executions still waiting past their deadline down their timeout branch');
-    // Agent sessions and events live in State; nothing else.
-    const agentEvents = new IvrflowFunction(this, 'AgentEvents', { entry: entry('agent-events'), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-agent-events' } });
-    this.tables.state.grant(agentEvents, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query');
-    this.functions = { flowApi, flowExecutor, webhookCallback, agentEvents };
+    const fn = (key: FunctionKey) => this.byKey[key]!;
+    this.functions = { flowApi: fn('flowApi'), flowExecutor: fn('flowExecutor'), webhookCallback: fn('webhookCallback'), agentEvents: fn('agentEvents') };
+    this.tokenRefresher = fn('tokenRefresher');
+    this.waitSweeper = fn('waitSweeper');
+    this.connectInvoke = fn('connectInvoke');
+    if (this.byKey.basicAuthorizer) this.basicAuthorizer = this.byKey.basicAuthorizer;
 
-    // Amazon Connect invokes this one directly (no route): its block waits at most 8 s.
-    this.connectInvoke = new IvrflowFunction(this, 'ConnectInvoke', {
-      entry: entry('connect-invoke'),
-      timeout: Duration.millis(CONNECT_INVOKE_TIMEOUT_MS),
-      ...reserved,
-      environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-connect-invoke' },
-    });
-    this.tables.definitions.grantReadData(this.connectInvoke);
-    this.tables.state.grantReadWriteData(this.connectInvoke);
-    secrets.grantExecutorSecrets(this.connectInvoke);
+    // Amazon Connect invokes connect-invoke directly (no route): its block waits at most 8 s.
     this.connectInvoke.addPermission('AmazonConnectInvoke', {
       principal: new ServicePrincipal('connect.amazonaws.com'),
       action: 'lambda:InvokeFunction',
@@ -144,51 +141,44 @@ export class IvrflowStack extends Stack {
     });
     new CfnOutput(this, 'ConnectInvokeFunctionArn', { value: this.connectInvoke.functionArn, description: 'Paste into the Invoke AWS Lambda function block (and add the function to the Connect instance)' });
 
-    this.tokenRefresher = new IvrflowFunction(this, 'TokenRefresher', { entry: entry('token-refresher'), timeout: Duration.minutes(1), environment: { ...environment, POWERTOOLS_SERVICE_NAME: 'ivrflow-token-refresher' } });
-    // Token records: listed (byKind), leased and updated; nothing else in either table.
-    this.tables.state.grant(this.tokenRefresher, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem');
-    // Client secrets are a connection's or a flow's (an inline oauth2 form); tokens are the only secrets it writes.
-    secrets.grantExecutorSecrets(this.tokenRefresher);
-    this.schedule('TokenRefresh', this.tokenRefresher, Duration.minutes(5), 'Refreshes the OAuth2 tokens that expire soon');
-
-    this.api = new HttpApi(this, 'Api', { defaultAuthorizer: new HttpIamAuthorizer(), createDefaultStage: false });
     const stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       autoDeploy: true,
       throttle: { rateLimit: 500, burstLimit: 1000 },
       accessLogSettings: { destination: new LogGroupLogDestination(new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH })), format: AccessLogFormat.custom(JSON.stringify(HTTP_API_ACCESS_LOG)) },
     });
-    const callerAuthorizer = this.callerAuthorizer(props, secrets);
-    const callbackRoutes: HttpRoute[] = [];
-    for (const [name, fn] of Object.entries(this.functions) as Array<[FunctionName, IvrflowFunction]>) {
-      const integration = new HttpLambdaIntegration(`${name}Integration`, fn);
-      for (const routeKey of ROUTES[name]) {
+    const callerAuthorizer = this.callerAuthorizer(callerAuthorization);
+    const unauthenticated: string[] = [];
+    for (const [key, spec] of Object.entries(FUNCTIONS) as Array<[FunctionKey, FunctionSpec]>) {
+      if (spec.trigger.type !== 'http') continue;
+      const { routes: routeKeys, authorization } = spec.trigger;
+      const integration = new HttpLambdaIntegration(`${key}Integration`, fn(key));
+      for (const routeKey of routeKeys) {
         const [method, path] = routeKey.split(' ') as [keyof typeof HttpMethod, string];
         // Callbacks come from backends that cannot sign AWS requests: the token and the webhook signature authenticate them.
-        const authorizer = name === 'webhookCallback' ? new HttpNoneAuthorizer() : name === 'flowExecutor' ? callerAuthorizer : undefined;
+        const authorizer = authorization === 'none' ? new HttpNoneAuthorizer() : authorization === 'caller' ? callerAuthorizer : undefined;
         const routes = this.api.addRoutes({ path, methods: [HttpMethod[method]], integration, ...(authorizer ? { authorizer } : {}) });
-        if (name === 'webhookCallback') callbackRoutes.push(...routes);
+        if (authorization !== 'none') continue;
+        unauthenticated.push(routeKey);
+        for (const route of routes) {
+          stage.node.addDependency(route);
+          NagSuppressions.addResourceSuppressions(route, [
+            {
+              id: 'AwsSolutions-APIG4',
+              reason: 'Backends deliver callbacks without AWS credentials; each request is authenticated by its single-use 256-bit token and, when the connection has a signing secret, a Standard Webhooks signature. The route is throttled.',
+            },
+          ]);
+        }
       }
     }
+    // The routes without an authorizer are throttled on their own.
     const throttle = props.callbackThrottle ?? { rateLimit: 50, burstLimit: 100 };
-    (stage.node.defaultChild as CfnStage).routeSettings = Object.fromEntries(ROUTES.webhookCallback.map((key) => [key, { ThrottlingRateLimit: throttle.rateLimit, ThrottlingBurstLimit: throttle.burstLimit }]));
-    for (const route of callbackRoutes) {
-      stage.node.addDependency(route);
-      NagSuppressions.addResourceSuppressions(route, [
-        {
-          id: 'AwsSolutions-APIG4',
-          reason: 'Backends deliver callbacks without AWS credentials; each request is authenticated by its single-use 256-bit token and, when the connection has a signing secret, a Standard Webhooks signature. The route is throttled.',
-        },
-      ]);
-    }
-    // Callback URLs are built on the public URL; functions that may start a wait need it.
-    const publicUrl = props.publicUrl ?? this.api.apiEndpoint;
-    for (const fn of [flowExecutor, webhookCallback, this.waitSweeper, this.connectInvoke]) fn.addEnvironment(ENV.publicUrl, publicUrl);
+    (stage.node.defaultChild as CfnStage).routeSettings = Object.fromEntries(unauthenticated.map((key) => [key, { ThrottlingRateLimit: throttle.rateLimit, ThrottlingBurstLimit: throttle.burstLimit }]));
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint });
 
-    for (const fn of [...Object.values(this.functions), this.tokenRefresher, this.waitSweeper, this.connectInvoke, ...(this.basicAuthorizer ? [this.basicAuthorizer] : [])]) {
+    for (const f of Object.values(this.byKey)) {
       NagSuppressions.addResourceSuppressions(
-        fn,
+        f,
         [
           { id: 'AwsSolutions-IAM4', reason: 'AWSLambdaBasicExecutionRole only grants writing the function its own CloudWatch logs.', appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'] },
           {
@@ -203,32 +193,43 @@ export class IvrflowStack extends Stack {
     }
   }
 
+  /** The grants of a manifest entry's access, each by intent on the construct that owns the resource. */
+  private grantAccess(fn: IvrflowFunction, access: Access, callerSecret: string): void {
+    if (access.definitions === 'read') this.tables.grantReadDefinitions(fn);
+    if (access.definitions === 'manage') this.tables.grantManageDefinitions(fn);
+    if (access.state === 'execution') this.tables.grantExecutionState(fn);
+    if (access.state === 'operator') this.tables.grantOperatorState(fn);
+    if (access.state === 'tokens') this.tables.grantTokenState(fn);
+    if (access.state === 'agents') this.tables.grantAgentState(fn);
+    if (access.secrets === 'executor') this.secrets.grantExecutorSecrets(fn);
+    if (access.secrets === 'connections') {
+      // Connections' credentials: written, read to keep what a PUT leaves out, deleted with the connection (its token too).
+      this.secrets.grantManageConnectionSecrets(fn);
+      this.secrets.grantDeleteTokens(fn);
+    }
+    if (access.secrets === 'caller') this.secrets.grantReadCallerSecret(fn, callerSecret);
+  }
+
   /**
    * A scheduled invocation: retried twice within an hour, then kept in its own dead-letter queue
    * (SSE, 14 days, TLS only) for an operator to look at (Amazon EventBridge User Guide,
    * "Using dead-letter queues to process undelivered events").
    */
-  private schedule(id: string, fn: IvrflowFunction, every: Duration, description: string): void {
-    const deadLetters = new Queue(this, `${id}DeadLetters`, { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+  private schedule(key: FunctionKey, fn: IvrflowFunction, trigger: { minutes: number; description: string }): void {
+    const deadLetters = new Queue(this, `${SCHEDULE_IDS[key] ?? fn.node.id}DeadLetters`, { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
     NagSuppressions.addResourceSuppressions(deadLetters, [{ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of a schedule target; it has none of its own.' }]);
-    this.scheduleDeadLetters[id] = deadLetters;
-    new Rule(this, `${id}Schedule`, { description, schedule: Schedule.rate(every), targets: [new LambdaFunction(fn, { retryAttempts: 2, maxEventAge: Duration.hours(1), deadLetterQueue: deadLetters })] });
+    this.scheduleDeadLetters[key] = deadLetters;
+    new Rule(this, `${SCHEDULE_IDS[key] ?? fn.node.id}Schedule`, {
+      description: trigger.description,
+      schedule: Schedule.rate(Duration.minutes(trigger.minutes)),
+      targets: [new LambdaFunction(fn, { retryAttempts: 2, maxEventAge: Duration.hours(1), deadLetterQueue: deadLetters })],
+    });
   }
 
   /** The authorizer of the execution routes (`callerAuthorization`); undefined keeps the API's default, IAM. */
-  private callerAuthorizer(props: IvrflowStackProps, secrets: IvrflowSecrets): IHttpRouteAuthorizer | undefined {
-    const auth = props.callerAuthorization ?? { type: 'iam' };
+  private callerAuthorizer(auth: NonNullable<IvrflowStackProps['callerAuthorization']>): IHttpRouteAuthorizer | undefined {
     if (auth.type === 'jwt') return new HttpJwtAuthorizer('CallerJwt', auth.issuer, { jwtAudience: auth.audience });
     if (auth.type !== 'basic') return undefined;
-    const name = auth.secretName ?? 'basic';
-    const fn = new IvrflowFunction(this, 'BasicAuthorizer', {
-      entry: entry('basic-authorizer'),
-      timeout: Duration.seconds(5),
-      environment: { [ENV.callerCredentialsSecret]: new SecretNames(secrets.prefix).caller(name), POWERTOOLS_SERVICE_NAME: 'ivrflow-basic-authorizer' },
-    });
-    // Its own secret only.
-    secrets.grantReadCallerSecret(fn, name);
-    this.basicAuthorizer = fn;
-    return new HttpLambdaAuthorizer('CallerBasic', fn, { responseTypes: [HttpLambdaResponseType.SIMPLE], identitySource: ['$request.header.Authorization'], resultsCacheTtl: Duration.minutes(5) });
+    return new HttpLambdaAuthorizer('CallerBasic', this.basicAuthorizer!, { responseTypes: [HttpLambdaResponseType.SIMPLE], identitySource: ['$request.header.Authorization'], resultsCacheTtl: Duration.minutes(5) });
   }
 }

@@ -5,12 +5,23 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { serviceName } from './config/env';
 import type { TokenEvent } from './connections/token-provider';
+import type { StepMetrics } from './services';
 import type { ExecutionResult } from './steps/types';
 import type { CircuitEvent } from './resilience/circuit-breaker';
 
-export const logger = new Logger({ serviceName: process.env['POWERTOOLS_SERVICE_NAME'] ?? 'ivrflow' });
-export const metrics = new Metrics({ namespace: 'ivrflow', serviceName: process.env['POWERTOOLS_SERVICE_NAME'] ?? 'ivrflow' });
+export const logger = new Logger({ serviceName: serviceName() });
+export const metrics = new Metrics({ namespace: 'ivrflow', serviceName: serviceName() });
+
+/** Step metrics as EMF: `StepErrors` with the dimensions `stepType`, `failureType`, `statusCode` (what the functions provide; in-process runs count nothing). */
+export const emfStepMetrics: StepMetrics = {
+  failure(stepType, failureType, statusCode) {
+    const metric = metrics.singleMetric();
+    metric.addDimensions({ stepType, failureType, statusCode: statusCode === null ? 'none' : String(statusCode) });
+    metric.addMetric('StepErrors', MetricUnit.Count, 1);
+  },
+};
 
 /** Logs and counts circuit-breaker events: transitions (`CircuitOpened`, ...) and an unreachable store. */
 export function reportCircuitEvent(event: CircuitEvent): void {

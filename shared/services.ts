@@ -12,10 +12,8 @@
  * // in a step: ctx.services.get(auditService).record(...)
  * // in a test: new ServiceContainer().provide(auditService, recordingAudit)
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { systemClock, type Clock } from './clock';
 import { NodeHttpClient, type HttpClient } from './http/client';
-import { metrics } from './observability';
 import { CircuitBreaker } from './resilience/circuit-breaker';
 import { MemoryCircuitStore } from './resilience/memory-circuit-store';
 
@@ -76,17 +74,7 @@ export interface StepMetrics {
 }
 
 /**
- * Step metrics. Default: in a Lambda function (`AWS_LAMBDA_FUNCTION_NAME` set), an EMF metric
- * `StepErrors` with the dimensions `stepType`, `failureType`, `statusCode` (Powertools Metrics);
- * elsewhere (CLI, tests) nothing, so that no metric line mixes with a command's output.
+ * Step metrics. Default: nothing counted (CLI runs, tests: no metric line mixes with a command's
+ * output); the deployed functions provide EMF metrics (`emfStepMetrics` in shared/observability.ts).
  */
-export const stepMetricsService = defineService<StepMetrics>('stepMetrics', () => {
-  if (!process.env['AWS_LAMBDA_FUNCTION_NAME']) return { failure: () => undefined };
-  return {
-    failure(stepType, failureType, statusCode) {
-      const metric = metrics.singleMetric();
-      metric.addDimensions({ stepType, failureType, statusCode: statusCode === null ? 'none' : String(statusCode) });
-      metric.addMetric('StepErrors', MetricUnit.Count, 1);
-    },
-  };
-});
+export const stepMetricsService = defineService<StepMetrics>('stepMetrics', () => ({ failure: () => undefined }));

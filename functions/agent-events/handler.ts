@@ -13,7 +13,8 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { customEventParams, MAX_EVENT_DATA_BYTES, MAX_NEXT_EVENT_TIMEOUT_S } from '../../shared/agents/agent-events';
 import { httpErrors, intQuery, json, readTextBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
 import { agentIdParam } from '../../shared/api/params';
-import { servicesFromEnv, type Services } from '../../shared/api/runtime';
+import { fromEnvironment } from '../roots/adapters';
+import { agentEventsRoot, type AgentEventsRoot } from './root';
 import { NotFoundError } from '../../shared/errors';
 import { logger, metrics } from '../../shared/observability';
 
@@ -26,7 +27,7 @@ function dataOf(event: ApiEvent): string | undefined {
 }
 
 /** The handler over given services (the local server and tests inject theirs). */
-export function createAgentEventsHandler(services: () => Services) {
+export function createAgentEventsHandler(services: () => AgentEventsRoot) {
   const routes = router({
     'PUT /agents/{agentId}/custom-event': async (event) => {
       const q = event.queryStringParameters ?? {};
@@ -46,4 +47,4 @@ export function createAgentEventsHandler(services: () => Services) {
     .use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 
-export const handler = createAgentEventsHandler(servicesFromEnv);
+export const handler = createAgentEventsHandler(fromEnvironment(agentEventsRoot));

@@ -9,7 +9,9 @@ import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerResu
 import { ENV, requiredEnv } from '../../shared/config/env';
 import { logger } from '../../shared/observability';
 import { BasicCredentialsChecker } from '../../shared/platforms/basic-auth';
+import { secretsManagerClient } from '../../shared/config/aws-clients';
 import { SecretsManagerSecretStore } from '../../shared/stores/secrets/secrets-manager-store';
+import { lazy } from '../roots/adapters';
 import type { SecretStore } from '../../shared/stores/secret-store';
 
 /** The handler over a given secret store (tests inject theirs). */
@@ -27,8 +29,8 @@ export function createBasicAuthorizerHandler(secrets: () => SecretStore, secretI
   };
 }
 
-let store: SecretStore | undefined;
+// Its root: one secret store, and the one secret it reads (no tables).
 export const handler = createBasicAuthorizerHandler(
-  () => (store ??= new SecretsManagerSecretStore()),
+  lazy(() => new SecretsManagerSecretStore({ client: secretsManagerClient() })),
   () => requiredEnv(ENV.callerCredentialsSecret),
 );

@@ -6,12 +6,13 @@
 import middy from '@middy/core';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
-import { servicesFromEnv, type Services } from '../../shared/api/runtime';
+import { fromEnvironment } from '../roots/adapters';
+import { executionRoot, type ExecutionRoot } from '../roots/execution';
 import { logger, metrics } from '../../shared/observability';
 import { invokeFromConnect } from '../../shared/platforms/connect';
 
 /** The handler over given services (the local server and tests inject theirs). */
-export function createConnectInvokeHandler(services: () => Services) {
+export function createConnectInvokeHandler(services: () => ExecutionRoot) {
   return middy(async (event: unknown, context: Context) => {
     const answer = await invokeFromConnect(services().executionService, event, context.getRemainingTimeInMillis());
     logger.info('connect invocation', { status: answer['ivrflow_status'], branch: answer['ivrflow_branch'], executionId: answer['ivrflow_execution_id'], error: answer['ivrflow_error'] });
@@ -19,4 +20,4 @@ export function createConnectInvokeHandler(services: () => Services) {
   }).use(logMetrics(metrics));
 }
 
-export const handler = createConnectInvokeHandler(servicesFromEnv);
+export const handler = createConnectInvokeHandler(fromEnvironment(executionRoot));

@@ -10,11 +10,12 @@
 import middy from '@middy/core';
 import { httpErrors, intQuery, json, readJsonBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
 import { circuitKeyParam, configurationIdParam, connectionNameParam, flowIdParam } from '../../shared/api/params';
-import { servicesFromEnv, type Services } from '../../shared/api/runtime';
+import { fromEnvironment } from '../roots/adapters';
+import { flowApiRoot, type FlowApiRoot } from './root';
 import { logger } from '../../shared/observability';
 
 /** The handler over given services (the local server and tests inject theirs). */
-export function createFlowApiHandler(services: () => Services) {
+export function createFlowApiHandler(services: () => FlowApiRoot) {
   const routes = router({
     'PUT /flows/{flowId}': async (event) => {
       const result = await services().flowService.deploy(flowIdParam(event), readJsonBody(event));
@@ -59,4 +60,4 @@ export function createFlowApiHandler(services: () => Services) {
   return middy<ApiEvent, ApiResult>(routes).use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 
-export const handler = createFlowApiHandler(servicesFromEnv);
+export const handler = createFlowApiHandler(fromEnvironment(flowApiRoot));

@@ -12,13 +12,14 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { httpErrors, intQuery, json, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
 import { readExecutionCall, shapeAnswer } from '../../shared/platforms/http-callers';
 import { executionIdParam, flowIdParam } from '../../shared/api/params';
-import { servicesFromEnv, type Services } from '../../shared/api/runtime';
+import { fromEnvironment } from '../roots/adapters';
+import { executionRoot, type ExecutionRoot } from '../roots/execution';
 import { logger, metrics } from '../../shared/observability';
 
 /** The longest long poll, ms: well under API Gateway's 30 s integration timeout. */
 export const MAX_LONG_POLL_MS = 10_000;
 
-export function createFlowExecutorHandler(services: () => Services) {
+export function createFlowExecutorHandler(services: () => ExecutionRoot) {
   /** Runs a flow for a JSON, form-urlencoded or GET request, and answers in the shape asked for. */
   const execute = async (event: ApiEvent): Promise<ApiResult> => {
     const flowId = flowIdParam(event);
@@ -37,4 +38,4 @@ export function createFlowExecutorHandler(services: () => Services) {
     .use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 
-export const handler = createFlowExecutorHandler(servicesFromEnv);
+export const handler = createFlowExecutorHandler(fromEnvironment(executionRoot));

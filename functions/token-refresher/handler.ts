@@ -6,13 +6,14 @@
  */
 import middy from '@middy/core';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { servicesFromEnv, type Services } from '../../shared/api/runtime';
+import { fromEnvironment } from '../roots/adapters';
+import { tokenRefresherRoot, type TokenRefresherRoot } from './root';
 import { refreshTokens, type RefreshSummary } from '../../shared/connections/refresher';
 import { logger, metrics } from '../../shared/observability';
 import { checkScheduledEvent, type InvalidEventAnswer } from '../../shared/platforms/schedule';
 
 /** The handler over given services (the local server and tests inject theirs). */
-export function createTokenRefresherHandler(services: () => Services) {
+export function createTokenRefresherHandler(services: () => TokenRefresherRoot) {
   return middy(async (event: unknown): Promise<RefreshSummary | InvalidEventAnswer> => {
     const invalid = checkScheduledEvent(event, 'token-refresher');
     if (invalid) return invalid;
@@ -23,4 +24,4 @@ export function createTokenRefresherHandler(services: () => Services) {
   }).use(logMetrics(metrics));
 }
 
-export const handler = createTokenRefresherHandler(servicesFromEnv);
+export const handler = createTokenRefresherHandler(fromEnvironment(tokenRefresherRoot));

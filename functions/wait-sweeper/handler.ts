@@ -8,7 +8,8 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { servicesFromEnv, type Services } from '../../shared/api/runtime';
+import { fromEnvironment } from '../roots/adapters';
+import { executionRoot, type ExecutionRoot } from '../roots/execution';
 import { logger, metrics } from '../../shared/observability';
 import { checkScheduledEvent } from '../../shared/platforms/schedule';
 
@@ -18,7 +19,7 @@ const PER_RUN = 100;
 const CONTINUATION_MARGIN_MS = 35_000;
 
 /** The handler over given services (the local server and tests inject theirs). */
-export function createWaitSweeperHandler(services: () => Services) {
+export function createWaitSweeperHandler(services: () => ExecutionRoot) {
   return middy(async (event: unknown, context: Context) => {
     const invalid = checkScheduledEvent(event, 'wait-sweeper');
     if (invalid) return invalid;
@@ -30,4 +31,4 @@ export function createWaitSweeperHandler(services: () => Services) {
   }).use(logMetrics(metrics));
 }
 
-export const handler = createWaitSweeperHandler(servicesFromEnv);
+export const handler = createWaitSweeperHandler(fromEnvironment(executionRoot));

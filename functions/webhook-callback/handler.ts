@@ -8,11 +8,12 @@
 import middy from '@middy/core';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { httpErrors, json, pathParam, readTextBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
-import { servicesFromEnv, type Services } from '../../shared/api/runtime';
+import { fromEnvironment } from '../roots/adapters';
+import { executionRoot, type ExecutionRoot } from '../roots/execution';
 import { logger, metrics } from '../../shared/observability';
 
 /** The handler over given services (the local server and tests inject theirs). */
-export function createWebhookCallbackHandler(services: () => Services) {
+export function createWebhookCallbackHandler(services: () => ExecutionRoot) {
   const routes = router({
     'POST /callbacks/{token}': async (event) => {
       const raw = readTextBody(event);
@@ -28,4 +29,4 @@ export function createWebhookCallbackHandler(services: () => Services) {
     .use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 
-export const handler = createWebhookCallbackHandler(servicesFromEnv);
+export const handler = createWebhookCallbackHandler(fromEnvironment(executionRoot));

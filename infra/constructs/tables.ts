@@ -6,6 +6,7 @@
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { DEFINITIONS_TABLE, STATE_TABLE, type TableDefinition } from '../../shared/stores/dynamodb/tables';
 
@@ -43,5 +44,35 @@ export class IvrflowTables extends Construct {
     const deletionProtection = props.deletionProtection ?? true;
     this.definitions = tableFrom(this, 'Definitions', DEFINITIONS_TABLE, removalPolicy, deletionProtection);
     this.state = tableFrom(this, 'State', STATE_TABLE, removalPolicy, deletionProtection);
+  }
+
+  /** Reads flows, connections and workflow configurations. */
+  grantReadDefinitions(grantee: IGrantable): void {
+    this.definitions.grantReadData(grantee);
+  }
+
+  /** Reads and writes flows, connections and workflow configurations (flow-api). */
+  grantManageDefinitions(grantee: IGrantable): void {
+    this.definitions.grantReadWriteData(grantee);
+  }
+
+  /** Everything running a flow touches in State: executions, waits, idempotency keys, sessions, circuits, token records, agent events. */
+  grantExecutionState(grantee: IGrantable): void {
+    this.state.grantReadWriteData(grantee);
+  }
+
+  /** What operators do in State: list, read and reset circuits; register, read and forget token records. */
+  grantOperatorState(grantee: IGrantable): void {
+    this.state.grant(grantee, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem');
+  }
+
+  /** Token records: listed (byKind), leased and updated (the token-refresher). */
+  grantTokenState(grantee: IGrantable): void {
+    this.state.grant(grantee, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+  }
+
+  /** Agent sessions and events. */
+  grantAgentState(grantee: IGrantable): void {
+    this.state.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query');
   }
 }

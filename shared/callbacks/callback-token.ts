@@ -16,8 +16,8 @@ export interface CallbackEndpoint {
   baseUrl: string | undefined;
 }
 
-/** The callback endpoint. Default: `IVRFLOW_PUBLIC_URL`. */
-export const callbackEndpointService = defineService<CallbackEndpoint>('callbackEndpoint', () => ({ baseUrl: process.env[ENV.publicUrl] || undefined }));
+/** The callback endpoint. Default: none (async steps then fail with a ConfigError); the functions provide `IVRFLOW_PUBLIC_URL`. */
+export const callbackEndpointService = defineService<CallbackEndpoint>('callbackEndpoint', () => ({ baseUrl: undefined }));
 
 /** The wait id of a token: its SHA-256, hex. */
 export function waitIdOf(token: string): string {

@@ -29,6 +29,11 @@ export function boolEnv(name: string, fallback: boolean, env: NodeJS.ProcessEnv 
   throw new ConfigError(`environment variable ${name} must be true or false, got '${raw}'`);
 }
 
+/** The function's Powertools service name (`POWERTOOLS_SERVICE_NAME`, set per function by the stack), `ivrflow` elsewhere. */
+export function serviceName(env: NodeJS.ProcessEnv = process.env): string {
+  return env['POWERTOOLS_SERVICE_NAME'] || 'ivrflow';
+}
+
 /** Names of the environment variables the functions read. */
 export const ENV = {
   definitionsTable: 'IVRFLOW_DEFINITIONS_TABLE',

@@ -5,23 +5,26 @@
  * form whose client secret is bound to a secret.
  */
 import { randomUUID } from 'node:crypto';
-import { ENV } from '../config/env';
 import type { CallAuth } from '../http/call-pipeline';
 import { reportTokenEvent } from '../observability';
 import { clockService, defineService, httpService } from '../services';
 import type { StepContext } from '../steps/types';
-import { SecretsManagerSecretStore } from '../stores/secrets/secrets-manager-store';
+import { MemorySecretStore } from '../stores/secrets/memory-secret-store';
 import type { SecretStore } from '../stores/secret-store';
 import { DEFAULT_SECRET_PREFIX, SecretNames, type Connection } from './connection';
 import { normalizeScopes } from './oauth2';
 import { CredentialUnavailableError, TokenProvider } from './token-provider';
 import { MemoryTokenRegistry, type TokenSpec } from './token-registry';
 
-/** The names of this deployment's secrets. Default: prefix from `IVRFLOW_SECRET_PREFIX`, else `ivrflow/`. */
-export const secretNamesService = defineService<SecretNames>('secretNames', () => new SecretNames(process.env[ENV.secretPrefix] ?? DEFAULT_SECRET_PREFIX));
+/** The names of this deployment's secrets. Default: the `ivrflow/` prefix; the functions provide their configured one. */
+export const secretNamesService = defineService<SecretNames>('secretNames', () => new SecretNames(DEFAULT_SECRET_PREFIX));
 
-/** The secret store. Default: AWS Secrets Manager as the environment configures it (`AWS_ENDPOINT_URL_SECRETS_MANAGER` for a local endpoint). */
-export const secretStoreService = defineService<SecretStore>('secretStore', () => new SecretsManagerSecretStore());
+/**
+ * The secret store. Default: an empty store in memory (an in-process run reaches no AWS service: a
+ * binding it cannot resolve fails its step with the variable and secret id); the functions provide
+ * AWS Secrets Manager, `ivrflow run --secrets <file>` a store of that file's values.
+ */
+export const secretStoreService = defineService<SecretStore>('secretStore', () => new MemorySecretStore());
 
 /** Connection definitions as steps read them. */
 export interface ConnectionReader {

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { createServer, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { dynamoDbClient } from '../stores/aws-clients';
+import { dynamoDbClient } from '../config/aws-clients';
 import { createTableInput, DEFINITIONS_TABLE, STATE_TABLE, type TableDefinition } from '../stores/dynamodb/tables';
 
 /** How a DynamoDB Local process ended, as Node reports it for the watchdog (which ends as Java did). */

@@ -1,36 +1,59 @@
 /**
  * The whole service on one machine: DynamoDB Local, the tables, the local Secrets Manager
- * endpoint, and every function's real handler behind the local API server (the scheduled ones,
- * which have no route, through {@link LocalStack.refreshTokens} and {@link LocalStack.sweepWaits}).
- * Callback URLs are built on the server's URL. Used by `ivrflow serve` and the
- * integration tests.
+ * endpoint, and the functions it is given (the CLI and the tests pass functions/local.ts: every
+ * function of the manifest with its real handler and root) behind the local API server — HTTP
+ * functions on their routes, every function on the Lambda Invoke API by its id, scheduled ones
+ * also through {@link LocalStack.invoke}. Callback URLs are built on the server's URL. Used by
+ * `ivrflow serve` and the integration tests; it imports no function itself.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { secretsManagerClient } from '../stores/aws-clients';
-import type { Clock } from '../clock';
-import { createTokenRefresherHandler } from '../../functions/token-refresher/handler';
-import type { RefreshSummary } from '../connections/refresher';
-import type { TokenEvent } from '../connections/token-provider';
-import { createAgentEventsHandler } from '../../functions/agent-events/handler';
-import { createConnectInvokeHandler } from '../../functions/connect-invoke/handler';
-import { createFlowApiHandler } from '../../functions/flow-api/handler';
-import { createFlowExecutorHandler } from '../../functions/flow-executor/handler';
-import { createWaitSweeperHandler } from '../../functions/wait-sweeper/handler';
-import { createWebhookCallbackHandler } from '../../functions/webhook-callback/handler';
-import { ROUTES } from '../api/routes';
-import type { SweepSummary } from '../api/execution-service';
-import { createServices, type ServiceConfig, type Services } from '../api/runtime';
-import type { HttpClient } from '../http/client';
 import { randomUUID } from 'node:crypto';
-import type { ApiEvent } from '../api/http';
-import { CONNECT_INVOKE_TIMEOUT_MS } from '../platforms/connect';
-import { lambdaContext, startLocalApiServer, type InvocableFunction, type LocalApiServer } from './api-server';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
+import type { Clock } from '../clock';
+import { secretsManagerClient } from '../config/aws-clients';
+import { DEFAULT_SECRET_PREFIX } from '../connections/connection';
+import type { ServiceConfig } from '../config/runtime';
+import type { TokenEvent } from '../connections/token-provider';
+import type { HttpClient } from '../http/client';
+import { lambdaContext, startLocalApiServer, type InvocableFunction, type LambdaHttpHandler, type LocalApiServer } from './api-server';
 import { ensureTables, LOCAL_AWS, localDynamoDbClient } from './dynamodb-local';
 import { startSecretsManagerLocal, type SecretsManagerLocal } from './secrets-manager-local';
 
-export interface LocalStackOptions {
+/** A function the local stack serves: a manifest entry (functions/manifest.ts). */
+export interface LocalFunctionSpec {
+  /** The name the Lambda Invoke API serves it by (the stack's logical id). */
+  id: string;
+  trigger: { type: 'http'; routes: readonly string[] } | { type: string };
+  timeoutMs: number;
+}
+
+/** A function's handler, as Lambda invokes it. */
+export type LocalHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** What the local functions are built from (the local endpoints' clients, and the tests' overrides). */
+export interface LocalAdapters {
+  dynamodb: DynamoDBClient;
+  secretsManager: SecretsManagerClient;
+  http?: HttpClient;
+  clock?: Clock;
+  onTokenEvent?: (event: TokenEvent) => void;
+}
+
+/**
+ * The functions to serve: their specs, and how to build their handlers once the stack knows its
+ * configuration (its URL included); `roots` is what the stack's caller uses directly.
+ */
+export interface LocalFunctionSet<R> {
+  specs: readonly LocalFunctionSpec[];
+  build(config: ServiceConfig, adapters: LocalAdapters): { handlers: Record<string, LocalHandler>; roots: R };
+}
+
+export interface LocalStackOptions<R> {
   /** DynamoDB Local endpoint (already running). */
   dynamodbEndpoint: string;
+  /** The functions to serve (functions/local.ts). */
+  functions: LocalFunctionSet<R>;
   /** Table names. @default ivrflow-definitions / ivrflow-state */
   tables?: { definitionsTable: string; stateTable: string };
   port?: number;
@@ -46,73 +69,60 @@ export interface LocalStackOptions {
   onTokenEvent?: (event: TokenEvent) => void;
 }
 
-export interface LocalStack {
+export interface LocalStack<R> {
   api: LocalApiServer;
-  services: Services;
+  roots: R;
   config: ServiceConfig;
   /** The Secrets Manager endpoint the stack uses. */
   secretsEndpoint: string;
-  /** The functions the Lambda Invoke API serves (`POST /2015-03-31/functions/{name}/invocations`), by the stack's logical ids. */
+  /** The functions the Lambda Invoke API serves (`POST /2015-03-31/functions/{name}/invocations`), by id. */
   functionNames: string[];
-  /** Runs the token-refresher function once (what its schedule does every 5 minutes). */
-  refreshTokens(): Promise<RefreshSummary>;
-  /** Runs the wait-sweeper function once (what its schedule does every minute). */
-  sweepWaits(): Promise<SweepSummary>;
+  /** Invokes a function once with `event` (a schedule's is `{}`), as Lambda would. @throws Error for an unknown id */
+  invoke(id: string, event?: unknown): Promise<unknown>;
   close(): Promise<void>;
 }
 
-export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+export async function startLocalStack<R>(options: LocalStackOptions<R>): Promise<LocalStack<R>> {
   const tables = options.tables ?? { definitionsTable: 'ivrflow-definitions', stateTable: 'ivrflow-state' };
   const dynamodb = options.dynamodb ?? localDynamoDbClient(options.dynamodbEndpoint);
   await ensureTables(dynamodb, tables);
-  const config: ServiceConfig = { ...tables, allowPrivateNetworks: true, flowCacheTtlMs: options.flowCacheTtlMs ?? 5000, circuitCacheTtlMs: 1000, circuitFailOpen: true };
+  const config: ServiceConfig = { ...tables, allowPrivateNetworks: true, flowCacheTtlMs: options.flowCacheTtlMs ?? 5000, circuitCacheTtlMs: 1000, circuitFailOpen: true, secretPrefix: DEFAULT_SECRET_PREFIX };
   let ownSecrets: SecretsManagerLocal | undefined;
   if (options.secretsEndpoint === undefined) ownSecrets = await startSecretsManagerLocal(options.secretsDataFile ? { dataFile: options.secretsDataFile } : {});
   const secretsEndpoint = options.secretsEndpoint ?? ownSecrets!.endpoint;
   const secretsManager = secretsManagerClient({ ...LOCAL_AWS, endpoint: secretsEndpoint });
-  // The server is up before the services exist (handlers reach them lazily): callback URLs are built on its URL.
-  let services: Services | undefined;
-  const current = () => services!;
-  const http = { flowApi: createFlowApiHandler(current), flowExecutor: createFlowExecutorHandler(current), webhookCallback: createWebhookCallbackHandler(current), agentEvents: createAgentEventsHandler(current) };
-  const refresher = createTokenRefresherHandler(current);
-  const sweeper = createWaitSweeperHandler(current);
-  const connect = createConnectInvokeHandler(current);
-  /** Every function by the stack's logical id, with its timeout there (infra/ivrflow-stack.ts). */
-  const invocable: Record<string, InvocableFunction> = {
-    FlowApi: { handler: (e, c) => http.flowApi(e as ApiEvent, c), timeoutMs: 30_000 },
-    FlowExecutor: { handler: (e, c) => http.flowExecutor(e as ApiEvent, c), timeoutMs: 30_000 },
-    WebhookCallback: { handler: (e, c) => http.webhookCallback(e as ApiEvent, c), timeoutMs: 30_000 },
-    AgentEvents: { handler: (e, c) => http.agentEvents(e as ApiEvent, c), timeoutMs: 30_000 },
-    TokenRefresher: { handler: (e, c) => refresher(e, c), timeoutMs: 60_000 },
-    WaitSweeper: { handler: (e, c) => sweeper(e, c), timeoutMs: 60_000 },
-    ConnectInvoke: { handler: (e, c) => connect(e, c), timeoutMs: CONNECT_INVOKE_TIMEOUT_MS },
-  };
-  const api = await startLocalApiServer(
-    {
-      'flow-api': { handler: http.flowApi, routes: ROUTES.flowApi },
-      'flow-executor': { handler: http.flowExecutor, routes: ROUTES.flowExecutor },
-      'webhook-callback': { handler: http.webhookCallback, routes: ROUTES.webhookCallback },
-      'agent-events': { handler: http.agentEvents, routes: ROUTES.agentEvents },
-    },
-    { invocable, ...(options.port === undefined ? {} : { port: options.port }) },
-  );
+  // The server is up before the handlers exist (they are reached through `handlers`): callback URLs are built on its URL.
+  let handlers: Record<string, LocalHandler> = {};
+  const call = (id: string) => (event: unknown, context: Context) => handlers[id]!(event, context);
+  const http: Record<string, { handler: LambdaHttpHandler; routes: readonly string[] }> = {};
+  const invocable: Record<string, InvocableFunction> = {};
+  for (const spec of options.functions.specs) {
+    invocable[spec.id] = { handler: call(spec.id), timeoutMs: spec.timeoutMs };
+    if ('routes' in spec.trigger) http[spec.id] = { handler: call(spec.id) as LambdaHttpHandler, routes: spec.trigger.routes };
+  }
+  const api = await startLocalApiServer(http, { invocable, ...(options.port === undefined ? {} : { port: options.port }) });
   config.publicUrl = api.url;
-  services = createServices(config, {
+  const adapters: LocalAdapters = {
     dynamodb,
     secretsManager,
     ...(options.http ? { http: options.http } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.onTokenEvent ? { onTokenEvent: options.onTokenEvent } : {}),
-  });
+  };
+  const built = options.functions.build(config, adapters);
+  handlers = built.handlers;
+  const invoke = async (id: string, event: unknown = {}) => {
+    const spec = options.functions.specs.find((f) => f.id === id);
+    if (!spec || !handlers[id]) throw new Error(`no local function '${id}'; functions: ${Object.keys(invocable).join(', ')}`);
+    return handlers[id](event, lambdaContext(id, randomUUID(), spec.timeoutMs));
+  };
   return {
     functionNames: Object.keys(invocable),
     api,
-    services,
+    roots: built.roots,
     config,
     secretsEndpoint,
-    // An empty event is a schedule's: the answer is the run's summary.
-    refreshTokens: async () => (await refresher({}, lambdaContext('token-refresher', randomUUID()))) as RefreshSummary,
-    sweepWaits: async () => (await sweeper({}, lambdaContext('wait-sweeper', randomUUID(), 60_000))) as SweepSummary,
+    invoke,
     close: async () => {
       await api.close();
       secretsManager.destroy();

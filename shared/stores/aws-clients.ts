@@ -1,28 +1,12 @@
 /**
- * The AWS SDK clients of the stores, built with timeouts: a store that stops answering (a paused
- * or unreachable DynamoDB) must not hold a caller past its deadline (docs/architecture.md, "The
- * deadline is the caller's"). Every request has a connection timeout and a request timeout (the
- * SDK's `requestHandler` options, "AWS SDK for JavaScript v3 Developer Guide: Configuring
- * timeouts"), and at most two attempts; calls on an execution's path also pass an `abortSignal`
- * bound to its deadline (see {@link deadlineSignal}).
- *
- * DynamoDB errors that mean "the table cannot be reached now" (no connection, a timeout, an
+ * What the stores make of AWS SDK errors (the clients themselves are built by the composition
+ * roots, shared/config/aws-clients.ts). DynamoDB errors that mean "the table cannot be reached now" (no connection, a timeout, an
  * abort, a 5xx, throttling) become {@link StoreUnavailableError} (`STATE_UNAVAILABLE`, 503 at the
  * edge) in one middleware, so no adapter tells them apart by hand; everything else (a failed
  * condition, a validation error) passes through unchanged.
  */
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { StoreUnavailableError } from '../errors';
-
-/** How long a store request may wait for its connection, ms. */
-export const STORE_CONNECTION_TIMEOUT_MS = 1000;
-/** How long a store request may take once sent, ms (a DynamoDB request takes a few ms). */
-export const STORE_REQUEST_TIMEOUT_MS = 2000;
-/** Attempts of one store request (the SDK's retries), so one call is bounded by about twice the timeouts. */
-export const STORE_MAX_ATTEMPTS = 2;
-
-const TIMEOUTS = { maxAttempts: STORE_MAX_ATTEMPTS, requestHandler: { connectionTimeout: STORE_CONNECTION_TIMEOUT_MS, requestTimeout: STORE_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true } } as const;
 
 /** Names of SDK errors that mean the service cannot be reached or is overloaded now (retryable later). */
 const UNAVAILABLE_NAMES = new Set([
@@ -45,18 +29,6 @@ export function isUnavailable(err: unknown): boolean {
   if (err instanceof StoreUnavailableError) return true;
   const { code, $metadata } = err as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
   return UNAVAILABLE_NAMES.has(err.name) || (code !== undefined && UNAVAILABLE_CODES.has(code)) || ($metadata?.httpStatusCode ?? 0) >= 500;
-}
-
-/** A DynamoDB client with the store timeouts and the {@link StoreUnavailableError} translation. */
-export function dynamoDbClient(config: DynamoDBClientConfig = {}): DynamoDBClient {
-  const client = new DynamoDBClient({ ...TIMEOUTS, ...config });
-  translateUnavailable(client);
-  return client;
-}
-
-/** A Secrets Manager client with the store timeouts. */
-export function secretsManagerClient(config: SecretsManagerClientConfig = {}): SecretsManagerClient {
-  return new SecretsManagerClient({ ...TIMEOUTS, ...config });
 }
 
 /**

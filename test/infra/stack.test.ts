@@ -3,6 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CONTEXT_KEYS, stackPropsFromContext } from '../../infra/context';
+import { FUNCTIONS, type FunctionSpec } from '../../functions/manifest';
 import { IvrflowStack } from '../../infra/ivrflow-stack';
 import { ROUTES } from '../../shared/api/routes';
 import { DEFINITIONS_TABLE, STATE_TABLE } from '../../shared/stores/dynamodb/tables';
@@ -296,6 +297,26 @@ describe('IvrflowStack', () => {
       expect(() => contextOf({ 'ivrflow:callerAuthorization': '{type: jwt}' })).toThrow(/ivrflow:callerAuthorization/);
       expect(() => contextOf({ 'ivrflow:tables': '{"removalPolicy":"keep"}' })).toThrow(/ivrflow:tables\.removalPolicy/);
     });
+  });
+
+  it('has every function of the manifest, with its timeout, trigger and service name (the basic authorizer with basic callers)', () => {
+    const withBasic = templateWith({ callerAuthorization: { type: 'basic' } });
+    for (const spec of Object.values(FUNCTIONS) as FunctionSpec[]) {
+      const t = spec.trigger.type === 'authorizer' ? withBasic : template;
+      const fns = t.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: `ivrflow-${spec.dir}` }) } } });
+      expect(Object.keys(fns), spec.id).toEqual([expect.stringMatching(new RegExp(`^${spec.id}[0-9A-F]{8}$`))]);
+      expect((Object.values(fns)[0] as { Properties: { Timeout: number } }).Properties.Timeout, spec.id).toBe(Math.ceil(spec.timeoutMs / 1000));
+      if (spec.trigger.type === 'http') {
+        const keys = Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r) => (r as { Properties: { RouteKey: string } }).Properties.RouteKey);
+        expect(keys, spec.id).toEqual(expect.arrayContaining([...spec.trigger.routes]));
+      }
+      if (spec.trigger.type === 'schedule')
+        t.hasResourceProperties('AWS::Events::Rule', {
+          ScheduleExpression: `rate(${spec.trigger.minutes} minute${spec.trigger.minutes === 1 ? '' : 's'})`,
+          Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Object.keys(fns)[0], 'Arn'] } })],
+        });
+    }
+    expect(Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }))).toHaveLength(Object.keys(FUNCTIONS).length - 1);
   });
 
   it('has no unsuppressed cdk-nag AwsSolutions error or warning', () => {

@@ -19,9 +19,8 @@ import { parseCallbackToken } from '../../shared/callbacks/callback-token';
 import { CLAIM_LEASE_MS } from '../../shared/api/execution-service';
 import { DynamoStateStore } from '../../shared/stores/dynamodb/state-store';
 import { systemClock, type Clock } from '../../shared/clock';
-import type { LocalStack } from '../../shared/local/stack';
 import type { ExecutionResult } from '../../shared/steps/types';
-import { startTestStack } from '../support/local';
+import { startTestStack, type TestStack } from '../support/local';
 
 const SECRET = `whsec_${Buffer.from('async-callbacks-test-signing-key-32b').toString('base64')}`;
 const OTHER_SECRET = `whsec_${Buffer.from('a-different-signing-key-of-32-bytes').toString('base64')}`;
@@ -126,7 +125,7 @@ async function signedPost(url: string, payload: unknown, options: { secret?: str
   return { status: res.status, body: (await res.json()) as Reply['body'] };
 }
 
-let stack: LocalStack;
+let stack: TestStack;
 let backend: Backend;
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: ExecutionResult & { error?: { code: string } } }> {
@@ -234,7 +233,7 @@ describe('202 → WAITING → callback → the flow continues', () => {
     const url = callbackUrl(started.executionId);
     const token = url.slice(url.lastIndexOf('/') + 1);
     // A second registered wait of a running execution, as the step registers it before sending its request.
-    const store = new DynamoStateStore({ tableName: stack.config.stateTable, client: (stack as LocalStack & { client: DynamoDBClient }).client, now: () => clock.now() });
+    const store = new DynamoStateStore({ tableName: stack.config.stateTable, client: (stack as TestStack & { client: DynamoDBClient }).client, now: () => clock.now() });
     const otherToken = `${token.slice(0, token.lastIndexOf('.') + 1)}${'C'.repeat(43)}`;
     const other = parseCallbackToken(otherToken)!;
     await store.registerWait(started.executionId, other.waitId, { until: clock.now() + 60_000, connection: 'jobs' });
@@ -434,7 +433,7 @@ describe('a continuation that dies is never left RUNNING', () => {
     const started = await start('async-job', { mode: 'manual', value: 'dead' });
     const url = callbackUrl(started.executionId);
     const token = url.slice(url.lastIndexOf('/') + 1);
-    const store = new DynamoStateStore({ tableName: stack.config.stateTable, client: (stack as LocalStack & { client: DynamoDBClient }).client, now: () => clock.now() });
+    const store = new DynamoStateStore({ tableName: stack.config.stateTable, client: (stack as TestStack & { client: DynamoDBClient }).client, now: () => clock.now() });
     // A resumer claims the wait and dies before saving.
     expect((await store.claimWait(started.executionId, parseCallbackToken(token)!.waitId, 'payload')).claimed).toBe(true);
     expect((await call('GET', `/executions/${started.executionId}`)).body.status).toBe('RUNNING');

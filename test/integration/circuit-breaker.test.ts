@@ -248,6 +248,8 @@ describe('circuits through the flow-api', () => {
       expect((await api(base, 'DELETE', '/circuits/crm')).status).toBe(204);
       expect((await api(base, 'GET', '/circuits/crm')).status).toBe(404);
       expect(srv.requests).toHaveLength(2);
+      // The flow-executor is another instance (another function, as in Lambda): it sees the reset once its cached state expires.
+      await new Promise((r) => setTimeout(r, stack.config.circuitCacheTtlMs + 100));
       await api(base, 'POST', '/flows/breaker/executions', {});
       expect(srv.requests).toHaveLength(3);
     } finally {

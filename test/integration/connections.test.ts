@@ -16,10 +16,9 @@ import { startOAuthServer, type OAuthServer } from '../../examples/backends/oaut
 import type { TokenEvent } from '../../shared/connections/token-provider';
 import { tokenHash } from '../../shared/connections/token-registry';
 import { LOCAL_AWS, localDynamoDbClient } from '../../shared/local/dynamodb-local';
-import type { LocalStack } from '../../shared/local/stack';
 import { reportTokenEvent } from '../../shared/observability';
 import { SecretsManagerSecretStore } from '../../shared/stores/secrets/secrets-manager-store';
-import { startTestStack } from '../support/local';
+import { startTestStack, type TestStack } from '../support/local';
 import { startScriptedServer } from '../support/scripted-server';
 
 // ---------------------------------------------------------------------------------------------
@@ -112,7 +111,7 @@ interface Reply<T> {
 }
 
 /** fetch + JSON; every answer's raw text goes to the corpus. A string body is sent as is. */
-async function call<T = ErrorBody>(stack: LocalStack, method: string, path: string, body?: unknown): Promise<Reply<T>> {
+async function call<T = ErrorBody>(stack: TestStack, method: string, path: string, body?: unknown): Promise<Reply<T>> {
   const res = await fetch(`${stack.api.url}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -124,7 +123,7 @@ async function call<T = ErrorBody>(stack: LocalStack, method: string, path: stri
 }
 
 /** Runs the latest version of a flow, then reads its record back (both into the corpus); returns the answer. */
-async function run(stack: LocalStack, flowId: string, variables: Record<string, unknown> = {}): Promise<Execution> {
+async function run(stack: TestStack, flowId: string, variables: Record<string, unknown> = {}): Promise<Execution> {
   const answer = await call<Execution>(stack, 'POST', `/flows/${flowId}/executions`, { variables });
   expect(answer.status, answer.text).toBe(200);
   const record = await call<Execution>(stack, 'GET', `/executions/${answer.body.executionId}`);
@@ -133,12 +132,12 @@ async function run(stack: LocalStack, flowId: string, variables: Record<string, 
   return answer.body;
 }
 
-async function deploy(stack: LocalStack, flow: Record<string, unknown>): Promise<void> {
+async function deploy(stack: TestStack, flow: Record<string, unknown>): Promise<void> {
   const res = await call(stack, 'PUT', `/flows/${String(flow['id'])}`, flow);
   expect([200, 201], res.text).toContain(res.status);
 }
 
-async function putConnection(stack: LocalStack, name: string, body: unknown): Promise<Reply<ConnectionView>> {
+async function putConnection(stack: TestStack, name: string, body: unknown): Promise<Reply<ConnectionView>> {
   const res = await call<ConnectionView>(stack, 'PUT', `/connections/${name}`, body);
   expect([200, 201], res.text).toContain(res.status);
   return res;
@@ -399,7 +398,7 @@ describe('connections API', () => {
     expect(await secrets.describe('ivrflow/connections/api-crm')).toBeUndefined();
     // Its cached token too.
     expect(await secrets.getSecretJson(`ivrflow/tokens/${hash}`, { fresh: true })).toBeUndefined();
-    expect(await main.services.tokenRegistry.get(hash)).toBeUndefined();
+    expect(await main.roots.flowApi.tokenRegistry.get(hash)).toBeUndefined();
     const list = await call<Page<ConnectionView>>(main, 'GET', '/connections?limit=100');
     expect(list.body.items.map((c) => c.name)).not.toContain('api-crm');
   });
@@ -747,12 +746,12 @@ describe('one token identity, several users', () => {
     await deploy(main, hubFlow('twin-flow', 'twin-b', 'lookup', {}, { deadlineMs: 2000 }));
     expect((await run(main, 'twin-flow', { phone: KNOWN_PHONE })).trace[0]!.branch).toBe('OnSuccess');
     const hash = tokenHash({ tokenEndpoint: oauth.tokenEndpoint, clientId: CLIENT_ID, scopes: ['twin'] });
-    expect(await main.services.tokenRegistry.get(hash)).toBeDefined();
+    expect(await main.roots.flowApi.tokenRegistry.get(hash)).toBeDefined();
 
     expect((await call(main, 'DELETE', '/connections/twin-a')).status).toBe(204);
     expect((await call(main, 'GET', '/connections/twin-b')).status).toBe(200);
     // twin-b still needs the token's record: without it the refresher never refreshes its token, and no instance can take its lease.
-    expect.soft(await main.services.tokenRegistry.get(hash), 'token record of twin-b after deleting twin-a').toBeDefined();
+    expect.soft(await main.roots.flowApi.tokenRegistry.get(hash), 'token record of twin-b after deleting twin-a').toBeDefined();
 
     // The backend refuses the current token once: the token must be renewed (1 token request) and the request sent again.
     refuse = 1;

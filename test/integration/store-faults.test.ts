@@ -10,14 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../../shared/local/dynamodb-local';
-import { startLocalStack, type LocalStack } from '../../shared/local/stack';
 import { logger } from '../../shared/observability';
-import { api, uniqueTables } from '../support/local';
+import { api, startFunctions, uniqueTables, type TestStack } from '../support/local';
 import { startScriptedServer, type ScriptedServer } from '../support/scripted-server';
 
 let dataDir: string;
 let ddb: DynamoDbLocal;
-let stack: LocalStack;
+let stack: TestStack;
 let backend: ScriptedServer;
 const tables = uniqueTables();
 
@@ -64,13 +63,15 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'ivrflow-store-faults-'));
   ddb = await startDynamoDbLocal({ dataDir });
   // A long cache: the flows stay in memory while the table is away.
-  stack = await startLocalStack({ dynamodbEndpoint: ddb.endpoint, tables, flowCacheTtlMs: 600_000 });
+  stack = await startFunctions({ dynamodbEndpoint: ddb.endpoint, tables, flowCacheTtlMs: 600_000 });
   backend = await startScriptedServer((req) => {
     if (req.url.includes('kill')) ddb.signal('SIGKILL');
     return { status: 200, body: { ok: true } };
   });
   for (const flow of [quick, order]) expect((await api(stack.api.url, 'PUT', `/flows/${flow.id}`, flow)).status).toBe(201);
   expect((await execute('quick')).status).toBe(200);
+  // Each function has its own instance (as in Lambda): connect-invoke reads the flow once too.
+  expect(await invokeConnect('quick')).toMatchObject({ ivrflow_status: 'SUCCEEDED' });
 }, 60_000);
 
 afterAll(async () => {

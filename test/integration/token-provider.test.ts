@@ -20,7 +20,7 @@ import { CredentialUnavailableError, TokenProvider, type TokenEvent } from '../.
 import { MemoryTokenRegistry, tokenHash, type TokenSpec } from '../../shared/connections/token-registry';
 import { NodeHttpClient } from '../../shared/http/client';
 import type { SecretJson } from '../../shared/stores/secret-store';
-import { MemorySecretStore } from '../support/memory-secret-store';
+import { MemorySecretStore } from '../../shared/stores/secrets/memory-secret-store';
 
 const CLIENT_ID = 'ivr-crm client';
 /** Characters that form-encoding changes, so that every encoded form differs from the raw one. */

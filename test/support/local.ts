@@ -3,6 +3,10 @@ import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
 import { localDynamoDbClient } from '../../shared/local/dynamodb-local';
+import { localFunctions, type LocalRoots } from '../../functions/local';
+import { FUNCTIONS } from '../../functions/manifest';
+import type { SweepSummary } from '../../shared/api/execution-service';
+import type { RefreshSummary } from '../../shared/connections/refresher';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../shared/local/stack';
 
 /** Records the operation name of every request an AWS SDK v3 client sends; returns the (live) list. */
@@ -31,9 +35,28 @@ export function uniqueTables(): { definitionsTable: string; stateTable: string }
   return { definitionsTable: `defs-${suffix}`, stateTable: `state-${suffix}` };
 }
 
-export async function startTestStack(options: Partial<LocalStackOptions> = {}): Promise<LocalStack & { calls: string[]; resetCalls(): void; client: DynamoDBClient }> {
+/** The local stack of every manifest function, with the schedules' runs at hand. */
+export type TestStack = LocalStack<LocalRoots> & {
+  /** Runs the token-refresher once (what its schedule does every 5 minutes). */
+  refreshTokens(): Promise<RefreshSummary>;
+  /** Runs the wait-sweeper once (what its schedule does every minute). */
+  sweepWaits(): Promise<SweepSummary>;
+};
+
+/** The local stack with the functions of the manifest (functions/local.ts). */
+export async function startFunctions(options: Omit<LocalStackOptions<LocalRoots>, 'functions'>): Promise<TestStack> {
+  const stack = await startLocalStack({ ...options, functions: localFunctions });
+  return {
+    ...stack,
+    refreshTokens: async () => (await stack.invoke(FUNCTIONS.tokenRefresher.id)) as RefreshSummary,
+    sweepWaits: async () => (await stack.invoke(FUNCTIONS.waitSweeper.id)) as SweepSummary,
+  };
+}
+
+/** The local stack on the shared DynamoDB Local with unique tables and a DynamoDB client that counts requests. */
+export async function startTestStack(options: Partial<Omit<LocalStackOptions<LocalRoots>, 'functions'>> = {}): Promise<TestStack & { calls: string[]; resetCalls(): void; client: DynamoDBClient }> {
   const counting = countingClient();
-  const stack = await startLocalStack({ dynamodbEndpoint: inject('dynamodbEndpoint'), tables: uniqueTables(), dynamodb: counting.client, ...options });
+  const stack = await startFunctions({ dynamodbEndpoint: inject('dynamodbEndpoint'), tables: uniqueTables(), dynamodb: counting.client, ...options });
   return { ...stack, calls: counting.calls, resetCalls: counting.reset, client: counting.client };
 }
 

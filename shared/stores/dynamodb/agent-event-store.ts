@@ -9,7 +9,6 @@
  * next read. Events of another session that do not persist are never taken (their TTL removes
  * them), so a reader of an ended session cannot consume the new session's events.
  */
-import { dynamoDbClient } from '../aws-clients';
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -37,9 +36,9 @@ export class DynamoAgentEventStore implements AgentEventStore {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
 
-  constructor(props: { tableName: string; client?: DynamoDBClient }) {
+  constructor(props: { tableName: string; client: DynamoDBClient }) {
     this.table = props.tableName;
-    this.doc = documentClient(props.client ?? dynamoDbClient());
+    this.doc = documentClient(props.client);
   }
 
   async session(agentId: string, nowMs: number): Promise<string | undefined> {

@@ -4,7 +4,6 @@
  * conditional write (`ADD` for counters, conditions on `state` and `prober`) or one read; there
  * is no read-modify-write. Records expire 30 days after their last change (TTL).
  */
-import { dynamoDbClient } from '../aws-clients';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CircuitRecord, CircuitStore } from '../../resilience/circuit-breaker';
@@ -36,9 +35,9 @@ export class DynamoCircuitStore implements CircuitStore {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
 
-  constructor(props: { tableName: string; client?: DynamoDBClient }) {
+  constructor(props: { tableName: string; client: DynamoDBClient }) {
     this.table = props.tableName;
-    this.doc = documentClient(props.client ?? dynamoDbClient());
+    this.doc = documentClient(props.client);
   }
 
   private common(now: number) {

@@ -11,7 +11,7 @@ import { DefinitionItems } from './definition-items';
 export class DynamoConnectionStore implements ConnectionStore {
   private readonly items: DefinitionItems<Connection>;
 
-  constructor(props: { tableName: string; client?: DynamoDBClient }) {
+  constructor(props: { tableName: string; client: DynamoDBClient }) {
     this.items = new DefinitionItems(props.tableName, 'CONNECTION', props.client);
   }
 

@@ -3,7 +3,6 @@
  * the definition in `definition`), listed through the `byKind` index (`kind = <KIND>`, by id).
  * The stores of connections and workflow configurations are this with their kind.
  */
-import { dynamoDbClient } from '../aws-clients';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Page } from '../ports';
@@ -16,7 +15,7 @@ export class DefinitionItems<T> {
   constructor(
     private readonly table: string,
     private readonly kind: string,
-    client: DynamoDBClient = dynamoDbClient(),
+    client: DynamoDBClient,
   ) {
     this.doc = documentClient(client);
   }

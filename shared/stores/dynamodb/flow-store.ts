@@ -5,7 +5,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { VersionConflictError } from '../../errors';
-import { dynamoDbClient, translateUnavailable } from '../aws-clients';
+import { translateUnavailable } from '../aws-clients';
 import type { Flow } from '../../flow/schema';
 import type { FlowStore, FlowSummary, Page } from '../ports';
 import { decodeCursor, encodeCursor } from './cursor';
@@ -23,8 +23,8 @@ const CONFLICT_ATTEMPTS = 8;
 
 export interface DynamoFlowStoreProps {
   tableName: string;
-  /** @default a new DynamoDBClient from the environment */
-  client?: DynamoDBClient;
+  /** The client (built by the composition root: shared/config/aws-clients.ts). */
+  client: DynamoDBClient;
 }
 
 /**
@@ -102,7 +102,7 @@ export class DynamoFlowStore implements FlowStore {
 
   constructor(props: DynamoFlowStoreProps) {
     this.table = props.tableName;
-    this.doc = documentClient(props.client ?? dynamoDbClient());
+    this.doc = documentClient(props.client);
   }
 
   async putFlowVersion(flow: Flow & { version: number }, nowIso: string): Promise<void> {

@@ -14,7 +14,6 @@
  * `SESSION#<flowId>#<sha256(session key)>` (re-dial session; the caller's number is not stored in
  * clear). Reads of expired items treat them as absent, since DynamoDB deletes expired items lazily.
  */
-import { dynamoDbClient } from '../aws-clients';
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -28,8 +27,8 @@ import { documentClient } from './flow-store';
 
 export interface DynamoStateStoreProps {
   tableName: string;
-  /** @default a new DynamoDBClient from the environment */
-  client?: DynamoDBClient;
+  /** The client (built by the composition root: shared/config/aws-clients.ts). */
+  client: DynamoDBClient;
   /** Current time in epoch ms (injected clock). @default Date.now */
   now?: () => number;
 }
@@ -50,7 +49,7 @@ export class DynamoStateStore implements StateStore {
 
   constructor(props: DynamoStateStoreProps) {
     this.table = props.tableName;
-    this.doc = documentClient(props.client ?? dynamoDbClient());
+    this.doc = documentClient(props.client);
     this.now = props.now ?? Date.now;
   }
 

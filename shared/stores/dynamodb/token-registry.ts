@@ -4,7 +4,6 @@
  * `leaseUntil`) taken with one conditional update, so only one instance refreshes a token at a
  * time; an expired lease (its holder died) can be taken over. No item holds a secret value.
  */
-import { dynamoDbClient } from '../aws-clients';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TokenRecord, TokenRegistry, TokenSpec } from '../../connections/token-registry';
@@ -36,9 +35,9 @@ export class DynamoTokenRegistry implements TokenRegistry {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
 
-  constructor(props: { tableName: string; client?: DynamoDBClient }) {
+  constructor(props: { tableName: string; client: DynamoDBClient }) {
     this.table = props.tableName;
-    this.doc = documentClient(props.client ?? dynamoDbClient());
+    this.doc = documentClient(props.client);
   }
 
   async register(hash: string, spec: TokenSpec): Promise<void> {

@@ -9,7 +9,7 @@ import { DefinitionItems } from './definition-items';
 export class DynamoWorkflowConfigurationStore {
   private readonly items: DefinitionItems<WorkflowConfiguration>;
 
-  constructor(props: { tableName: string; client?: DynamoDBClient }) {
+  constructor(props: { tableName: string; client: DynamoDBClient }) {
     this.items = new DefinitionItems(props.tableName, 'WFCONFIG', props.client);
   }
 

@@ -8,22 +8,19 @@
  * read passes `forceFetch` (the provider has no per-key invalidation; its `clearCache()` drops
  * every secret). A write from elsewhere (another Lambda instance) is seen once `maxAge` has passed.
  *
- * The client is the one given, or a `SecretsManagerClient` configured by the environment (region,
- * credentials, and `AWS_ENDPOINT_URL_SECRETS_MANAGER` for a local endpoint, which the SDK reads
- * itself).
+ * The client is the composition root's (shared/config/aws-clients.ts): this adapter never builds one.
  */
 import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParameterError } from '@aws-lambda-powertools/parameters';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { secretsManagerClient } from '../aws-clients';
 import { SecretStoreError, toSecretJson, type SecretDescription, type SecretJson, type SecretStore } from '../secret-store';
 
 /** How long a read value is reused, seconds. */
 export const DEFAULT_SECRET_MAX_AGE_SECONDS = 300;
 
 export interface SecretsManagerStoreOptions {
-  /** The client for every request (reads included); one configured by the environment when absent. */
-  client?: SecretsManagerClient;
+  /** The client for every request (reads included). */
+  client: SecretsManagerClient;
   /** How long a value read is reused, seconds; 0 disables the cache. @default 300 */
   maxAgeSeconds?: number;
   /**
@@ -63,8 +60,8 @@ export class SecretsManagerSecretStore implements SecretStore {
    */
   private readonly stale = new Map<string, number>();
 
-  constructor(options: SecretsManagerStoreOptions = {}) {
-    this.client = options.client ?? secretsManagerClient();
+  constructor(options: SecretsManagerStoreOptions) {
+    this.client = options.client;
     this.provider = new SecretsProvider({ awsSdkV3Client: this.client });
     this.maxAge = options.maxAgeSeconds ?? DEFAULT_SECRET_MAX_AGE_SECONDS;
     this.recoveryWindowInDays = options.recoveryWindowInDays;

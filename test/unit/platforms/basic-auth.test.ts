@@ -11,7 +11,7 @@ import { createBasicAuthorizerHandler } from '../../../functions/basic-authorize
 import { logger } from '../../../shared/observability';
 import { BasicCredentialsChecker, parseBasicAuthorization, sameSecret } from '../../../shared/platforms/basic-auth';
 import type { SecretJson, SecretStore } from '../../../shared/stores/secret-store';
-import { MemorySecretStore } from '../../support/memory-secret-store';
+import { MemorySecretStore } from '../../../shared/stores/secrets/memory-secret-store';
 
 // Every timingSafeEqual call basic-auth.ts makes goes through this spy (the real function still answers).
 vi.mock('node:crypto', async (importOriginal) => {

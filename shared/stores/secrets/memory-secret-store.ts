@@ -1,5 +1,8 @@
-/** A {@link SecretStore} in memory, for unit tests of one module (integration tests use the local Secrets Manager endpoint). */
-import { toSecretJson, type SecretDescription, type SecretJson, type SecretStore } from '../../shared/stores/secret-store';
+/**
+ * A {@link SecretStore} in memory: the store of in-process runs (`ivrflow run --secrets <file>`, the
+ * default step service, unit tests of one module). Values are copied in and out, never shared.
+ */
+import { toSecretJson, type SecretDescription, type SecretJson, type SecretStore } from '../secret-store';
 
 export class MemorySecretStore implements SecretStore {
   readonly values = new Map<string, SecretJson>();

@@ -1,0 +1,35 @@
+/** The composition root of flow-api: definitions (flows, connections, workflow configurations), circuits for operators, connections' secrets and token records. */
+import { CircuitService } from '#shared/api/circuit-service';
+import { ConnectionService } from '#shared/api/connection-service';
+import { FlowService } from '#shared/api/flow-service';
+import { WorkflowConfigurationService } from '#shared/api/workflow-configuration-service';
+import type { ServiceConfig } from '#shared/config/runtime';
+import type { TokenRegistry } from '#shared/connections/token-registry';
+import { CachedFlowStore } from '#shared/stores/cached-flow-store';
+import { DynamoFlowStore } from '#shared/stores/dynamodb/flow-store';
+import { resolved, type Adapters } from '../roots/adapters';
+import { circuitsOf, connectionsOf, tokensOf, workflowConfigurationsOf } from '../roots/parts';
+
+export interface FlowApiRoot {
+  flowService: FlowService;
+  circuitService: CircuitService;
+  connectionService: ConnectionService;
+  workflowConfigurationService: WorkflowConfigurationService;
+  tokenRegistry: TokenRegistry;
+}
+
+export function flowApiRoot(config: ServiceConfig, adapters: Adapters): FlowApiRoot {
+  const a = resolved(config, adapters);
+  const instanceId = a.randomness.id();
+  const flows = new CachedFlowStore(new DynamoFlowStore({ tableName: config.definitionsTable, client: a.dynamodb }), { clock: a.clock, latestTtlMs: config.flowCacheTtlMs });
+  const { circuits, circuitStore } = circuitsOf(config, a, instanceId);
+  const { secrets, names, tokenRegistry } = tokensOf(config, a, instanceId);
+  const { connectionStore } = connectionsOf(config, a);
+  return {
+    flowService: new FlowService({ flows, clock: a.clock, allowPrivateHosts: config.allowPrivateNetworks, connections: connectionStore }),
+    circuitService: new CircuitService(circuitStore, circuits),
+    connectionService: new ConnectionService({ store: connectionStore, secrets, names, registry: tokenRegistry, clock: a.clock, allowPrivateHosts: config.allowPrivateNetworks }),
+    workflowConfigurationService: new WorkflowConfigurationService({ store: workflowConfigurationsOf(config, a).store, flows, connections: connectionStore, clock: a.clock }),
+    tokenRegistry,
+  };
+}

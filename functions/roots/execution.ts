@@ -1,0 +1,51 @@
+/**
+ * The composition root of the executor-class functions (flow-executor, connect-invoke,
+ * webhook-callback, wait-sweeper): everything that runs a flow, or the rest of one. The step
+ * services are the ones a flow's steps use: HTTP, circuits, secrets and tokens, connections,
+ * callbacks (the wait registry and public URL), agent events, workflow configurations.
+ */
+import { AgentEventService, agentEventsService } from '#shared/agents/agent-events';
+import { CallbackService } from '#shared/api/callback-service';
+import { ExecutionService } from '#shared/api/execution-service';
+import { callbackEndpointService, waitRegistryService } from '#shared/callbacks/callback-token';
+import type { ServiceConfig } from '#shared/config/runtime';
+import { connectionsService, secretNamesService, secretStoreService, tokenProviderService } from '#shared/connections/auth';
+import { circuitsService, clockService, httpService, ServiceContainer, stepMetricsService } from '#shared/services';
+import { CachedFlowStore } from '#shared/stores/cached-flow-store';
+import { DynamoAgentEventStore } from '#shared/stores/dynamodb/agent-event-store';
+import { DynamoFlowStore } from '#shared/stores/dynamodb/flow-store';
+import { DynamoStateStore } from '#shared/stores/dynamodb/state-store';
+import { workflowConfigurationsService } from '#shared/workflows/workflow-configuration';
+import { resolved, type Adapters } from './adapters';
+import { circuitsOf, connectionsOf, tokensOf, workflowConfigurationsOf } from './parts';
+
+export interface ExecutionRoot {
+  executionService: ExecutionService;
+  callbackService: CallbackService;
+}
+
+export function executionRoot(config: ServiceConfig, adapters: Adapters): ExecutionRoot {
+  const a = resolved(config, adapters);
+  const client = a.dynamodb;
+  const instanceId = a.randomness.id();
+  const flows = new CachedFlowStore(new DynamoFlowStore({ tableName: config.definitionsTable, client }), { clock: a.clock, latestTtlMs: config.flowCacheTtlMs });
+  const state = new DynamoStateStore({ tableName: config.stateTable, client, now: () => a.clock.now() });
+  const { circuits } = circuitsOf(config, a, instanceId);
+  const { secrets, names, tokens } = tokensOf(config, a, instanceId);
+  const { connections } = connectionsOf(config, a);
+  const services = new ServiceContainer()
+    .provide(clockService, a.clock)
+    .provide(httpService, a.http)
+    .provide(circuitsService, circuits)
+    .provide(stepMetricsService, a.stepMetrics)
+    .provide(secretStoreService, secrets)
+    .provide(secretNamesService, names)
+    .provide(tokenProviderService, tokens)
+    .provide(connectionsService, connections)
+    .provide(callbackEndpointService, { baseUrl: config.publicUrl })
+    .provide(waitRegistryService, { register: (executionId, waitId, wait) => state.registerWait(executionId, waitId, wait) })
+    .provide(agentEventsService, new AgentEventService({ store: new DynamoAgentEventStore({ tableName: config.stateTable, client }), clock: a.clock }))
+    .provide(workflowConfigurationsService, workflowConfigurationsOf(config, a).reader);
+  const executionService = new ExecutionService({ flows, state, http: a.http, clock: a.clock, randomness: a.randomness, circuits, services });
+  return { executionService, callbackService: new CallbackService({ executions: executionService, state, connections, secrets, names, clock: a.clock }) };
+}
