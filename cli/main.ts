@@ -18,6 +18,11 @@ import { parseArgs } from 'node:util';
 import { systemClock, systemRandomness } from '#shared/clock';
 import { runFlow } from '#shared/executor/executor';
 import { acceptInputs } from '#shared/flow/inputs';
+import { secretStoreService } from '#shared/connections/auth';
+import { SecretNames } from '#shared/connections/connection';
+import { ServiceContainer } from '#shared/services';
+import { MemorySecretStore } from '#shared/stores/secrets/memory-secret-store';
+import * as z from 'zod';
 import { validateFlow } from '#shared/flow/validate';
 import { parseUntrustedJson } from '#shared/json';
 import { NodeHttpClient } from '#shared/http/client';
@@ -30,7 +35,7 @@ import { formatDiagnostics, formatResult } from './format';
 
 const USAGE = `usage:
   ivrflow validate <file...> [--json]
-  ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--deadline-ms N] [--json]
+  ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--secrets <file.json>] [--deadline-ms N] [--json]
   ivrflow serve [--port N] [--data <dir>] [--no-examples]
   ivrflow deploy <file...> --api <url>
   ivrflow refresh-tokens [--dynamodb-endpoint <url>] [--secrets-endpoint <url>] [--json]
@@ -131,6 +136,9 @@ function parseVar(text: string): [string, unknown] {
 
 class UsageError extends Error {}
 
+/** `--secrets`: the secrets a flow's bindings name, `{ "<secretId>": { "<key>": "value" } }` (the shape of a flow test file's `secrets`). */
+const SecretsFile = z.record(z.string().min(1).max(256), z.record(z.string().min(1), z.string()));
+
 async function runCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -139,6 +147,7 @@ async function runCommand(args: string[], out: (s: string) => void, err: (s: str
       flows: { type: 'string' },
       var: { type: 'string', multiple: true },
       'vars-file': { type: 'string' },
+      secrets: { type: 'string' },
       json: { type: 'boolean' },
       'deadline-ms': { type: 'string' },
     },
@@ -149,7 +158,19 @@ async function runCommand(args: string[], out: (s: string) => void, err: (s: str
   }
   const file = positionals[0]!;
   const variables: Record<string, unknown> = {};
+  // Secret-bound variables resolve from this file only: an in-process run reaches no AWS service.
+  const secrets = new MemorySecretStore();
   try {
+    if (values.secrets) {
+      const { value, error } = readJsonFile(values.secrets, (text) => parseUntrustedJson(text));
+      const parsed = error ? undefined : SecretsFile.safeParse(value);
+      if (!parsed?.success) {
+        const issue = parsed?.error.issues[0];
+        throw new UsageError(`--secrets ${values.secrets}: ${error?.message ?? `${issue?.path.join('.') || '(file)'}: ${issue?.message ?? 'invalid'}`} (expected { "<secretId>": { "<key>": "value" } })`);
+      }
+      const names = new SecretNames();
+      for (const [secretId, keys] of Object.entries(parsed.data)) await secrets.putSecretJson(names.flowSecret(secretId), keys);
+    }
     if (values['vars-file']) {
       // Untrusted: a depth limit (64 levels) and no __proto__ keys (Object.assign below would set a prototype).
       const { value, error } = readJsonFile(values['vars-file'], (text) => parseUntrustedJson(text));
@@ -189,7 +210,8 @@ async function runCommand(args: string[], out: (s: string) => void, err: (s: str
   }
   const http = new NodeHttpClient({ allowPrivateNetworks: true });
   try {
-    const execution = await runFlow(result.flow, { variables, ...(deadlineMs ? { deadlineMs } : {}) }, { clock: systemClock, randomness: systemRandomness, http, resolveFlow });
+    const services = new ServiceContainer().provide(secretStoreService, secrets);
+    const execution = await runFlow(result.flow, { variables, ...(deadlineMs ? { deadlineMs } : {}) }, { clock: systemClock, randomness: systemRandomness, http, resolveFlow, services });
     out(values.json ? JSON.stringify(execution) : formatResult(execution));
     return execution.status === 'SUCCEEDED' ? 0 : 1;
   } finally {
