@@ -29,6 +29,14 @@ export default defineConfig(
     },
   },
   {
+    // Configuration is read in one place: the engine gets values from its composition root (docs/architecture.md, "Layers").
+    files: ['shared/**/*.ts'],
+    ignores: ['shared/config/**', 'shared/local/**'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read configuration in shared/config/ and pass it down from the composition root' }],
+    },
+  },
+  {
     // The CLI launcher and this config are plain ESM JavaScript run by Node: linted without type information.
     files: ['**/*.js', '**/*.mjs'],
     extends: [js.configs.recommended],
