@@ -19,7 +19,7 @@ import { systemClock, systemRandomness } from '#shared/clock';
 import { runFlow } from '#shared/executor/executor';
 import { acceptInputs } from '#shared/flow/inputs';
 import { secretStoreService } from '#shared/connections/auth';
-import { SecretNames } from '#shared/connections/connection';
+import { SecretNames } from '#shared/connections/secret-names';
 import { ServiceContainer } from '#shared/services';
 import { MemorySecretStore } from '#shared/stores/secrets/memory-secret-store';
 import * as z from 'zod';

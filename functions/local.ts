@@ -5,7 +5,7 @@
  * environment. The CLI and the tests hand this to `startLocalStack`; the engine never imports it.
  */
 import type { ServiceConfig } from '#shared/config/runtime';
-import { SecretNames } from '#shared/connections/connection';
+import { SecretNames } from '#shared/connections/secret-names';
 import type { LocalFunctionSet, LocalHandler } from '#shared/local/stack';
 import { SecretsManagerSecretStore } from '#shared/stores/secrets/secrets-manager-store';
 import { createAgentEventsHandler } from './agent-events/handler';

@@ -22,7 +22,7 @@ import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { type FunctionName } from '#shared/api/routes';
 import { ENV } from '#shared/config/env';
-import { DEFAULT_SECRET_PREFIX, SecretNames } from '#shared/connections/connection';
+import { DEFAULT_SECRET_PREFIX, SecretNames } from '#shared/connections/secret-names';
 import { FUNCTIONS, type Access, type FunctionKey, type FunctionSpec } from '../functions/manifest';
 import { IvrflowFunction } from './constructs/ivrflow-function';
 import { IvrflowSecrets } from './constructs/secrets';

@@ -4,7 +4,7 @@
  * readers of connections and workflow configurations. Each takes what it is built from; none
  * reads the environment or builds a client.
  */
-import { SecretNames } from '#shared/connections/connection';
+import { SecretNames } from '#shared/connections/secret-names';
 import { TokenProvider } from '#shared/connections/token-provider';
 import type { ServiceConfig } from '#shared/config/runtime';
 import { CircuitBreaker } from '#shared/resilience/circuit-breaker';

@@ -23,7 +23,7 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { parseCallbackToken } from '../callbacks/callback-token';
 import type { Clock } from '../clock';
 import type { ConnectionReader } from '../connections/auth';
-import type { SecretNames } from '../connections/connection';
+import type { SecretNames } from '../connections/secret-names';
 import { BadRequestError, ConflictError, GoneError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../errors';
 import { parseUntrustedJson, UnsafeJsonError } from '../json';
 import type { StateStore } from '../stores/ports';

@@ -9,7 +9,8 @@
  */
 import type { Clock } from '../clock';
 import { connectionTokenSpec } from '../connections/auth';
-import { ConnectionInput, CREDENTIAL_FIELDS, credentialsOf, requestProblems, requiredCredential, withoutCredentials, connectionHosts, type Connection, type CredentialField, type SecretNames } from '../connections/connection';
+import { ConnectionInput, CREDENTIAL_FIELDS, credentialsOf, requestProblems, requiredCredential, withoutCredentials, connectionHosts, type Connection, type CredentialField } from '../connections/connection';
+import type { SecretNames } from '../connections/secret-names';
 import { tokenHash, type TokenRegistry } from '../connections/token-registry';
 import { BadRequestError, NotFoundError, UnprocessableRequestError, type Diagnostic } from '../errors';
 import { diagnosticsOf } from '../flow/validate';

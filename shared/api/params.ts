@@ -4,7 +4,7 @@
  */
 import { BadRequestError } from '../errors';
 import { ConnectionName } from '../connections/connection';
-import { FlowId } from '../flow/schema';
+import { FlowId } from '../flow/ids';
 import { AGENT_ID } from '../agents/agent-events';
 import { ConfigurationId } from '../workflows/workflow-configuration';
 import { pathParam, type ApiEvent } from './http';

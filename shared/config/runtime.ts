@@ -2,7 +2,7 @@
  * The configuration of the functions that use the tables (every function but the basic
  * authorizer), read once from the environment the stack sets (infra/ivrflow-stack.ts).
  */
-import { DEFAULT_SECRET_PREFIX } from '../connections/connection';
+import { DEFAULT_SECRET_PREFIX } from '../connections/secret-names';
 import { boolEnv, ENV, intEnv, requiredEnv } from './env';
 
 export interface ServiceConfig {

@@ -23,7 +23,7 @@ import type { Clock } from '../clock';
 import { IvrflowError } from '../errors';
 import type { HttpClient } from '../http/client';
 import type { SecretStore } from '../stores/secret-store';
-import type { SecretNames } from './connection';
+import type { SecretNames } from './secret-names';
 import { expiresSoon, needsRefresh, requestClientCredentialsToken, scopeDrift, TokenRequestError, type AccessToken, type ClientCredentialsConfig } from './oauth2';
 import { tokenHash, type TokenRecord, type TokenRegistry, type TokenSpec } from './token-registry';
 

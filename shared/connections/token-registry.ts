@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { ClientAuthentication } from './oauth2';
 import { tokenCacheKey } from './oauth2';
-import type { SecretRef } from './connection';
+import type { SecretRef } from './secret-names';
 
 /** What is needed to request a token with the client credentials grant, the client secret by reference. */
 export interface TokenSpec {

@@ -8,18 +8,13 @@
 import * as z from 'zod';
 import { DEFAULT_FINISH_RESERVE_MS, MAX_STEPS_CEILING, MIN_CALL_MS } from '../budgets';
 import { StepId, VariableName } from '../steps/common';
+import { FlowId } from './ids';
 import { STEP_DEFINITIONS } from '../steps/registry';
 
 /** The default budget of a synchronous run: 8000 ms, Amazon Connect's Lambda invocation limit. */
 export const DEFAULT_DEADLINE_MS = 8000;
 /** The default cap on steps executed in one run (loops are allowed; this stops runaway ones). */
 export const DEFAULT_MAX_STEPS = 200;
-
-export const FlowId = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, _ - . only');
 
 const stepSchemas = STEP_DEFINITIONS.map((def) =>
   z

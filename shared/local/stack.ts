@@ -12,7 +12,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import type { Clock } from '../clock';
 import { secretsManagerClient } from '../config/aws-clients';
-import { DEFAULT_SECRET_PREFIX } from '../connections/connection';
+import { DEFAULT_SECRET_PREFIX } from '../connections/secret-names';
 import type { ServiceConfig } from '../config/runtime';
 import type { TokenEvent } from '../connections/token-provider';
 import type { HttpClient } from '../http/client';

@@ -13,7 +13,7 @@ import { Events, type MutableResponse, type TokenRequestIncomingMessage } from '
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startOAuthServer, type OAuthServer } from '../../examples/backends/oauth-server';
 import { FakeClock, systemClock, type Clock } from '../../shared/clock';
-import { SecretNames } from '../../shared/connections/connection';
+import { SecretNames } from '../../shared/connections/secret-names';
 import { requestClientCredentialsToken, TokenRequestError, type AccessToken } from '../../shared/connections/oauth2';
 import { refreshTokens } from '../../shared/connections/refresher';
 import { CredentialUnavailableError, TokenProvider, type TokenEvent } from '../../shared/connections/token-provider';
