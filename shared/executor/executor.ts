@@ -30,6 +30,7 @@ import { BudgetExceededError, ConflictError, isFlowFailure } from '../errors';
 import type { FunctionContext } from '../expressions/functions';
 import { renderText } from '../expressions/template';
 import { finishReserveOf, type Flow, type Step } from '../flow/schema';
+import { failureTypeOf, stepFailure } from '../flow/failures';
 import { acceptInputs, inputProblemsMessage } from '../flow/inputs';
 import type { HttpClient } from '../http/client';
 import type { CircuitBreaker } from '../resilience/circuit-breaker';
@@ -311,20 +312,20 @@ async function endOnBudget(run: Run, err: BudgetExceededError, startedAt: number
   const flow = await run.flow(root.flowId, root.version);
   const type = flow?.steps.find((s) => s.id === root.stepId)?.type ?? 'unknown';
   const began = root.pending?.startedAt ?? startedAt;
-  root.trace.push({ stepId: root.stepId, type, branch: 'BudgetExceeded', status: 'FAILED', durationMs: run.deps.clock.now() - began, error: { type: 'budget_exceeded', message: err.message } });
+  root.trace.push({ stepId: root.stepId, type, branch: 'BudgetExceeded', status: 'FAILED', durationMs: run.deps.clock.now() - began, error: stepFailure('budget', err.message) });
   await endFrame(run, 'FAILED', 'BudgetExceeded', budgetError(err), flow);
 }
 
 async function runStep(step: Step, ctx: StepContext, event?: ResumeEvent): Promise<StepResult> {
   const definition = getStepDefinition(step.type);
-  if (!definition) return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message: `unknown step type ${step.type}` } } };
+  if (!definition) return { branch: 'OnError', status: 'FAILED', trace: { error: stepFailure('invalid_request', `unknown step type ${step.type}`) } };
   try {
     if (!event) return await definition.execute(step, ctx);
     if (!definition.resume) throw new Error(`step type ${step.type} cannot be resumed`);
     return await definition.resume(step, event, ctx);
   } catch (err) {
     // Expressions that fail at run time (e.g. reading `__proto__` through a computed key) are the flow's fault, not the engine's.
-    if (isFlowFailure(err)) return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message: err.message } } };
+    if (isFlowFailure(err)) return { branch: 'OnError', status: 'FAILED', trace: { error: stepFailure(failureTypeOf(err), err.message) } };
     throw err;
   }
 }

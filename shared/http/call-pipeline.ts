@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { isFlowFailure, IvrflowError } from '../errors';
+import { countsForBreaker, type FailureType } from '../flow/failures';
 import { renderText } from '../expressions/template';
 import type { Admission, CircuitState } from '../resilience/circuit-breaker';
 import { IDEMPOTENT_METHODS, backoffDelayMs, type RetryPolicy } from '../resilience/retry';
@@ -38,16 +39,21 @@ export const CircuitBreakerConfig = z
   .strict();
 export type CircuitBreakerConfig = z.infer<typeof CircuitBreakerConfig>;
 
-/**
- * Failure classes: `timeout | deadline (too little time was left to send the request) |
- * connection | http_3xx (redirects are not followed) | http_4xx | auth (401, 403, or no credential
- * could be had) | http_5xx | circuit_open | invalid_request (a request that could not be built or a
- * destination that is not allowed) | invalid_response`.
- */
-export type FailureType = 'timeout' | 'deadline' | 'connection' | 'http_3xx' | 'http_4xx' | 'auth' | 'http_5xx' | 'circuit_open' | 'invalid_request' | 'invalid_response';
+/** The failures a call can end with: the taxonomy's (shared/flow/failures.ts) that come from sending a request. */
+export type CallFailureType = Extract<FailureType, 'timeout' | 'deadline' | 'connection' | 'dns' | 'http_3xx' | 'http_4xx' | 'auth' | 'throttled' | 'http_5xx' | 'circuit_open' | 'invalid_request'>;
 
-/** Failures that count toward the circuit breaker: never 4xx. */
-const BREAKER_FAILURES: ReadonlySet<FailureType | undefined> = new Set<FailureType | undefined>(['http_5xx', 'timeout', 'connection']);
+/**
+ * A `Retry-After` header as a delay, ms (RFC 9110 §10.2.3: delay-seconds or an HTTP-date);
+ * undefined when absent or not one of those.
+ */
+export function retryAfterMs(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // An HTTP-date names its day and month ("Thu, 03 Dec 2026 12:00:05 GMT"); a bare "-1" is neither form.
+  const at = /[A-Za-z]/.test(text) ? Date.parse(text) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
 
 /** Headers whose values are credentials whatever a flow or connection says (redacted like authentication values). */
 export const SECRET_HEADERS = /^(authorization|proxy-authorization|x-api-key|api-key|x-auth-token)$/i;
@@ -87,7 +93,7 @@ export type CallTrace = Required<Pick<TraceEntry, 'attempts' | 'statusCode' | 'b
 
 export interface CallOutcome {
   /** Absent on a 2xx answer. */
-  failure?: { type: FailureType; message: string };
+  failure?: { type: CallFailureType; message: string };
   statusCode: number | null;
   /** The final answer, when there was one. */
   response?: HttpResponse;
@@ -111,10 +117,11 @@ function boundedKey(key: string): string {
   return `${key.slice(0, 128)}…#${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
 }
 
-function classify(status: number): FailureType | undefined {
+function classify(status: number): CallFailureType | undefined {
   if (status >= 200 && status < 300) return undefined;
   if (status >= 500) return 'http_5xx';
   if (status === 401 || status === 403) return 'auth';
+  if (status === 429) return 'throttled';
   return status >= 400 ? 'http_4xx' : 'http_3xx';
 }
 
@@ -160,7 +167,7 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
     if (!reached) await circuits.abandon(circuit.key, allowed);
     else {
       // Within the call deadline: a call that ended at it leaves the write to land on its own (reconciled), keeping the reserve for the fallback.
-      const recorded = await circuits.record(circuit.key, allowed, BREAKER_FAILURES.has(outcome.failure?.type), breaker!, deadlineLeft());
+      const recorded = await circuits.record(circuit.key, allowed, countsForBreaker(outcome.failure?.type), breaker!, deadlineLeft());
       if (recorded.transition) {
         circuit.state = recorded.transition.to;
         circuit.transitions = [...(circuit.transitions ?? []), `${recorded.transition.from}→${recorded.transition.to}`];
@@ -192,13 +199,13 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
 
     attempts++;
     const result = await http.send({ ...request, headers: { ...request.headers, ...credentials }, timeoutMs: Math.min(options.timeoutMs, left) });
-    let type: FailureType | undefined;
+    let type: CallFailureType | undefined;
     let message: string;
     if (result.kind === 'response') {
       type = classify(result.status);
       message = `HTTP ${result.status}`;
     } else {
-      type = result.kind === 'timeout' ? 'timeout' : result.kind === 'blocked' || result.kind === 'invalid' ? 'invalid_request' : 'connection';
+      type = result.kind === 'timeout' ? 'timeout' : result.kind === 'dns' ? 'dns' : result.kind === 'blocked' || result.kind === 'invalid' ? 'invalid_request' : 'connection';
       message = result.message;
     }
     const statusCode = result.kind === 'response' ? result.status : null;
@@ -221,7 +228,9 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
     const tries = renewed ? attempts - 1 : attempts;
     const canRetry = type !== undefined && retryable && !allowed?.probe && tries <= policy.maxRetries && ((statusCode !== null && policy.retryOnStatusCodes.includes(statusCode)) || (type === 'timeout' && policy.retryOnTimeout));
     if (canRetry) {
-      const delayMs = backoffDelayMs(policy, tries - 1, ctx.randomness.random());
+      // A 429 says when to come back (RFC 6585 §4): never sooner than it asks.
+      const asked = type === 'throttled' && result.kind === 'response' ? retryAfterMs(result.headers['retry-after'], ctx.clock.now()) : undefined;
+      const delayMs = Math.max(backoffDelayMs(policy, tries - 1, ctx.randomness.random()), asked ?? 0);
       // A retry starts only if its backoff and its whole timeout fit before the call deadline, and not into a circuit another call opened meanwhile.
       if (ctx.clock.now() + delayMs + options.timeoutMs <= ctx.callDeadlineAt) {
         await ctx.clock.sleep(delayMs);

@@ -27,11 +27,12 @@ export interface HttpResponse {
 }
 
 /**
- * A request that produced no HTTP response. `blocked`: the destination is not allowed;
- * `invalid`: the request could not be sent as built (e.g. a header value Node refuses).
+ * A request that produced no HTTP response. `dns`: the host name did not resolve (`ENOTFOUND`,
+ * `EAI_AGAIN`); `blocked`: the destination is not allowed; `invalid`: the request could not be
+ * sent as built (e.g. a header value Node refuses).
  */
 export interface HttpFailure {
-  kind: 'timeout' | 'connection' | 'blocked' | 'invalid';
+  kind: 'timeout' | 'connection' | 'dns' | 'blocked' | 'invalid';
   message: string;
 }
 
@@ -138,7 +139,8 @@ export class NodeHttpClient implements HttpClient {
       );
       req.on('error', (err: NodeJS.ErrnoException) => {
         const blocked = err instanceof BlockedAddressError || (err as { cause?: unknown }).cause instanceof BlockedAddressError;
-        finish({ kind: blocked ? 'blocked' : 'connection', message: err.code ? `${err.code}: ${err.message}` : err.message });
+        const kind = blocked ? 'blocked' : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? 'dns' : 'connection';
+        finish({ kind, message: err.code ? `${err.code}: ${err.message}` : err.message });
       });
       if (request.body !== undefined) req.write(request.body);
       req.end();

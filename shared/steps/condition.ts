@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { evaluate } from '../expressions/evaluator';
 import { isFlowFailure } from '../errors';
+import { failureTypeOf, stepFailure } from '../flow/failures';
 import { defineStep } from './types';
 import { StepId, Expression } from './common';
 
@@ -39,7 +40,7 @@ export const conditionStep = defineStep<ConditionConfig>({
         value = evaluate(c.expression, ctx.variables, ctx.functions);
       } catch (err) {
         if (!isFlowFailure(err)) throw err;
-        return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message: err.message } } };
+        return { branch: 'OnError', status: 'FAILED', trace: { error: stepFailure(failureTypeOf(err), err.message) } };
       }
       if (value) return { branch: `conditions[${i}]`, status: 'SUCCEEDED', nextStepId: c.nextStepId };
     }

@@ -14,6 +14,7 @@
 import * as z from 'zod';
 import { agentEventsService, checkAgentId, customEventParams } from '../agents/agent-events';
 import { isFlowFailure } from '../errors';
+import { stepFailure, type FailureType } from '../flow/failures';
 import { renderJsonValue, renderText, renderValue, templatesIn } from '../expressions/template';
 import { Template } from './common';
 import { defineStep, type StepContext, type StepOutcome } from './types';
@@ -48,7 +49,7 @@ export const customEventStep = defineStep<CustomEventConfig>({
   }),
   async execute(step, ctx): Promise<StepOutcome> {
     const c = step.configuration;
-    const failed = (branch: string, type: string, message: string): StepOutcome => ({ branch, status: 'FAILED', trace: { error: { type, message } } });
+    const failed = (branch: string, type: FailureType, message: string): StepOutcome => ({ branch, status: 'FAILED', trace: { error: stepFailure(type, message) } });
     let agentId: string;
     let params: ReturnType<typeof customEventParams>;
     try {

@@ -14,6 +14,7 @@ import { RE2JS } from 're2js';
 import * as z from 'zod';
 import { MAX_VARIABLES_BYTES } from '../budgets';
 import { IvrflowError, isFlowFailure } from '../errors';
+import { failureTypeOf, stepFailure } from '../flow/failures';
 import { evaluate } from '../expressions/evaluator';
 import { renderJsonValue, templatesIn } from '../expressions/template';
 import { Expression, VariableName } from './common';
@@ -104,7 +105,7 @@ export const dataApiStep = defineStep<DataApiConfig>({
       }
     } catch (err) {
       if (!isFlowFailure(err)) throw err;
-      return { branch: 'OnError', status: 'FAILED', trace: { error: { type: 'invalid_request', message: err.message } } };
+      return { branch: 'OnError', status: 'FAILED', trace: { error: stepFailure(failureTypeOf(err), err.message) } };
     }
   },
 });

@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { MAX_VARIABLES_BYTES } from '../budgets';
 import { isFlowFailure } from '../errors';
+import { failureTypeOf, stepFailure } from '../flow/failures';
 import { renderJsonValue, templatesIn } from '../expressions/template';
 import { VariableName } from './common';
 import { defineStep } from './types';
@@ -32,7 +33,7 @@ export const endStep = defineStep<EndConfig>({
       if (c.outputs) variables = renderJsonValue(c.outputs, ctx.variables, ctx.functions, MAX_VARIABLES_BYTES) as Record<string, unknown>;
     } catch (err) {
       if (!isFlowFailure(err)) throw err;
-      return { branch: c.outcome, status: 'FAILED', end: { status: 'FAILED', outcome: c.outcome }, trace: { error: { type: 'invalid_request', message: err.message } } };
+      return { branch: c.outcome, status: 'FAILED', end: { status: 'FAILED', outcome: c.outcome }, trace: { error: stepFailure(failureTypeOf(err), err.message) } };
     }
     return { branch: c.outcome, status: c.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED', variables, end: { status: c.status, outcome: c.outcome } };
   },

@@ -35,7 +35,8 @@ import { evaluate } from '../expressions/evaluator';
 import { applyResponseMapping } from '../expressions/response-mapping';
 import { compileTemplate, renderHeader, renderJsonText, renderJsonValue, renderText, renderUrl, templatesIn } from '../expressions/template';
 import { isFlowFailure, TemplateError } from '../errors';
-import { callBackend, CircuitBreakerConfig, SECRET_HEADERS, type CallAuth, type CallOutcome, type FailureType, type PreparedRequest } from '../http/call-pipeline';
+import { branchOf, stepFailure, type FailureType } from '../flow/failures';
+import { callBackend, CircuitBreakerConfig, SECRET_HEADERS, type CallAuth, type CallOutcome, type PreparedRequest } from '../http/call-pipeline';
 import type { HttpResponse } from '../http/client';
 import { bodyCredentialLiterals, queryCredentialLiterals } from '../http/credential-literals';
 import { hostAllowed } from '../http/network-policy';
@@ -45,7 +46,7 @@ import { circuitsService, httpService, stepMetricsService } from '../services';
 import { Expression, Template, VariableName } from './common';
 import { defineStep, type StepContext, type StepOutcome, type StepResult } from './types';
 
-export { CircuitBreakerConfig, defaultCircuitKey, SECRET_HEADERS, type FailureType } from '../http/call-pipeline';
+export { CircuitBreakerConfig, defaultCircuitKey, SECRET_HEADERS } from '../http/call-pipeline';
 
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
 
@@ -107,19 +108,6 @@ export const HttpRequestConfig = z
 export type HttpRequestConfig = z.infer<typeof HttpRequestConfig>;
 
 export const HTTP_BRANCHES = ['OnSuccess', 'OnClientError', 'OnServerError', 'OnTimeout', 'OnCircuitOpen', 'OnError'] as const;
-
-const BRANCH_OF: Record<FailureType, string> = {
-  timeout: 'OnTimeout',
-  deadline: 'OnTimeout',
-  connection: 'OnError',
-  invalid_request: 'OnError',
-  invalid_response: 'OnError',
-  http_3xx: 'OnError',
-  http_4xx: 'OnClientError',
-  auth: 'OnClientError',
-  http_5xx: 'OnServerError',
-  circuit_open: 'OnCircuitOpen',
-};
 
 /**
  * The body as JSON: undefined when empty or not JSON (then a default applies).
@@ -264,11 +252,12 @@ function mapped(config: HttpRequestConfig, body: unknown, ctx: StepContext, mapp
 /** A failed outcome: `http_status_code`, `http_error` and the mapping of the default response; counted in the step metrics. */
 function failure(config: HttpRequestConfig, ctx: StepContext, type: FailureType, message: string, statusCode: number | null, trace: CallOutcome['trace'], mapping = config.responseMapping): StepOutcome {
   ctx.services.get(stepMetricsService).failure('HTTPRequest', type, statusCode);
+  const error = stepFailure(type, message, statusCode);
   return {
-    branch: BRANCH_OF[type],
+    branch: branchOf(type, HTTP_BRANCHES),
     status: 'FAILED',
-    variables: { ...mapped(config, undefined, ctx, mapping), http_status_code: statusCode, http_error: { type, message, statusCode } },
-    trace: { ...trace, error: { type, message } },
+    variables: { ...mapped(config, undefined, ctx, mapping), http_status_code: statusCode, http_error: error },
+    trace: { ...trace, error },
   };
 }
 

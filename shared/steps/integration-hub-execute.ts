@@ -13,8 +13,9 @@
  * Outputs (names configurable, the action's defaults shown):
  * - `requestBody`: the response body, parsed when JSON (text otherwise, null when empty); with the
  *   request's `responseMapping`, the mapped object `{ name: value }`;
- * - `requestErrorDetails`: null on success, else `{ type, message, statusCode }` (`type`: the call
- *   pipeline's failure classes, plus `invalid_payload`, `unknown_connection`, `unknown_request`);
+ * - `requestErrorDetails`: null on success, else `{ type, message, retryable, statusCode }` (`type`
+ *   from the failure taxonomy, shared/flow/failures.ts: the call's, or `invalid_payload`,
+ *   `unknown_connection`, `unknown_request`, `invalid_response`);
  * - `requestHeadersList`: the response headers as `[{ name, value }]`, without credentials
  *   (`set-cookie` and credential headers dropped, known secrets redacted);
  * - `requestProxy`: the endpoint called, `{ method, url }`, credentials redacted.
@@ -26,11 +27,12 @@ import * as z from 'zod';
 import { connectionAuth, connectionsService, secretNamesService } from '../connections/auth';
 import { ConnectionName, connectionHosts, RequestName, type Connection, type ConnectionRequest } from '../connections/connection';
 import { BudgetExceededError, isFlowFailure, TemplateError } from '../errors';
+import { branchOf, stepFailure, type FailureType } from '../flow/failures';
 import { evaluate } from '../expressions/evaluator';
 import { applyResponseMapping } from '../expressions/response-mapping';
 import { compileTemplate, renderHeader, renderJsonText, renderJsonValue, renderUrl, templatesIn } from '../expressions/template';
 import { MAX_VALUE_BYTES, jsonSizeWithin } from '../budgets';
-import { callBackend, CircuitBreakerConfig, type CallOutcome, type FailureType, type PreparedRequest } from '../http/call-pipeline';
+import { callBackend, CircuitBreakerConfig, type CallOutcome, type PreparedRequest } from '../http/call-pipeline';
 import type { HttpResponse } from '../http/client';
 import { hostAllowed } from '../http/network-policy';
 import { parseUntrustedJson } from '../json';
@@ -38,6 +40,8 @@ import { RetryPolicy } from '../resilience/retry';
 import { circuitsService, httpService, stepMetricsService } from '../services';
 import { Expression, Template, VariableName } from './common';
 import { parseBody, SECRET_HEADERS, soleReference } from './http-request';
+
+const IHE_BRANCHES = ['OnSuccess', 'OnError', 'OnTimeout'] as const;
 import { defineStep, type StepContext, type StepOutcome } from './types';
 
 export const IntegrationHubExecuteConfig = z
@@ -58,8 +62,6 @@ export const IntegrationHubExecuteConfig = z
   })
   .strict();
 export type IntegrationHubExecuteConfig = z.infer<typeof IntegrationHubExecuteConfig>;
-
-type ErrorType = FailureType | 'invalid_payload' | 'unknown_connection' | 'unknown_request';
 
 /** Response headers never copied to `requestHeadersList`. */
 const DROPPED_HEADERS = /^(set-cookie|cookie)$/i;
@@ -139,7 +141,7 @@ function headersList(response: HttpResponse | undefined, ctx: StepContext): Arra
 export const integrationHubExecuteStep = defineStep<IntegrationHubExecuteConfig>({
   type: 'IntegrationHubExecute',
   configSchema: IntegrationHubExecuteConfig,
-  branches: ['OnSuccess', 'OnError', 'OnTimeout'],
+  branches: IHE_BRANCHES,
   services: [httpService, circuitsService, stepMetricsService],
   analyze(c) {
     const payload = c.requestPayload;
@@ -164,13 +166,14 @@ export const integrationHubExecuteStep = defineStep<IntegrationHubExecuteConfig>
       [c.requestProxyVarName]: proxy,
     });
     let proxy: { method: string; url: string } | null = null;
-    const fail = (type: ErrorType, message: string, statusCode: number | null, trace: CallOutcome['trace'], extra: { body?: unknown; response?: HttpResponse } = {}): StepOutcome => {
+    const fail = (type: FailureType, message: string, statusCode: number | null, trace: CallOutcome['trace'], extra: { body?: unknown; response?: HttpResponse } = {}): StepOutcome => {
       stepMetrics.failure('IntegrationHubExecute', type, statusCode);
+      const error = stepFailure(type, message, statusCode);
       return {
-        branch: type === 'timeout' || type === 'deadline' ? 'OnTimeout' : 'OnError',
+        branch: branchOf(type, IHE_BRANCHES),
         status: 'FAILED',
-        variables: outputs(extra.body ?? null, { type, message, statusCode }, extra.response, proxy),
-        trace: { ...trace, error: { type, message } },
+        variables: outputs(extra.body ?? null, error, extra.response, proxy),
+        trace: { ...trace, error },
       };
     };
     const noResponse = { attempts: 0, statusCode: null, bodySha256: null };

@@ -8,6 +8,7 @@
  * OnError (its return variables are still copied back).
  */
 import * as z from 'zod';
+import { stepFailure } from '../flow/failures';
 import { VariableName } from './common';
 import { defineStep } from './types';
 
@@ -48,7 +49,7 @@ export const subFlowStep = defineStep<SubFlowConfig>({
       variables,
       trace: {
         subFlow: { flowId: child.flowId, version: child.flowVersion, status: child.status, trace: child.trace },
-        ...(ok ? {} : { error: { type: 'subflow_failed', message: child.error?.message ?? `sub-flow ended ${child.status} on ${child.branch}` } }),
+        ...(ok ? {} : { error: stepFailure('subflow_failed', child.error?.message ?? `sub-flow ended ${child.status} on ${child.branch}`) }),
       },
     });
   },

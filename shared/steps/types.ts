@@ -6,6 +6,7 @@
 import type * as z from 'zod';
 import type { Clock, Randomness } from '../clock';
 import type { FunctionContext } from '../expressions/functions';
+import type { StepFailure } from '../flow/failures';
 import type { CredentialLiteral } from '../http/credential-literals';
 import type { CircuitState } from '../resilience/circuit-breaker';
 import type { ServiceContainer, ServiceDefinition } from '../services';
@@ -30,7 +31,8 @@ export interface TraceEntry {
   /** HTTP with a circuit breaker: its key, its state after the step, and the transitions the step caused (e.g. `CLOSED→OPEN`). */
   circuit?: { key: string; state: CircuitState; transitions?: string[] };
   /** Failure class and message, when the step failed. */
-  error?: { type: string; message: string };
+  /** Why the step failed: the taxonomy's {@link StepFailure} (shared/flow/failures.ts). */
+  error?: StepFailure;
   /** SubFlow only: the child execution's status and trace. */
   subFlow?: { flowId: string; version: number; status: ExecutionStatus; trace: TraceEntry[] };
 }

@@ -18,6 +18,7 @@
  */
 import * as z from 'zod';
 import { isFlowFailure } from '../errors';
+import { stepFailure, type FailureType } from '../flow/failures';
 import { renderJsonValue, renderText, renderValue, templatesIn } from '../expressions/template';
 import { parseUntrustedJson } from '../json';
 import { ConfigurationId, workflowConfigurationsService } from '../workflows/workflow-configuration';
@@ -71,6 +72,16 @@ function payloadOf(config: WorkflowExecuteConfig, ctx: StepContext): Record<stri
   return value as Record<string, unknown>;
 }
 
+/** The failure type of each `workflowErrorOutput` code (the codes are the output's, the types the taxonomy's). */
+const TYPE_OF_CODE: Partial<Record<string, FailureType>> = {
+  INVALID_INPUT: 'validation_failure',
+  UNKNOWN_CONFIGURATION: 'validation_failure',
+  INVALID_PAYLOAD: 'validation_failure',
+  INTEGRATION_DISABLED: 'integration_disabled',
+  INVALID_WORKFLOW: 'invalid_workflow',
+  WORKFLOW_TIMEOUT: 'timeout',
+};
+
 export const workflowExecuteStep = defineStep<WorkflowExecuteConfig>({
   type: 'WorkflowExecute',
   configSchema: WorkflowExecuteConfig,
@@ -86,12 +97,10 @@ export const workflowExecuteStep = defineStep<WorkflowExecuteConfig>({
   }),
   async execute(step, ctx): Promise<StepResult> {
     const c = step.configuration;
-    const failed = (branch: string, code: string, message: string): StepOutcome => ({
-      branch,
-      status: 'FAILED',
-      variables: { [c.workflowResultOutputVarName]: null, [c.workflowErrorOutputVarName]: { code, message } },
-      trace: { error: { type: code.toLowerCase(), message } },
-    });
+    const failed = (branch: string, code: string, message: string): StepOutcome => {
+      const error = stepFailure(TYPE_OF_CODE[code] ?? 'validation_failure', message);
+      return { branch, status: 'FAILED', variables: { [c.workflowResultOutputVarName]: null, [c.workflowErrorOutputVarName]: { code, type: error.type, message } }, trace: { error } };
+    };
     let configurationId: string;
     let workflowId: string;
     let payload: Record<string, unknown> | string;
@@ -129,8 +138,8 @@ export const workflowExecuteStep = defineStep<WorkflowExecuteConfig>({
     return Promise.resolve({
       branch,
       status: 'FAILED',
-      variables: { [c.workflowResultOutputVarName]: null, [c.workflowErrorOutputVarName]: { code, message, branch: child.branch } },
-      trace: { subFlow, error: { type: code.toLowerCase(), message } },
+      variables: { [c.workflowResultOutputVarName]: null, [c.workflowErrorOutputVarName]: { code, type: TYPE_OF_CODE[code] ?? 'subflow_failed', message, branch: child.branch } },
+      trace: { subFlow, error: stepFailure(TYPE_OF_CODE[code] ?? 'subflow_failed', message) },
     });
   },
 });

@@ -13,6 +13,8 @@ export interface ScriptedAnswer {
   delayMs?: number;
   /** Never answer (the connection stays open until the server closes). */
   hang?: boolean;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
 }
 
 export interface ReceivedRequest {
@@ -42,7 +44,7 @@ export async function startScriptedServer(script: ScriptedAnswer[] | ((req: Rece
       if (answer.hang) return;
       const reply = () => {
         const text = answer.text ?? (answer.body === undefined ? '' : JSON.stringify(answer.body));
-        res.writeHead(answer.status ?? 200, { 'content-type': answer.text === undefined ? 'application/json' : 'text/plain' });
+        res.writeHead(answer.status ?? 200, { 'content-type': answer.text === undefined ? 'application/json' : 'text/plain', ...answer.headers });
         res.end(text);
       };
       if (answer.delayMs) {

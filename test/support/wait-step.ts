@@ -5,6 +5,7 @@
  * flow schema; tests insert it into parsed flows with {@link withTestWait}.
  */
 import * as z from 'zod';
+import { stepFailure } from '../../shared/flow/failures';
 import type { Flow } from '../../shared/flow/schema';
 import { registerTestStepType } from '../../shared/steps/registry';
 import { defineStep } from '../../shared/steps/types';
@@ -21,7 +22,7 @@ export const testWaitStep = defineStep<TestWaitConfig>({
     return Promise.resolve({ suspend: { waitId: `${ctx.executionId}:${step.id}:${ctx.randomness.id()}`, until: ctx.clock.now() + step.configuration.waitMs, onTimeout: 'OnTimeout' } });
   },
   resume(step, event) {
-    if (event.kind === 'timeout') return Promise.resolve({ branch: 'OnTimeout', status: 'FAILED', trace: { error: { type: 'timeout', message: `nothing resumed the step by ${new Date(event.until).toISOString()}` } } });
+    if (event.kind === 'timeout') return Promise.resolve({ branch: 'OnTimeout', status: 'FAILED', trace: { error: stepFailure('timeout', `nothing resumed the step by ${new Date(event.until).toISOString()}`) } });
     if (event.kind !== 'resume') throw new Error('TestWait only waits for a resume');
     return Promise.resolve({ branch: 'OnSuccess', status: 'SUCCEEDED', variables: { [step.configuration.outputVariable]: event.payload } });
   },
