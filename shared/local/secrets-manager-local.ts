@@ -5,7 +5,8 @@
  * `application/x-amz-json-1.1`). Listens on 127.0.0.1.
  *
  * Operations and their shapes follow "AWS Secrets Manager API Reference" (CreateSecret,
- * GetSecretValue, PutSecretValue, DescribeSecret, DeleteSecret, ListSecrets; "Common Errors"):
+ * GetSecretValue, PutSecretValue, DescribeSecret, DeleteSecret: the operations ivrflow's secret
+ * store sends; "Common Errors"):
  * - secrets are found by name, full ARN or partial ARN (the ARN without its 6-character suffix);
  * - ARNs are `arn:aws:secretsmanager:us-east-1:000000000000:secret:<name>-<6 random chars>`;
  * - each value is a version (`VersionId`: the request's `ClientRequestToken`, which the SDK fills
@@ -15,8 +16,6 @@
  * - DeleteSecret schedules the deletion (the secret then answers `InvalidRequestException` "marked
  *   for deletion") unless `ForceDeleteWithoutRecovery`, which removes it at once; nothing ever
  *   purges a scheduled secret (no clock runs here), and RestoreSecret is not served;
- * - ListSecrets pages by name order (`MaxResults` 1..100, opaque `NextToken`) and filters by `name`
- *   prefix (a value starting with `!` negates it); other filter keys are refused.
  *
  * Errors are HTTP 400 with `{ "__type": "<ErrorName>", "message": "..." }`, which the SDK turns into
  * its exception classes (`ResourceNotFoundException`...). A body that is not JSON is a
@@ -205,7 +204,6 @@ class SecretsManagerState {
     PutSecretValue: (b) => this.changing(() => this.putSecretValue(b)),
     DescribeSecret: (b) => this.describeSecret(b),
     DeleteSecret: (b) => this.changing(() => this.deleteSecret(b)),
-    ListSecrets: (b) => this.listSecrets(b),
   };
 
   /** Finds a secret by name, ARN or partial ARN. @throws ResourceNotFoundException */
@@ -317,45 +315,6 @@ class SecretsManagerState {
     if (secret.deleted !== undefined) throw markedForDeletion();
     secret.deleted = at;
     return { ARN: secret.arn, Name: secret.name, DeletionDate: at + (window ?? 30) * 86400 };
-  }
-
-  private listSecrets(body: Body): Body {
-    const max = optionalInteger(body, 'MaxResults', 1, 100) ?? 100;
-    const includeDeleted = optionalBoolean(body, 'IncludePlannedDeletion') ?? false;
-    const token = optionalString(body, 'NextToken');
-    let after: string | undefined;
-    if (token !== undefined) {
-      after = Buffer.from(token, 'base64url').toString('utf8');
-      if (!after.startsWith('n:')) throw new ServiceError('InvalidNextTokenException', 'The NextToken value is invalid.');
-      after = after.slice(2);
-    }
-    const prefixes = this.nameFilters(body.Filters);
-    const matches = [...this.secrets.values()]
-      .filter((s) => includeDeleted || s.deleted === undefined)
-      .filter((s) => prefixes.every(({ prefix, negate }) => s.name.startsWith(prefix) !== negate))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .filter((s) => after === undefined || s.name > after);
-    const page = matches.slice(0, max);
-    const last = page[page.length - 1];
-    return {
-      SecretList: page.map((s) => ({ ...this.describe(s), SecretVersionsToStages: Object.fromEntries([...s.versions.values()].map((v) => [v.id, [...v.stages]])) })),
-      ...(matches.length > max && last ? { NextToken: Buffer.from(`n:${last.name}`).toString('base64url') } : {}),
-    };
-  }
-
-  /** `Filters: [{ Key: 'name', Values: [prefix | '!prefix'] }]`; every value must match. */
-  private nameFilters(filters: unknown): { prefix: string; negate: boolean }[] {
-    if (filters === undefined || filters === null) return [];
-    if (!Array.isArray(filters)) throw invalidParameter('Filters must be a list.');
-    return filters.flatMap((f: unknown) => {
-      if (typeof f !== 'object' || f === null) throw invalidParameter('Each filter must be an object with Key and Values.');
-      const filter = f as Body;
-      const key = requiredString(filter, 'Key');
-      if (key !== 'name') throw invalidParameter(`The filter key ${key} is not supported by this local endpoint (only name).`);
-      const values = filter.Values;
-      if (!Array.isArray(values) || values.length === 0 || !values.every((v): v is string => typeof v === 'string')) throw invalidParameter('Filter Values must be a non-empty list of strings.');
-      return values.map((v) => (v.startsWith('!') ? { prefix: v.slice(1), negate: true } : { prefix: v, negate: false }));
-    });
   }
 }
 

@@ -1,9 +1,11 @@
 /**
  * A per-Lambda in-memory cache in front of a {@link FlowStore} (docs/architecture.md, "Flow
  * definitions in DynamoDB"): a version is immutable, so it is cached until evicted; the latest
- * pointer is cached for `latestTtlMs`, so a warm execution reads no definition from DynamoDB.
+ * pointer is cached for `latestTtlMs` (0: not cached), so a warm execution reads no definition
+ * from DynamoDB. Both caches are lru-cache's, bounded.
  * Writes go through and drop the pointer.
  */
+import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock';
 import type { Flow } from '../flow/schema';
 import type { FlowStore, FlowSummary, Page } from './ports';
@@ -16,25 +18,26 @@ export interface CachedFlowStoreProps {
   maxVersions?: number;
 }
 
+/** Latest pointers kept at most (flow ids a caller names that do not exist are not cached). */
+const MAX_LATEST = 1000;
+
 export class CachedFlowStore implements FlowStore {
-  private readonly versions = new Map<string, Flow>();
-  private readonly latest = new Map<string, { flow: Flow; expiresAtMs: number }>();
-  private readonly latestTtlMs: number;
-  private readonly maxVersions: number;
+  /** By `<id>#<version>`; least recently used evicted (lru-cache). */
+  private readonly versions: LRUCache<string, Flow>;
+  /** By flow id, for `latestTtlMs` of the injected clock; none when it is 0. */
+  private readonly latest: LRUCache<string, Flow> | undefined;
 
   constructor(
     private readonly inner: FlowStore,
-    private readonly props: CachedFlowStoreProps,
+    props: CachedFlowStoreProps,
   ) {
-    this.latestTtlMs = props.latestTtlMs ?? 5000;
-    this.maxVersions = props.maxVersions ?? 500;
+    this.versions = new LRUCache<string, Flow>({ max: props.maxVersions ?? 500 });
+    const ttl = props.latestTtlMs ?? 5000;
+    if (ttl > 0) this.latest = new LRUCache<string, Flow>({ max: MAX_LATEST, ttl, perf: { now: () => props.clock.now() }, ttlResolution: 0 });
   }
 
   private remember(flow: Flow): void {
-    const key = `${flow.id}#${flow.version ?? 0}`;
-    this.versions.delete(key);
-    this.versions.set(key, flow);
-    if (this.versions.size > this.maxVersions) this.versions.delete(this.versions.keys().next().value as string);
+    this.versions.set(`${flow.id}#${flow.version ?? 0}`, flow);
   }
 
   async getFlow(flowId: string, version?: number): Promise<Flow | undefined> {
@@ -45,18 +48,18 @@ export class CachedFlowStore implements FlowStore {
       if (flow) this.remember(flow);
       return flow;
     }
-    const pointer = this.latest.get(flowId);
-    if (pointer && pointer.expiresAtMs > this.props.clock.now()) return pointer.flow;
+    const pointer = this.latest?.get(flowId);
+    if (pointer) return pointer;
     const flow = await this.inner.getFlow(flowId);
     if (flow) {
-      this.latest.set(flowId, { flow, expiresAtMs: this.props.clock.now() + this.latestTtlMs });
+      this.latest?.set(flowId, flow);
       this.remember(flow);
-    } else this.latest.delete(flowId);
+    } else this.latest?.delete(flowId);
     return flow;
   }
 
   async putFlowVersion(flow: Flow & { version: number }, nowIso: string): Promise<void> {
-    this.latest.delete(flow.id);
+    this.latest?.delete(flow.id);
     await this.inner.putFlowVersion(flow, nowIso);
   }
 
@@ -69,7 +72,7 @@ export class CachedFlowStore implements FlowStore {
   }
 
   async deleteFlow(flowId: string): Promise<boolean> {
-    this.latest.delete(flowId);
+    this.latest?.delete(flowId);
     for (const key of [...this.versions.keys()]) if (key.startsWith(`${flowId}#`)) this.versions.delete(key);
     return this.inner.deleteFlow(flowId);
   }
