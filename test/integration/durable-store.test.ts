@@ -3,6 +3,7 @@
  * exactly one of many concurrent claims wins, a stale revision is refused, and the execution
  * continues from the stored JSON to its end.
  */
+import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ExecutionService } from '../../shared/api/execution-service';
 import { FakeClock, type Randomness } from '../../shared/clock';
@@ -18,6 +19,8 @@ import { countingClient, uniqueTables } from '../support/local';
 import { withTestWait } from '../support/wait-step';
 
 let store: DynamoStateStore;
+let client: DynamoDBClient;
+let stateTable: string;
 let calls: string[];
 let resetCalls: () => void;
 let flow: Flow;
@@ -34,6 +37,8 @@ beforeAll(async () => {
   const tables = uniqueTables();
   await ensureTables(counting.client, tables);
   store = new DynamoStateStore({ tableName: tables.stateTable, client: counting.client, now: () => clock.now() });
+  client = counting.client;
+  stateTable = tables.stateTable;
   flow = withTestWait(
     await parsed(
       [
@@ -52,6 +57,16 @@ async function suspended(executionId: string) {
   expect(snapshot.status).toBe('WAITING');
   return snapshot;
 }
+
+describe('the TTL attribute', () => {
+  it("a record carries DynamoDB's TTL as `ttl` in epoch seconds (the table's TTL attribute); no item has a seconds-valued expiresAt", async () => {
+    const result = { executionId: 'ttl-check', flowId: 'f', flowVersion: 1, status: 'SUCCEEDED' as const, branch: 'Done', variables: {}, trace: [], startedAt: new Date(clock.now()).toISOString(), durationMs: 1 };
+    await store.putExecution(result, 3600);
+    const item = (await client.send(new GetItemCommand({ TableName: stateTable, Key: { pk: { S: 'EXEC#ttl-check' }, sk: { S: 'EXEC' } } }))).Item!;
+    expect(Number(item['ttl']!.N)).toBe(Math.ceil(clock.now() / 1000) + 3600);
+    expect(item['expiresAt']).toBeUndefined();
+  });
+});
 
 describe('suspended executions on DynamoDB Local', () => {
   it('a WAITING snapshot is stored with one conditional write and read back as WAITING', async () => {

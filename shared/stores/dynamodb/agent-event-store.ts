@@ -1,7 +1,7 @@
 /**
  * {@link AgentEventStore} on the `State` table. Items under `AGENT#<agentId>`: `SESSION` (the
  * session id and `expiresAtMs`) and `EVENT#<eventName>` (one pending event per name, so a newer
- * one replaces it by key; `order` = creation time and a random tiebreak). TTL on `expiresAt`.
+ * one replaces it by key; `order` = creation time and a random tiebreak). DynamoDB TTL on `ttl` (epoch seconds); `expiresAtMs` is what the code reads.
  *
  * Taking events is a query and one conditional `DeleteItem` per event the reader may have
  * (condition: the `order` the reader saw, so an event replaced meanwhile stays for the next read):
@@ -53,8 +53,9 @@ export class DynamoAgentEventStore implements AgentEventStore {
         new UpdateCommand({
           TableName: this.table,
           Key: sessionKey(agentId),
-          UpdateExpression: 'SET sessionId = if_not_exists(sessionId, :id), expiresAtMs = :exp, expiresAt = :ttl',
+          UpdateExpression: 'SET sessionId = if_not_exists(sessionId, :id), expiresAtMs = :exp, #ttl = :ttl',
           ConditionExpression: 'attribute_not_exists(pk) OR expiresAtMs > :now',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
           ExpressionAttributeValues: { ':id': randomUUID(), ':exp': expiresAtMs, ':ttl': ttl(expiresAtMs), ':now': nowMs },
           ReturnValues: 'ALL_NEW',
         }),
@@ -63,7 +64,7 @@ export class DynamoAgentEventStore implements AgentEventStore {
         if (!(err instanceof ConditionalCheckFailedException)) throw err;
         // An expired session: a new one.
         const sessionId = randomUUID();
-        await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...sessionKey(agentId), sessionId, expiresAtMs, expiresAt: ttl(expiresAtMs) } }));
+        await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...sessionKey(agentId), sessionId, expiresAtMs, ttl: ttl(expiresAtMs) } }));
         return { Attributes: { sessionId } };
       });
     return out.Attributes!['sessionId'] as string;
@@ -75,8 +76,9 @@ export class DynamoAgentEventStore implements AgentEventStore {
         new UpdateCommand({
           TableName: this.table,
           Key: sessionKey(agentId),
-          UpdateExpression: 'SET expiresAtMs = :exp, expiresAt = :ttl',
+          UpdateExpression: 'SET expiresAtMs = :exp, #ttl = :ttl',
           ConditionExpression: 'expiresAtMs > :now',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
           ExpressionAttributeValues: { ':exp': expiresAtMs, ':ttl': ttl(expiresAtMs), ':now': nowMs },
           ReturnValues: 'ALL_NEW',
         }),
@@ -95,7 +97,7 @@ export class DynamoAgentEventStore implements AgentEventStore {
 
   async put(agentId: string, event: StoredAgentEvent, expiresAtMs: number): Promise<void> {
     const order = `${String(event.createdAtMs).padStart(15, '0')}#${randomUUID()}`;
-    await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...eventKey(agentId, event.eventName), ...event, order, expiresAt: ttl(expiresAtMs), expiresAtMs } }));
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...eventKey(agentId, event.eventName), ...event, order, ttl: ttl(expiresAtMs), expiresAtMs } }));
   }
 
   async take(agentId: string, sessionId: string, nowMs: number): Promise<StoredAgentEvent[]> {

@@ -12,7 +12,7 @@ import { documentClient } from './flow-store';
 
 const RECORD_TTL_SECONDS = 30 * 24 * 3600;
 const keyOf = (key: string) => ({ pk: `CIRCUIT#${key}`, sk: 'CIRCUIT' });
-const names = { '#state': 'state' };
+const names = { '#state': 'state', '#ttl': 'ttl' };
 
 function toRecord(item: Record<string, unknown>): CircuitRecord {
   const r: CircuitRecord = { key: item['id'] as string, state: item['state'] as CircuitRecord['state'], failures: (item['failures'] as number) ?? 0, version: (item['version'] as number) ?? 0 };
@@ -55,7 +55,7 @@ export class DynamoCircuitStore implements CircuitStore {
         new UpdateCommand({
           TableName: this.table,
           Key: keyOf(key),
-          UpdateExpression: 'SET kind = :kind, id = :id, #state = if_not_exists(#state, :closed), updatedAt = :now, expiresAt = :expires ADD failures :one, version :one',
+          UpdateExpression: 'SET kind = :kind, id = :id, #state = if_not_exists(#state, :closed), updatedAt = :now, #ttl = :expires ADD failures :one, version :one',
           ConditionExpression: 'attribute_not_exists(pk) OR #state = :closed',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: { ...this.common(now), ':kind': 'CIRCUIT', ':id': key, ':closed': 'CLOSED' },
@@ -71,7 +71,7 @@ export class DynamoCircuitStore implements CircuitStore {
 
   /**
    * One conditional state change: `set`/`remove` plus the bookkeeping every change makes
-   * (`updatedAt`, `expiresAt`, `ADD version 1`). @returns false when the condition did not hold.
+   * (`updatedAt`, `ttl`, `ADD version 1`). @returns false when the condition did not hold.
    */
   private change(key: string, now: number, change: { set: string; remove?: string; condition: string; values: Record<string, unknown> }): Promise<boolean> {
     return conditional(
@@ -79,7 +79,7 @@ export class DynamoCircuitStore implements CircuitStore {
         new UpdateCommand({
           TableName: this.table,
           Key: keyOf(key),
-          UpdateExpression: `SET ${change.set}, updatedAt = :now, expiresAt = :expires${change.remove ? ` REMOVE ${change.remove}` : ''} ADD version :one`,
+          UpdateExpression: `SET ${change.set}, updatedAt = :now, #ttl = :expires${change.remove ? ` REMOVE ${change.remove}` : ''} ADD version :one`,
           ConditionExpression: change.condition,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: { ...this.common(now), ...change.values },

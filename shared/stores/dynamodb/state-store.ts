@@ -1,5 +1,5 @@
 /**
- * `StateStore` on DynamoDB (`State` table, TTL on `expiresAt`, epoch seconds).
+ * `StateStore` on DynamoDB (`State` table, DynamoDB TTL on `ttl`, epoch seconds; `expiresAt` in this code base is always ms).
  *
  * Items: `EXEC#<id>` (the execution: `result` once it ended, else its `snapshot`, with `status`,
  * `rev`, `settled` (how each of its waits ended) and, while WAITING, the `waitId` it is suspended
@@ -71,7 +71,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async putExecution(result: ExecutionResult, ttlSeconds: number, idempotency?: { scope: string; key: string }): Promise<void> {
-    const item = { ...execKey(result.executionId), status: result.status, result: JSON.stringify(result), expiresAt: this.epochSeconds(ttlSeconds) };
+    const item = { ...execKey(result.executionId), status: result.status, result: JSON.stringify(result), ttl: this.epochSeconds(ttlSeconds) };
     if (!idempotency) {
       await this.doc.send(new PutCommand({ TableName: this.table, Item: item }));
       return;
@@ -82,7 +82,7 @@ export class DynamoStateStore implements StateStore {
   async getExecution(executionId: string): Promise<ExecutionResult | undefined> {
     // Consistent: a poll right after the start must see the execution.
     const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: execKey(executionId), ConsistentRead: true }));
-    if (!out.Item || (out.Item['expiresAt'] as number) < this.epochSeconds()) return undefined;
+    if (!out.Item || (out.Item['ttl'] as number) < this.epochSeconds()) return undefined;
     if (typeof out.Item['snapshot'] === 'string') {
       // A claimed execution's snapshot still says WAITING: the item's status (RUNNING) is the truth.
       const snapshot = parseSnapshot(JSON.parse(out.Item['snapshot']));
@@ -112,7 +112,7 @@ export class DynamoStateStore implements StateStore {
             ...(snapshot.wait.callback?.connection ? { waitConnection: snapshot.wait.callback.connection } : {}),
           }
         : {}),
-      expiresAt: this.epochSeconds(ttlSeconds),
+      ttl: this.epochSeconds(ttlSeconds),
     };
     const put = {
       TableName: this.table,
@@ -125,7 +125,7 @@ export class DynamoStateStore implements StateStore {
     const wait = snapshot.status === 'WAITING' ? snapshot.wait : undefined;
     const waiting = wait
       ? [
-          { Put: { TableName: this.table, Item: { pk: DUE_WAITS, sk: dueWaitKey(wait.until, snapshot.executionId, wait.waitId), executionId: snapshot.executionId, waitId: wait.waitId, expiresAt: item.expiresAt } } },
+          { Put: { TableName: this.table, Item: { pk: DUE_WAITS, sk: dueWaitKey(wait.until, snapshot.executionId, wait.waitId), executionId: snapshot.executionId, waitId: wait.waitId, ttl: item.ttl } } },
           { ConditionCheck: { TableName: this.table, Key: waitKey(snapshot.executionId, wait.waitId), ConditionExpression: 'attribute_not_exists(payload)' } },
         ]
       : [];
@@ -149,8 +149,8 @@ export class DynamoStateStore implements StateStore {
   }
 
   async registerWait(executionId: string, waitId: string, wait: { until: number; connection?: string }): Promise<void> {
-    const expiresAt = Math.ceil(wait.until / 1000) + 24 * 3600;
-    await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...waitKey(executionId, waitId), until: wait.until, ...(wait.connection ? { waitConnection: wait.connection } : {}), expiresAt } }));
+    const ttl = Math.ceil(wait.until / 1000) + 24 * 3600;
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...waitKey(executionId, waitId), until: wait.until, ...(wait.connection ? { waitConnection: wait.connection } : {}), ttl } }));
   }
 
   async storeEarlyCallback(executionId: string, waitId: string, payload: unknown): Promise<'stored' | 'duplicate' | 'waiting'> {
@@ -229,7 +229,7 @@ export class DynamoStateStore implements StateStore {
   async getWait(executionId: string, waitId: string): Promise<WaitView | undefined> {
     // The execution and its registered waits share a partition: one consistent query reads both.
     const out = await this.doc.send(new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': execKey(executionId).pk }, ConsistentRead: true }));
-    const items = (out.Items ?? []).filter((item) => (item['expiresAt'] as number) >= this.epochSeconds());
+    const items = (out.Items ?? []).filter((item) => (item['ttl'] as number) >= this.epochSeconds());
     const exec = items.find((item) => item['sk'] === 'EXEC');
     const registered = items.find((item) => item['sk'] === `WAIT#${waitId}`);
     const view = exec ? waitViewOf(exec, waitId) : undefined;
@@ -263,9 +263,11 @@ export class DynamoStateStore implements StateStore {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...idempKey(scope, key), ...record, expiresAt: this.epochSeconds(ttlSeconds) },
+          Item: { ...idempKey(scope, key), ...record, ttl: this.epochSeconds(ttlSeconds) },
           // Free or expired only: an IN_PROGRESS claim whose lock expired is in doubt, never taken over.
-          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+          ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :now',
+          // `ttl` is a DynamoDB reserved word.
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
           ExpressionAttributeValues: { ':now': this.epochSeconds() },
           // The current record comes back with the failed write itself (Powertools' DynamoDBPersistenceLayer does the same): no extra read.
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -26,12 +26,12 @@ export const DEFINITIONS_TABLE: TableDefinition = {
 
 /**
  * `State`: executions, idempotency keys, re-dial sessions, circuit-breaker records (later leases,
- * agent events). TTL on `expiresAt`. The sparse `byKind` index lists circuits (`kind = CIRCUIT`).
+ * agent events). DynamoDB TTL on `ttl` (epoch seconds). The sparse `byKind` index lists circuits (`kind = CIRCUIT`).
  */
 export const STATE_TABLE: TableDefinition = {
   partitionKey: 'pk',
   sortKey: 'sk',
-  timeToLiveAttribute: 'expiresAt',
+  timeToLiveAttribute: 'ttl',
   globalSecondaryIndexes: [{ indexName: 'byKind', partitionKey: 'kind', sortKey: 'id' }],
 };
 
