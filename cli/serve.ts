@@ -25,7 +25,7 @@ import { startOAuthServer, type OAuthServer } from '../examples/backends/oauth-s
 import { localFunctions, type LocalRoots } from '../functions/local';
 import { FUNCTIONS } from '../functions/manifest';
 import type { FlowApiRoot } from '../functions/flow-api/root';
-import type { SweepSummary } from '#shared/api/execution-service';
+import type { SweepSummary } from '#shared/api/continuations';
 import type { RefreshSummary } from '#shared/connections/refresher';
 import { describeRefresh } from '#shared/connections/refresher';
 import { IvrflowError } from '#shared/errors';

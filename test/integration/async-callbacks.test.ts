@@ -16,7 +16,7 @@ import { startCrmServer } from '../../examples/backends/crm-server';
 import { startOAuthServer } from '../../examples/backends/oauth-server';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseCallbackToken } from '../../shared/callbacks/callback-token';
-import { CLAIM_LEASE_MS } from '../../shared/api/execution-service';
+import { CLAIM_LEASE_MS } from '../../shared/api/continuations';
 import { DynamoStateStore } from '../../shared/stores/dynamodb/state-store';
 import { systemClock, type Clock } from '../../shared/clock';
 import type { ExecutionResult } from '../../shared/steps/types';

@@ -116,6 +116,22 @@ describe('suspended executions on DynamoDB Local', () => {
     expect(await store.getExecution('exec-resume')).toMatchObject({ status: 'SUCCEEDED' });
   });
 
+  it('through ExecutionService: a run straight through ends once, through the lifecycle (onEnded "run"), its record stored', async () => {
+    const plain = await parsed([{ id: 'done', type: 'End', configuration: { outcome: 'Done' } }], { id: 'plain' });
+    const flows: FlowStore = {
+      getFlow: (id) => Promise.resolve(id === plain.id ? plain : undefined),
+      putFlowVersion: () => Promise.reject(new Error('read-only')),
+      getLatestVersion: () => Promise.resolve(1),
+      listFlows: () => Promise.resolve({ items: [] }),
+      deleteFlow: () => Promise.resolve(false),
+    };
+    const ended: string[] = [];
+    const service = new ExecutionService({ flows, state: store, http, clock, randomness, onEnded: (result, how) => ended.push(`${how} ${result.status} ${result.branch}`) });
+    const result = await service.start('plain', { variables: {} });
+    expect(ended).toEqual(['run SUCCEEDED Done']);
+    expect(await store.getExecution(result.executionId)).toMatchObject({ status: 'SUCCEEDED', branch: 'Done' });
+  });
+
   it('through ExecutionService: a run that suspends answers WAITING; of racing resumers exactly one continues', async () => {
     const flows: FlowStore = {
       getFlow: (id) => Promise.resolve(id === flow.id ? flow : undefined),
@@ -124,8 +140,11 @@ describe('suspended executions on DynamoDB Local', () => {
       listFlows: () => Promise.resolve({ items: [] }),
       deleteFlow: () => Promise.resolve(false),
     };
-    const service = new ExecutionService({ flows, state: store, http, clock, randomness });
+    const ended: string[] = [];
+    const service = new ExecutionService({ flows, state: store, http, clock, randomness, onEnded: (result, how) => ended.push(`${how} ${result.status} ${result.executionId}`) });
     const started = await service.start(flow.id, { variables: {} });
+    // The lifecycle's one end point is told nothing while the execution waits.
+    expect(ended).toEqual([]);
     expect(started).toMatchObject({ status: 'WAITING' });
     const record = await store.getExecution(started.executionId);
     expect(record?.status).toBe('WAITING');
@@ -136,5 +155,7 @@ describe('suspended executions on DynamoDB Local', () => {
     expect(await service.get(started.executionId)).toMatchObject({ status: 'SUCCEEDED', branch: 'Answered' });
     const timedOut = await service.continueWait(started.executionId, { waitId: stored, timedOut: true });
     expect(timedOut).toMatchObject({ resumed: false, status: 'SUCCEEDED', settledBy: 'payload' });
+    // Exactly once, by the resumer that won.
+    expect(ended).toEqual([`continued SUCCEEDED ${started.executionId}`]);
   });
 });

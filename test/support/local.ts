@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import { localDynamoDbClient } from '../../shared/local/dynamodb-local';
 import { localFunctions, type LocalRoots } from '../../functions/local';
 import { FUNCTIONS } from '../../functions/manifest';
-import type { SweepSummary } from '../../shared/api/execution-service';
+import type { SweepSummary } from '../../shared/api/continuations';
 import type { RefreshSummary } from '../../shared/connections/refresher';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../shared/local/stack';
 
