@@ -25,7 +25,7 @@
  * sent are redacted (`***`) from the outputs, the trace and the error.
  */
 import type { Clock, Randomness } from '../clock';
-import { checkValue, jsonSizeWithin, MAX_JSON_DEPTH, MAX_SUBFLOW_DEPTH, MAX_VARIABLES_BYTES, MIN_CALL_MS } from '../budgets';
+import { MAX_SUBFLOW_DEPTH, MIN_CALL_MS } from '../budgets';
 import { BudgetExceededError, ConflictError, isFlowFailure } from '../errors';
 import type { FunctionContext } from '../expressions/functions';
 import { renderText } from '../expressions/template';
@@ -37,6 +37,7 @@ import type { CircuitBreaker } from '../resilience/circuit-breaker';
 import { circuitsService, clockService, httpService, ServiceContainer } from '../services';
 import { getStepDefinition } from '../steps/registry';
 import type { ExecutionResult, ExecutionStatus, ResumeEvent, StepContext, StepOutcome, StepResult, SubFlowCall } from '../steps/types';
+import { budgetError, newFrame, nullProto, setVariables } from './frames';
 import { SecretRedactor } from './redact';
 import { resultOf, SNAPSHOT_VERSION, type ExecutionSnapshot, type Frame } from './snapshot';
 
@@ -86,73 +87,6 @@ export class NotWaitingError extends ConflictError {
   }
 }
 
-const nullProto = (source: Readonly<Record<string, unknown>> = {}): Record<string, unknown> => Object.assign(Object.create(null) as Record<string, unknown>, source);
-
-/** Variable sizes per frame object, for the variables budget (rebuilt once after a snapshot is loaded). */
-const frameSizes = new WeakMap<Frame, { sizes: Map<string, number>; total: number }>();
-
-function sizesOf(frame: Frame): { sizes: Map<string, number>; total: number } {
-  let entry = frameSizes.get(frame);
-  if (!entry) {
-    entry = { sizes: new Map(), total: 0 };
-    for (const [name, value] of Object.entries(frame.variables)) {
-      const size = Math.max(0, jsonSizeWithin(value, MAX_VARIABLES_BYTES));
-      entry.sizes.set(name, size);
-      entry.total += size;
-    }
-    frameSizes.set(frame, entry);
-  }
-  return entry;
-}
-
-/**
- * Sets variables on a frame within the budgets: each a 64 KiB value when a step made it
- * (`fromStep`), all of them 256 KiB; caller input is only checked for depth and the total.
- * @throws BudgetExceededError
- */
-function setVariables(frame: Frame, values: Readonly<Record<string, unknown>>, fromStep: boolean): void {
-  const budget = sizesOf(frame);
-  for (const [name, value] of Object.entries(values)) {
-    let size: number;
-    if (fromStep) size = checkValue(value, `variable ${name}`);
-    else {
-      size = jsonSizeWithin(value, MAX_VARIABLES_BYTES);
-      if (size === -1) throw new BudgetExceededError('valueDepth', MAX_JSON_DEPTH, `variable ${name} nests deeper than ${MAX_JSON_DEPTH} levels`);
-    }
-    budget.total += size - (budget.sizes.get(name) ?? 0);
-    budget.sizes.set(name, size);
-    frame.variables[name] = value;
-    if (fromStep && !frame.setByFlow.includes(name)) frame.setByFlow.push(name);
-    if (budget.total > MAX_VARIABLES_BYTES) {
-      throw new BudgetExceededError('variablesBytes', MAX_VARIABLES_BYTES, `the variables together are larger than ${MAX_VARIABLES_BYTES} bytes (after setting ${name})`);
-    }
-  }
-}
-
-/**
- * A new frame for `flow`: what it accepts of `input` (its declared inputs, typed, `null` when left
- * out; shared/flow/inputs.ts) and the engine's variables. Input problems are the caller's to refuse
- * before (an input in error starts as `null` here). @throws BudgetExceededError
- */
-function newFrame(flow: Flow, input: Readonly<Record<string, unknown>>, executionId: string, deadlineAt: number, now: number): Frame {
-  const frame: Frame = {
-    flowId: flow.id,
-    version: flow.version ?? null,
-    executionId,
-    stepId: flow.startStepId ?? flow.steps[0]!.id,
-    variables: nullProto(),
-    setByFlow: [],
-    branch: 'Default',
-    executed: 0,
-    trace: [],
-    deadlineAt,
-    startedAt: now,
-  };
-  setVariables(frame, acceptInputs(flow, input).variables, false);
-  setVariables(frame, { flow_execution_id: executionId, flow_id: flow.id }, false);
-  return frame;
-}
-
 /**
  * A snapshot of a new execution of `flow`, ready for {@link advance}. Never throws for caller
  * input: variables past a budget make an execution that has already ended FAILED.
@@ -181,10 +115,6 @@ export function startExecution(flow: Flow, request: ExecutionRequest, deps: Pick
     snapshot.result = { executionId, flowId: flow.id, flowVersion: flow.version ?? 0, status: 'FAILED', branch: 'BudgetExceeded', variables: {}, trace: [], error: budgetError(err), startedAt: new Date(now).toISOString(), durationMs: 0 };
   }
   return snapshot;
-}
-
-function budgetError(err: BudgetExceededError): ExecutionResult['error'] {
-  return { code: 'BUDGET_EXCEEDED', message: err.message, budget: err.budget };
 }
 
 /** Picks the transition for an outcome; returns the branch key used and the target. */
