@@ -14,17 +14,8 @@ import { compileTemplate } from '../expressions/template';
 import { compileMapping } from '../expressions/response-mapping';
 import { SECRET_HEADERS } from '../http/call-pipeline';
 import { bodyCredentialLiterals, queryCredentialLiterals } from '../http/credential-literals';
+import { RequestName } from '../ids';
 import { Template, VariableName } from '../steps/common';
-
-/** Connection names: letters, digits, `_` and `-`, 1–64 characters. */
-export const ConnectionName = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, _ and - only');
-
-/** Request names inside a connection: the same alphabet as connection names. */
-export const RequestName = ConnectionName;
 
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
 /** A credential as written in a PUT body: never returned, never echoed in a message. */

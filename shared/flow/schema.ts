@@ -8,7 +8,7 @@
 import * as z from 'zod';
 import { DEFAULT_FINISH_RESERVE_MS, MAX_STEPS_CEILING, MIN_CALL_MS } from '../budgets';
 import { StepId, VariableName } from '../steps/common';
-import { FlowId } from './ids';
+import { FlowId } from '../ids';
 import { STEP_DEFINITIONS } from '../steps/registry';
 
 /** The default budget of a synchronous run: 8000 ms, Amazon Connect's Lambda invocation limit. */

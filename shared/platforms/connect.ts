@@ -20,7 +20,7 @@ import * as z from 'zod';
 import type { ExecutionService } from '../api/execution-service';
 import { jsonSizeWithin, MAX_JSON_DEPTH } from '../budgets';
 import { IvrflowError } from '../errors';
-import { FlowId } from '../flow/ids';
+import { FlowId } from '../ids';
 import { answerBytes, answerOf, DEFAULT_MAX_ANSWER_BYTES, errorAnswer } from './answers';
 
 /** The `ContactFlowEvent` fields ivrflow reads (`@types/aws-lambda`'s type lags the documentation: LanguageCode, nested parameters). */

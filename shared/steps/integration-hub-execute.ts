@@ -25,7 +25,8 @@
  */
 import * as z from 'zod';
 import { connectionAuth, connectionsService, secretNamesService } from '../connections/auth';
-import { ConnectionName, connectionHosts, RequestName, type Connection, type ConnectionRequest } from '../connections/connection';
+import { connectionHosts, type Connection, type ConnectionRequest } from '../connections/connection';
+import { ConnectionName, RequestName } from '../ids';
 import { BudgetExceededError, isFlowFailure, TemplateError } from '../errors';
 import { branchOf, stepFailure, type FailureType } from '../flow/failures';
 import { evaluate } from '../expressions/evaluator';

@@ -5,7 +5,7 @@
  * runs each `workflowId` (search contact, create ticket, ...).
  */
 import * as z from 'zod';
-import { ConnectionName } from '../connections/connection';
+import { ConnectionName } from '../ids';
 import { defineService } from '../services';
 
 /** Configuration, workflow and flow ids: 1–128 of `A-Z a-z 0-9 _ . -` (flow ids as the flow schema has them; not imported from it, which imports the steps). */
