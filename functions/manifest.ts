@@ -31,6 +31,7 @@ export interface Access {
   secrets?: 'executor' | 'connections' | 'caller';
 }
 
+/** One function of the manifest: what the stack and the local stack need to create and serve it. */
 export interface FunctionSpec {
   /** The logical id in the stack, and the name the local Lambda Invoke API serves it by. */
   id: string;
@@ -50,6 +51,7 @@ export interface FunctionSpec {
 
 const EXECUTOR: Access = { definitions: 'read', state: 'execution', secrets: 'executor' };
 
+/** Every function of ivrflow, by key. */
 export const FUNCTIONS = {
   flowApi: { id: 'FlowApi', dir: 'flow-api', trigger: { type: 'http', routes: ROUTES.flowApi, authorization: 'operator' }, timeoutMs: 30_000, access: { definitions: 'manage', state: 'operator', secrets: 'connections' }, tables: true },
   flowExecutor: { id: 'FlowExecutor', dir: 'flow-executor', trigger: { type: 'http', routes: ROUTES.flowExecutor, authorization: 'caller' }, timeoutMs: 30_000, access: EXECUTOR, tables: true, publicUrl: true, reservedConcurrency: true },
@@ -86,4 +88,5 @@ export const FUNCTIONS = {
   basicAuthorizer: { id: 'BasicAuthorizer', dir: 'basic-authorizer', trigger: { type: 'authorizer' }, timeoutMs: 5_000, access: { secrets: 'caller' }, tables: false },
 } as const satisfies Record<string, FunctionSpec>;
 
+/** The key of a function in {@link FUNCTIONS}. */
 export type FunctionKey = keyof typeof FUNCTIONS;

@@ -56,4 +56,5 @@ export interface Randomness {
   random(): number;
 }
 
+/** The real randomness: `randomUUID()` ids and `Math.random()`. */
 export const systemRandomness: Randomness = { id: () => randomUUID(), random: () => Math.random() };

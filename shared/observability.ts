@@ -11,7 +11,9 @@ import type { StepMetrics } from './services';
 import type { ExecutionResult } from './steps/types';
 import type { CircuitEvent } from './resilience/circuit-breaker';
 
+/** The Powertools logger of this function (service name `POWERTOOLS_SERVICE_NAME`, else `ivrflow`). */
 export const logger = new Logger({ serviceName: serviceName() });
+/** The Powertools EMF metrics of this function, namespace `ivrflow` (flushed by the `logMetrics` middleware). */
 export const metrics = new Metrics({ namespace: 'ivrflow', serviceName: serviceName() });
 
 /** Step metrics as EMF: `StepErrors` with the dimensions `stepType`, `failureType`, `statusCode` (what the functions provide; in-process runs count nothing). */

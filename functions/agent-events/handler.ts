@@ -47,4 +47,5 @@ export function createAgentEventsHandler(services: () => AgentEventsRoot) {
     .use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 
+/** The Lambda handler: the agent custom-event routes over the agent-events root built from the environment on first invocation. */
 export const handler = createAgentEventsHandler(fromEnvironment(agentEventsRoot));

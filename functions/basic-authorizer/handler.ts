@@ -29,7 +29,7 @@ export function createBasicAuthorizerHandler(secrets: () => SecretStore, secretI
   };
 }
 
-// Its root: one secret store, and the one secret it reads (no tables).
+/** The Lambda handler over its root: one secret store, and the one secret it reads (no tables), both built on first invocation. */
 export const handler = createBasicAuthorizerHandler(
   lazy(() => new SecretsManagerSecretStore({ client: secretsManagerClient() })),
   () => requiredEnv(ENV.callerCredentialsSecret),

@@ -20,4 +20,5 @@ export function createConnectInvokeHandler(services: () => ExecutionRoot) {
   }).use(logMetrics(metrics));
 }
 
+/** The Lambda handler: Amazon Connect invocations over the execution root built from the environment on first invocation. */
 export const handler = createConnectInvokeHandler(fromEnvironment(executionRoot));

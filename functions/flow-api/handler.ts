@@ -60,4 +60,5 @@ export function createFlowApiHandler(services: () => FlowApiRoot) {
   return middy<ApiEvent, ApiResult>(routes).use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 
+/** The Lambda handler: the flow-api routes over its root built from the environment on first invocation. */
 export const handler = createFlowApiHandler(fromEnvironment(flowApiRoot));

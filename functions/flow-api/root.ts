@@ -10,6 +10,7 @@ import { DynamoFlowStore } from '#shared/stores/dynamodb/flow-store';
 import { resolved, type Adapters } from '../roots/adapters';
 import { circuitsOf, connectionsOf, tokensOf, workflowConfigurationsOf } from '../roots/parts';
 
+/** What the flow-api handler uses: the flow, circuit, connection and workflow configuration services, and the token registry. */
 export interface FlowApiRoot {
   flowService: FlowService;
   circuitService: CircuitService;
@@ -18,6 +19,11 @@ export interface FlowApiRoot {
   tokenRegistry: TokenRegistry;
 }
 
+/**
+ * Builds the flow-api root: flows from the Definitions table behind a cache (`flowCacheTtlMs` for
+ * the latest version), the circuit breaker and its store, Secrets Manager, the token registry, the
+ * connection and workflow configuration stores.
+ */
 export function flowApiRoot(config: ServiceConfig, adapters: Adapters): FlowApiRoot {
   const a = resolved(config, adapters);
   const instanceId = a.randomness.id();

@@ -19,6 +19,7 @@ import { logger, metrics } from '../../shared/observability';
 /** The longest long poll, ms: well under API Gateway's 30 s integration timeout. */
 export const MAX_LONG_POLL_MS = 10_000;
 
+/** The handler over given services (the local server and tests inject theirs). */
 export function createFlowExecutorHandler(services: () => ExecutionRoot) {
   /** Runs a flow for a JSON, form-urlencoded or GET request, and answers in the shape asked for. */
   const execute = async (event: ApiEvent): Promise<ApiResult> => {
@@ -38,4 +39,5 @@ export function createFlowExecutorHandler(services: () => ExecutionRoot) {
     .use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 
+/** The Lambda handler: the execution routes over the execution root built from the environment on first invocation. */
 export const handler = createFlowExecutorHandler(fromEnvironment(executionRoot));

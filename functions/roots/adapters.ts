@@ -15,6 +15,7 @@ import { emfStepMetrics, reportCircuitEvent, reportTokenEvent } from '#shared/ob
 import type { CircuitEvent } from '#shared/resilience/circuit-breaker';
 import type { StepMetrics } from '#shared/services';
 
+/** The SDK clients and process-level adapters a composition root is built from; those left out take the defaults of {@link resolved}. */
 export interface Adapters {
   dynamodb: DynamoDBClient;
   secretsManager: SecretsManagerClient;

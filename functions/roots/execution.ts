@@ -19,11 +19,18 @@ import { workflowConfigurationsService } from '#shared/workflows/workflow-config
 import { resolved, type Adapters } from './adapters';
 import { circuitsOf, connectionsOf, tokensOf, workflowConfigurationsOf } from './parts';
 
+/** What the executor-class handlers use: the execution service and the callback service. */
 export interface ExecutionRoot {
   executionService: ExecutionService;
   callbackService: CallbackService;
 }
 
+/**
+ * Builds the execution root: flows from the Definitions table behind a cache, executions in the
+ * State table, the circuit breaker, and a {@link ServiceContainer} providing every step service
+ * (clock, HTTP, circuits, step metrics, secrets and names, tokens, connections, the callback
+ * endpoint at `config.publicUrl`, the wait registry, agent events, workflow configurations).
+ */
 export function executionRoot(config: ServiceConfig, adapters: Adapters): ExecutionRoot {
   const a = resolved(config, adapters);
   const client = a.dynamodb;

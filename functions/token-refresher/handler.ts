@@ -24,4 +24,5 @@ export function createTokenRefresherHandler(services: () => TokenRefresherRoot) 
   }).use(logMetrics(metrics));
 }
 
+/** The Lambda handler: scheduled token refresh runs over the token-refresher root built from the environment on first invocation. */
 export const handler = createTokenRefresherHandler(fromEnvironment(tokenRefresherRoot));

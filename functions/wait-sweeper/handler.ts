@@ -31,4 +31,5 @@ export function createWaitSweeperHandler(services: () => ExecutionRoot) {
   }).use(logMetrics(metrics));
 }
 
+/** The Lambda handler: scheduled wait sweeps over the execution root built from the environment on first invocation. */
 export const handler = createWaitSweeperHandler(fromEnvironment(executionRoot));

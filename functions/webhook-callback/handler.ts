@@ -29,4 +29,5 @@ export function createWebhookCallbackHandler(services: () => ExecutionRoot) {
     .use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 
+/** The Lambda handler: `POST /callbacks/{token}` over the execution root built from the environment on first invocation. */
 export const handler = createWebhookCallbackHandler(fromEnvironment(executionRoot));

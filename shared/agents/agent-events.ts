@@ -106,6 +106,7 @@ export function customEventParams(raw: { eventName?: string | undefined; persist
   return { eventName, data, persistInMemory: persist === 'true' };
 }
 
+/** The rules of agent custom events over an {@link AgentEventStore}: checked parameters, delivery or persistence, sessions and the next-event long poll. */
 export class AgentEventService {
   constructor(private readonly props: { store: AgentEventStore; clock: Clock }) {}
 

@@ -32,6 +32,7 @@ import type { ExecutionService } from './execution-service';
 import { logger } from '../observability';
 import { MAX_BODY_BYTES } from './http';
 
+/** What the callback service is built from: the execution service it continues executions with, the State table, the connections a wait names, the secret store and names (where a connection's webhook signing secret is), and the clock. */
 export interface CallbackServiceProps {
   executions: ExecutionService;
   state: StateStore;
@@ -54,6 +55,7 @@ export interface CallbackAnswer {
   executionStatus?: string;
 }
 
+/** Delivers the callbacks of async backends to their waiting executions: `POST /callbacks/{token}`, checked in the order of the module's header. */
 export class CallbackService {
   constructor(private readonly props: CallbackServiceProps) {}
 

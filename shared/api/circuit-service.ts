@@ -5,6 +5,7 @@
 import { NotFoundError } from '../errors';
 import type { CircuitBreaker, CircuitRecord, CircuitStore } from '../resilience/circuit-breaker';
 
+/** The operator's view of the shared circuits: their records in the circuit store, and resets that also clear this instance's cache. */
 export class CircuitService {
   constructor(
     private readonly store: CircuitStore,

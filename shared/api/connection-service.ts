@@ -18,6 +18,7 @@ import { hostAllowed, isPrivateHost } from '../http/network-policy';
 import type { SecretStore } from '../stores/secret-store';
 import type { ConnectionStore, Page } from '../stores/ports';
 
+/** What the connection service is built from: the definition store, the secret store and names for credentials, the token registry for oauth2 tokens, and the clock. */
 export interface ConnectionServiceProps {
   store: ConnectionStore;
   secrets: SecretStore;
@@ -36,6 +37,7 @@ function invalid(diagnostics: Diagnostic[]): UnprocessableRequestError {
   return new UnprocessableRequestError('INVALID_CONNECTION', `the connection is invalid: ${diagnostics.length} problem(s); first: ${first.path} ${first.message}`.trim(), diagnostics);
 }
 
+/** Creates, reads, lists and deletes connections: definitions in the connection store, credentials (write-only) in the connection's secret. */
 export class ConnectionService {
   constructor(private readonly props: ConnectionServiceProps) {}
 

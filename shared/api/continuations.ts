@@ -21,6 +21,7 @@ export interface SweepSummary {
   failed: Array<{ executionId: string; message: string }>;
 }
 
+/** Continues WAITING executions after their wait (a payload or a timeout) and runs the wait-sweeper's sweeps, each ending through the lifecycle's {@link ExecutionLifecycle.finish}. */
 export class Continuations {
   constructor(private readonly lifecycle: ExecutionLifecycle) {}
 

@@ -23,6 +23,7 @@ import type { FlowStore, SaveOutcome, StateStore } from '../stores/ports';
 /** Time kept for the answer to reach the caller: the record write ends this long before the deadline, ms. */
 export const ANSWER_MARGIN_MS = 50;
 
+/** What an {@link ExecutionLifecycle} is built from: the flow and state stores, the outbound HTTP client, time and randomness, and its optional services and listeners. */
 export interface LifecycleProps {
   flows: FlowStore;
   state: StateStore;
@@ -52,6 +53,7 @@ export type Ending =
   /** An engine fault after a backend was called: a FAILED record completes the idempotency key, so a retry gets it. */
   | { kind: 'engine_failure'; flow: Flow; executionId: string; startedAt: number; deadlineAt: number; idempotency?: { scope: string; key: string } };
 
+/** Where every run ends: its executor dependencies, store calls bounded by a deadline, and the one {@link ExecutionLifecycle.finish}. */
 export class ExecutionLifecycle {
   readonly executionTtlSeconds: number;
 

@@ -9,6 +9,7 @@ import type { ExecutionResult } from '../steps/types';
 import type { StateStore } from '../stores/ports';
 import type { Continuations } from './continuations';
 
+/** Reads executions back (`GET /executions/{id}[?waitMs=N]`), taking an overdue wait's timeout first. */
 export class ExecutionPolls {
   constructor(
     private readonly state: StateStore,

@@ -31,6 +31,7 @@ export const ExecutionRequestBody = z
 /** Idempotency keys: printable ASCII, 1–255 characters (IETF draft "The Idempotency-Key HTTP Header Field"). */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
+/** What the execution service is built from: the lifecycle's props and the idempotency settings. */
 export interface ExecutionServiceProps extends LifecycleProps {
   /** How long an idempotency key remembers its first answer, seconds. @default 24 h */
   idempotencyTtlSeconds?: number;
@@ -53,6 +54,7 @@ const MAX_FLOW_DEADLINE_MS = 30_000;
 /** Seconds an IN_PROGRESS key's lock outlives its request's deadline; past it, a repeat is answered IDEMPOTENCY_IN_DOUBT. */
 const IDEMPOTENCY_LOCK_MARGIN_SECONDS = 2;
 
+/** Runs flows synchronously (with idempotency keys and re-dial sessions) and delegates continuing after a wait to {@link Continuations} and reading to {@link ExecutionPolls}. */
 export class ExecutionService {
   private readonly idempotencyTtlSeconds: number;
   private readonly pollMs: number;

@@ -10,6 +10,7 @@ import { preview, validateFlow } from '../flow/validate';
 import { connectionHosts } from '../connections/connection';
 import type { ConnectionStore, FlowStore, FlowSummary, Page } from '../stores/ports';
 
+/** What the flow service is built from: the flow store, the clock, and optionally the connections flows may name. */
 export interface FlowServiceProps {
   flows: FlowStore;
   clock: Clock;
@@ -19,12 +20,14 @@ export interface FlowServiceProps {
   connections?: ConnectionStore;
 }
 
+/** What a deploy stored: the flow, its new version and the validation warnings. */
 export interface DeployResult {
   flowId: string;
   version: number;
   warnings: Diagnostic[];
 }
 
+/** Deploys (validate, then store the next version), reads, lists, deletes and validates flows. */
 export class FlowService {
   constructor(private readonly props: FlowServiceProps) {}
 

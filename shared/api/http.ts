@@ -23,8 +23,11 @@ import {
 } from '../errors';
 import { parseUntrustedJson, UnsafeJsonError } from '../json';
 
+/** The request event of an API Gateway HTTP API (payload format 2.0). */
 export type ApiEvent = APIGatewayProxyEventV2;
+/** The structured response of an API Gateway HTTP API (payload format 2.0). */
 export type ApiResult = APIGatewayProxyStructuredResultV2;
+/** The handler of one route: an event in, a response out. */
 export type RouteHandler = (event: ApiEvent) => Promise<ApiResult>;
 
 /** The largest request body accepted, bytes (256 KiB). */

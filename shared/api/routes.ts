@@ -26,6 +26,7 @@ export const ROUTES = {
   agentEvents: ['PUT /agents/{agentId}/custom-event', 'POST /agents/{agentId}/session', 'DELETE /agents/{agentId}/session', 'GET /agents/{agentId}/next-event'],
 } as const satisfies Record<string, readonly string[]>;
 
+/** A function that serves routes: a key of {@link ROUTES}. */
 export type FunctionName = keyof typeof ROUTES;
 
 /**

@@ -11,6 +11,7 @@ import type { ConnectionStore, FlowStore } from '../stores/ports';
 import type { DynamoWorkflowConfigurationStore } from '../stores/dynamodb/workflow-configuration-store';
 import { WorkflowConfigurationInput, type WorkflowConfiguration } from '../workflows/workflow-configuration';
 
+/** What the workflow configuration service is built from: its store, and the flows and connections a configuration is checked against. */
 export interface WorkflowConfigurationServiceProps {
   store: Pick<DynamoWorkflowConfigurationStore, 'put' | 'get' | 'delete'>;
   flows: FlowStore;
@@ -18,6 +19,7 @@ export interface WorkflowConfigurationServiceProps {
   clock: Clock;
 }
 
+/** Creates or replaces (checked at deploy), reads and deletes workflow configurations. */
 export class WorkflowConfigurationService {
   constructor(private readonly props: WorkflowConfigurationServiceProps) {}
 

@@ -5,6 +5,7 @@
 import { DEFAULT_SECRET_PREFIX } from '../connections/secret-names';
 import { boolEnv, ENV, intEnv, requiredEnv } from './env';
 
+/** The configuration of a function that uses the tables: table names, caches, the circuit breaker's fail-open, the secret prefix and the public URL. */
 export interface ServiceConfig {
   definitionsTable: string;
   stateTable: string;

@@ -48,6 +48,7 @@ const HttpUrl = z
     }
   }, 'must be an absolute http(s) URL without credentials');
 
+/** A named request of a connection: method, path template (appended to `baseUrl`), headers, body, response mapping and timeout (ms). */
 export const ConnectionRequest = z
   .object({
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']).default('GET'),
@@ -58,6 +59,7 @@ export const ConnectionRequest = z
     timeoutMs: z.number().int().min(1).max(30000).optional(),
   })
   .strict();
+/** A named request of a connection, defaults applied. */
 export type ConnectionRequest = z.infer<typeof ConnectionRequest>;
 
 const OAuth2Input = z
@@ -85,6 +87,7 @@ export const ConnectionInput = z
     requests: z.record(RequestName, ConnectionRequest).optional(),
   })
   .strict();
+/** A `PUT /connections/{name}` body, parsed (defaults applied; credentials included). */
 export type ConnectionInput = z.infer<typeof ConnectionInput>;
 
 /** The credential fields, by where they sit in a PUT body, and the key each has in the connection's secret. */
@@ -94,9 +97,12 @@ export const CREDENTIAL_FIELDS = {
   'authentication.password': 'password',
   webhookSigningSecret: 'webhookSigningSecret',
 } as const;
+/** Where a credential sits in a PUT body, e.g. `authentication.clientSecret`. */
 export type CredentialField = keyof typeof CREDENTIAL_FIELDS;
+/** The key of a credential in the connection's secret, e.g. `clientSecret`. */
 export type CredentialKey = (typeof CREDENTIAL_FIELDS)[CredentialField];
 
+/** A stored connection's authentication: its type and settings, without credential values. */
 export type ConnectionAuthentication =
   { type: 'oauth2'; tokenEndpoint: string; clientId: string; scopes?: string[]; clientAuthentication: 'basic' | 'body' } | { type: 'apiKey'; headerName: string } | { type: 'basic'; username: string } | { type: 'none' };
 

@@ -15,6 +15,7 @@ import { parseUntrustedJson } from '../json';
 /** How the client authenticates at the token endpoint (RFC 6749 §2.3.1). */
 export type ClientAuthentication = 'basic' | 'body';
 
+/** What a client credentials token request needs (RFC 6749 §4.4), the client secret included. */
 export interface ClientCredentialsConfig {
   /** The token endpoint, an absolute http(s) URL. */
   tokenEndpoint: string;
@@ -28,6 +29,7 @@ export interface ClientCredentialsConfig {
   timeoutMs?: number;
 }
 
+/** An access token from a token endpoint (RFC 6749 §5.1), with when it was issued and expires (epoch ms). */
 export interface AccessToken {
   accessToken: string;
   /** `token_type` as the server sent it (usually `Bearer`; compare case-insensitively). */
@@ -41,6 +43,7 @@ export interface AccessToken {
   grantedScopes: string[];
 }
 
+/** Why a token request failed: see {@link TokenRequestError}. */
 export type TokenRequestErrorType = 'token_endpoint_unreachable' | 'token_endpoint_error' | 'invalid_token_response';
 
 /**

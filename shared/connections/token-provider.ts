@@ -43,6 +43,7 @@ export type TokenEvent =
   | { type: 'token_acquired'; hash: string; source: string; tokenEndpoint: string; clientId: string; scopes: string[]; expiresAt: number; missingScopes: string[]; reason: RefreshReason; onCallerPath: boolean }
   | { type: 'token_refresh_failed'; hash: string; source: string; tokenEndpoint: string; clientId: string; scopes: string[]; reason: RefreshReason; message: string; usingPreviousToken: boolean };
 
+/** What a {@link TokenProvider} is built from: the token registry, the secret store and names, HTTP, the clock, and its timings (ms). */
 export interface TokenProviderOptions {
   registry: TokenRegistry;
   secrets: SecretStore;
@@ -93,6 +94,7 @@ function fromSecret(value: Record<string, string> | undefined): AccessToken | un
   return { accessToken, tokenType: value['tokenType'] ?? 'Bearer', issuedAt, expiresAt, scope, grantedScopes: scope.split(' ').filter(Boolean) };
 }
 
+/** The OAuth2 access tokens of this instance: memory, then the token's secret, then the token endpoint under the registry's lease (see the module's header). */
 export class TokenProvider {
   private readonly entries = new Map<string, Entry>();
   private readonly registered = new Set<string>();

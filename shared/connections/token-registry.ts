@@ -46,6 +46,7 @@ export function tokenHash(spec: Pick<TokenSpec, 'tokenEndpoint' | 'clientId' | '
   return createHash('sha256').update(tokenCacheKey(spec)).digest('hex').slice(0, 32);
 }
 
+/** Storage of token records and their refresh leases (times epoch ms). */
 export interface TokenRegistry {
   /** Creates the record, or updates its spec (keeping its token fields). */
   register(hash: string, spec: TokenSpec): Promise<void>;

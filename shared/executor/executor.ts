@@ -48,6 +48,7 @@ export { MAX_SUBFLOW_DEPTH };
 /** Resolves flows by id and optional version (latest when absent); undefined when missing. */
 export type FlowResolver = (flowId: string, version?: number) => Promise<Flow | undefined>;
 
+/** What the executor runs with: time, randomness, how flows are resolved, outbound HTTP, and optionally the shared circuit breaker and the function's services. */
 export interface ExecutorDeps {
   clock: Clock;
   randomness: Randomness;
@@ -60,6 +61,7 @@ export interface ExecutorDeps {
   services?: ServiceContainer;
 }
 
+/** What starts an execution: the caller's variables, an optional execution id and the caller's deadline (ms). */
 export interface ExecutionRequest {
   variables?: Record<string, unknown>;
   /** Default: a random id. */

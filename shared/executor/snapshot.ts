@@ -44,6 +44,7 @@ export const FrameSchema = z.object({
   startedAt: z.number(),
   pending: PendingSchema.optional(),
 });
+/** One running flow on the stack (see {@link FrameSchema}). */
 export type Frame = z.infer<typeof FrameSchema>;
 
 /** What a suspended execution waits for, and what happens if nothing comes. */
@@ -60,15 +61,18 @@ export const WaitSchema = z.object({
   /** The waiting step's own state, handed back to its `resume`. */
   state: z.record(z.string(), z.unknown()).optional(),
 });
+/** What a suspended execution waits for (see {@link WaitSchema}). */
 export type Wait = z.infer<typeof WaitSchema>;
 
 /** How a wait ended. */
 export const SettledSchema = z.object({ by: z.enum(['payload', 'timeout']), connection: z.string().optional() });
+/** How a wait ended: by a payload or by its timeout, and the callback's connection. */
 export type Settled = z.infer<typeof SettledSchema>;
 
 /** How long a caller should wait before polling a WAITING execution again, ms (at most; less when its wait ends sooner). */
 export const POLL_AFTER_MS = 1000;
 
+/** An execution as plain JSON, version {@link SNAPSHOT_VERSION} (docs/architecture.md, "Durable executions"). */
 export const SnapshotSchema = z.object({
   snapshotVersion: z.literal(SNAPSHOT_VERSION),
   executionId: z.string().min(1),
@@ -93,6 +97,7 @@ export const SnapshotSchema = z.object({
   /** Incremented by every stored change; stores write conditionally on it. */
   rev: z.number().int().nonnegative(),
 });
+/** An execution as plain JSON (see {@link SnapshotSchema}). */
 export type ExecutionSnapshot = z.infer<typeof SnapshotSchema>;
 
 /**

@@ -18,6 +18,7 @@ export interface FunctionContext {
   now(): number;
 }
 
+/** A function an expression may call: the context, then the call's arguments; returns `null` (or `false` for a predicate) for bad input rather than throwing. */
 export type ExpressionFunction = (ctx: FunctionContext, ...args: unknown[]) => unknown;
 
 /** Renders a value as template text: null/undefined → '', objects → JSON, others → String(). */

@@ -11,6 +11,7 @@ import { compileExpression, evaluate, type CompiledExpression } from './evaluato
 import type { FunctionContext } from './functions';
 import { checkJsonPath, queryJsonPath } from './jsonpath';
 
+/** A mapping value, classified: a plain JSONPath (for jsonpath-plus), or a compiled expression over `$`. */
 export type MappingRule = { kind: 'jsonpath'; path: string } | { kind: 'expression'; compiled: CompiledExpression };
 
 function isPlainPath(node: CompiledExpression['ast']): boolean {

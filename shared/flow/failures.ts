@@ -20,6 +20,7 @@ interface FailureKind {
   meaning: string;
 }
 
+/** The registry of failure types: for each, whether it is retryable, counts toward the breaker, its branch and its meaning (the table of docs/architecture.md, "Step failures"). */
 export const FAILURES = {
   timeout: { retryable: true, breaker: true, branch: 'OnTimeout', meaning: 'no answer within the timeout (or the async wait)' },
   deadline: { retryable: false, breaker: false, branch: 'OnTimeout', meaning: "too little of the run's deadline was left to send the request" },
@@ -45,6 +46,7 @@ export const FAILURES = {
   agent_not_connected: { retryable: false, breaker: false, branch: 'OnAgentNotConnected', meaning: 'the agent has not joined and the event does not persist' },
 } as const satisfies Record<string, FailureKind>;
 
+/** A failure type of the registry, e.g. `http_5xx`. */
 export type FailureType = keyof typeof FAILURES;
 
 /** A routed failure of one step. */

@@ -16,6 +16,7 @@ import type { Flow } from './schema';
 /** Variables the engine gives every run: they are never an input and never dropped. */
 export const SYSTEM_VARIABLES: readonly string[] = ['flow_execution_id', 'flow_id', 'contact_id'];
 
+/** The type a declared input is checked against: JSON's, `object` not an array, with the text coercions of the module's header. */
 export type InputType = 'string' | 'number' | 'boolean' | 'object';
 
 /** One declared input, normalized. */

@@ -71,6 +71,11 @@ export const InputDeclarationSchema = z.union([
     .strict(),
 ]);
 
+/**
+ * A flow's re-dial session: `key` (a template naming the caller, e.g. `{{phone_number}}`), how long
+ * the session is kept (`ttlSeconds`, seconds, default 900) and the variables an ended run saves under it, restored
+ * into a later run with the same key where that run's variable is missing or null.
+ */
 export const SessionConfig = z
   .object({
     key: z.string().min(1).max(512).describe('Template naming the caller, e.g. {{phone_number}}'),
@@ -79,6 +84,7 @@ export const SessionConfig = z
   })
   .strict();
 
+/** A flow definition (the flow format, and `flow.schema.json` generated from it). */
 export const FlowSchema = z
   .object({
     $schema: z.string().optional(),
@@ -134,4 +140,5 @@ export function finishReserveOf(flow: Pick<Flow, 'deadlineMs' | 'finishReserveMs
 export type Flow = z.infer<typeof FlowSchema>;
 /** A flow as written in a file (defaults optional). */
 export type FlowInput = z.input<typeof FlowSchema>;
+/** One step of a flow, defaults applied. */
 export type Step = Flow['steps'][number];

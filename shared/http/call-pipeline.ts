@@ -30,6 +30,7 @@ import { MIN_CALL_MS } from '../budgets';
 import type { StepContext, TraceEntry } from '../steps/types';
 import type { HttpResponse } from './client';
 
+/** A step's `circuitBreaker` setting: the circuit key template, the consecutive failed calls that open it and its cooldown (ms). */
 export const CircuitBreakerConfig = z
   .object({
     key: Template.optional().describe('Circuit key template; default: method + host + path template of the URL'),
@@ -37,6 +38,7 @@ export const CircuitBreakerConfig = z
     cooldownMs: z.number().int().min(100).max(3_600_000).default(30000).describe('How long the circuit stays open before one probe, ms'),
   })
   .strict();
+/** A step's `circuitBreaker` setting, defaults applied. */
 export type CircuitBreakerConfig = z.infer<typeof CircuitBreakerConfig>;
 
 /** The failures a call can end with: the taxonomy's (shared/flow/failures.ts) that come from sending a request. */
@@ -80,6 +82,7 @@ export interface CallAuth {
   rejected?(): boolean;
 }
 
+/** What {@link callBackend} sends and how: the prepared request, the per-attempt timeout (ms), the retry policy, and optionally the breaker and authentication. */
 export interface CallOptions {
   request: PreparedRequest;
   /** Per-attempt timeout, ms (the first attempt's is clipped to the call deadline, `ctx.callDeadlineAt`). */
@@ -89,8 +92,10 @@ export interface CallOptions {
   auth?: CallAuth;
 }
 
+/** What a call adds to its step's trace entry: attempts made, the final status code and body hash, and the circuit when there is a breaker. */
 export type CallTrace = Required<Pick<TraceEntry, 'attempts' | 'statusCode' | 'bodySha256'>> & Pick<TraceEntry, 'circuit'>;
 
+/** How a call ended: its failure (none on a 2xx), the final status code (null without an answer), the final response and the trace. */
 export interface CallOutcome {
   /** Absent on a 2xx answer. */
   failure?: { type: CallFailureType; message: string };

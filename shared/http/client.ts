@@ -19,6 +19,7 @@ export interface HttpRequest {
   timeoutMs: number;
 }
 
+/** An HTTP answer, whatever its status: header names lower-case (as Node gives them, repeated values joined with `, `), the body as bytes. */
 export interface HttpResponse {
   kind: 'response';
   status: number;
@@ -36,10 +37,12 @@ export interface HttpFailure {
   message: string;
 }
 
+/** The outbound HTTP port: resolves to a response or a classified failure, never rejects for a network outcome. */
 export interface HttpClient {
   send(request: HttpRequest): Promise<HttpResponse | HttpFailure>;
 }
 
+/** Options of {@link NodeHttpClient}. */
 export interface NodeHttpClientOptions {
   /** Allow loopback, private and link-local destinations (local development). @default false */
   allowPrivateNetworks?: boolean;

@@ -11,11 +11,13 @@ import type { Context } from 'aws-lambda';
 import { json, type ApiEvent, type ApiResult } from '../api/http';
 import { matchRoute } from '../api/routes';
 
+/** An HTTP API Lambda handler (payload v2), as the local server invokes it. */
 export type LambdaHttpHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
 
 /** Requests larger than this are refused before reaching a handler (Lambda's 6 MB payload limit). */
 const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
 
+/** A running local API server: its base URL (`http://127.0.0.1:<port>`) and how to stop it. */
 export interface LocalApiServer {
   url: string;
   close(): Promise<void>;

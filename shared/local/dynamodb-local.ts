@@ -21,6 +21,7 @@ export interface DynamoDbLocalExit {
   signal: string | null;
 }
 
+/** A running DynamoDB Local: its endpoint, and how to stop, restart or signal it. */
 export interface DynamoDbLocal {
   /** `http://127.0.0.1:<port>`; the same after {@link DynamoDbLocal.restart}. */
   endpoint: string;
@@ -42,6 +43,7 @@ export interface DynamoDbLocal {
   signal(sig: NodeJS.Signals): void;
 }
 
+/** Options of {@link startDynamoDbLocal}. */
 export interface DynamoDbLocalOptions {
   /** Port; 0 picks a free one. @default 0 */
   port?: number;

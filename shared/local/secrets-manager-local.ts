@@ -42,6 +42,7 @@ const CURRENT = 'AWSCURRENT';
 const PREVIOUS = 'AWSPREVIOUS';
 const JSON_11 = 'application/x-amz-json-1.1';
 
+/** A running local Secrets Manager endpoint. */
 export interface SecretsManagerLocal {
   /** `http://127.0.0.1:<port>`: give it to the SDK as `endpoint` (or `AWS_ENDPOINT_URL_SECRETS_MANAGER`). */
   endpoint: string;
@@ -49,6 +50,7 @@ export interface SecretsManagerLocal {
   close(): Promise<void>;
 }
 
+/** Options of {@link startSecretsManagerLocal}. */
 export interface SecretsManagerLocalOptions {
   /** Port; 0 picks a free one. @default 0 */
   port?: number;

@@ -49,6 +49,7 @@ export interface LocalFunctionSet<R> {
   build(config: ServiceConfig, adapters: LocalAdapters): { handlers: Record<string, LocalHandler>; roots: R };
 }
 
+/** Options of {@link startLocalStack}: the DynamoDB Local endpoint, the functions to serve, and overrides for tests. */
 export interface LocalStackOptions<R> {
   /** DynamoDB Local endpoint (already running). */
   dynamodbEndpoint: string;
@@ -69,6 +70,7 @@ export interface LocalStackOptions<R> {
   onTokenEvent?: (event: TokenEvent) => void;
 }
 
+/** A running local stack: its API server, the functions' roots and configuration, the Secrets Manager endpoint, and how to invoke a function or close it all. */
 export interface LocalStack<R> {
   api: LocalApiServer;
   roots: R;
@@ -82,6 +84,12 @@ export interface LocalStack<R> {
   close(): Promise<void>;
 }
 
+/**
+ * Starts the local stack: creates the tables if missing, starts a local Secrets Manager unless one
+ * is given, serves the functions on the local API server and builds their handlers with a
+ * configuration for one machine (private networks allowed, the circuit breaker failing open,
+ * callback URLs on the server's URL).
+ */
 export async function startLocalStack<R>(options: LocalStackOptions<R>): Promise<LocalStack<R>> {
   const tables = options.tables ?? { definitionsTable: 'ivrflow-definitions', stateTable: 'ivrflow-state' };
   const dynamodb = options.dynamodb ?? localDynamoDbClient(options.dynamodbEndpoint);

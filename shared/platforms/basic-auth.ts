@@ -23,6 +23,7 @@ export function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
+/** Checks an `Authorization` header against the HTTP Basic credentials in one secret (RFC 7617), in constant time. */
 export class BasicCredentialsChecker {
   constructor(private readonly props: { secrets: SecretStore; secretId: string }) {}
 

@@ -51,6 +51,7 @@ export const ConnectContactFlowEvent = z.object({
     Parameters: z.record(z.string(), z.unknown()).default({}),
   }),
 });
+/** A `ContactFlowEvent` as ivrflow reads it (defaults applied; other fields passed through). */
 export type ConnectContactFlowEvent = z.infer<typeof ConnectContactFlowEvent>;
 
 /** The connect-invoke function's timeout, ms (Connect waits at most 8 s for a synchronous invocation). */

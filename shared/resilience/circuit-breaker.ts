@@ -20,6 +20,7 @@
  */
 import type { Clock } from '../clock';
 
+/** The state of a circuit: CLOSED (calls go through), OPEN (refused until the cooldown ends), HALF_OPEN (one probe call). */
 export type CircuitState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
 
 /** The stored record of one circuit. Times are epoch ms. */
@@ -56,6 +57,7 @@ export interface CircuitStore {
   delete(key: string): Promise<boolean>;
 }
 
+/** A circuit's policy: consecutive failed calls that open it, and how long it stays open before a probe, ms. */
 export interface CircuitPolicy {
   failureThreshold: number;
   cooldownMs: number;
@@ -72,6 +74,7 @@ export interface Recorded {
   transition?: { from: CircuitState; to: CircuitState };
 }
 
+/** What a {@link CircuitBreaker} is built from: its store, the clock, this instance's id, and its timings (ms). */
 export interface CircuitBreakerProps {
   store: CircuitStore;
   clock: Clock;
@@ -98,6 +101,7 @@ class StoreTimeoutError extends Error {
 /** A store call the caller stopped waiting for: it goes on, and `settled` says how it ended. */
 const LATE = Symbol('late');
 
+/** The circuit breaker shared through a {@link CircuitStore}, with a short cache and store calls bounded by `storeTimeoutMs` (see the module's header). */
 export class CircuitBreaker {
   private readonly cache = new Map<string, { record: CircuitRecord | undefined; fetchedAt: number }>();
   private readonly cacheTtlMs: number;

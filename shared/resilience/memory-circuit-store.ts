@@ -4,6 +4,7 @@
  */
 import type { CircuitRecord, CircuitStore } from './circuit-breaker';
 
+/** Circuit records in this process's memory. */
 export class MemoryCircuitStore implements CircuitStore {
   private readonly records = new Map<string, CircuitRecord>();
 

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 
+/** A step's retry policy: retries after the first attempt (0–5), the backoff, the status codes and timeouts that are retried, and the delays (ms). */
 export const RetryPolicy = z
   .object({
     maxRetries: z.number().int().min(0).max(5).default(0).describe('Retries after the first attempt (0–5)'),
@@ -15,6 +16,7 @@ export const RetryPolicy = z
     maxDelayMs: z.number().int().min(0).max(30000).default(1000).describe('Cap of one delay, ms'),
   })
   .strict();
+/** A retry policy, defaults applied. */
 export type RetryPolicy = z.infer<typeof RetryPolicy>;
 
 /** HTTP methods that are idempotent by definition (RFC 9110 §9.2.2) and so safe to retry. */

@@ -10,6 +10,7 @@ import { failureTypeOf, stepFailure } from '../flow/failures';
 import { defineStep } from './types';
 import { StepId, Expression } from './common';
 
+/** The configuration of a `Condition` step: `conditions` checked in order, each an expression and the step it leads to, and an optional `defaultStepId`. */
 export const ConditionConfig = z
   .object({
     conditions: z
@@ -20,8 +21,10 @@ export const ConditionConfig = z
     defaultStepId: StepId.optional().describe("Taken when no condition is true (else the step's `next`)"),
   })
   .strict();
+/** The configuration of a `Condition` step. */
 export type ConditionConfig = z.infer<typeof ConditionConfig>;
 
+/** The `Condition` step type: the first true condition's `nextStepId`, else `defaultStepId`, else `Default`; OnError for an expression that fails. */
 export const conditionStep = defineStep<ConditionConfig>({
   type: 'Condition',
   configSchema: ConditionConfig,

@@ -19,6 +19,7 @@ import { renderJsonValue, renderText, renderValue, templatesIn } from '../expres
 import { Template } from './common';
 import { defineStep, type StepContext, type StepOutcome } from './types';
 
+/** The configuration of a `CustomEvent` step: `targetAgent`, `eventName`, `persistInMemory` and `data`. */
 export const CustomEventConfig = z
   .object({
     targetAgent: Template.default('{{AgentId}}').describe('The agent id; default the AgentId variable'),
@@ -30,6 +31,7 @@ export const CustomEventConfig = z
       .describe('The payload: a template, or a JSON value rendered leaf by leaf and sent as its JSON text (at most 32 KiB)'),
   })
   .strict();
+/** The configuration of a `CustomEvent` step, defaults applied. */
 export type CustomEventConfig = z.infer<typeof CustomEventConfig>;
 
 /** The data as the string the event carries. */
@@ -39,6 +41,7 @@ function dataOf(config: CustomEventConfig, ctx: StepContext): string {
   return typeof value === 'string' ? value : value === null || value === undefined ? '' : JSON.stringify(value);
 }
 
+/** The `CustomEvent` step type: sends the event through the `agentEvents` service; branches Default, OnAgentNotConnected, OnError. */
 export const customEventStep = defineStep<CustomEventConfig>({
   type: 'CustomEvent',
   configSchema: CustomEventConfig,

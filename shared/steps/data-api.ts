@@ -20,6 +20,7 @@ import { renderJsonValue, templatesIn } from '../expressions/template';
 import { Expression, VariableName } from './common';
 import { defineStep, type StepOutcome } from './types';
 
+/** The configuration of a `DataAPI` step, one of its operations: `evaluate`, `assign` or `validate`. */
 export const DataApiConfig = z.discriminatedUnion('operation', [
   z.object({ operation: z.literal('evaluate'), expression: Expression, outputVariable: VariableName.default('result') }).strict(),
   z.object({ operation: z.literal('assign'), variables: z.record(VariableName, z.unknown()) }).strict(),
@@ -32,6 +33,7 @@ export const DataApiConfig = z.discriminatedUnion('operation', [
     })
     .strict(),
 ]);
+/** The configuration of a `DataAPI` step, defaults applied. */
 export type DataApiConfig = z.infer<typeof DataApiConfig>;
 
 /**
@@ -72,6 +74,7 @@ export function compileJsonSchema(schema: object): ValidateFunction {
   return fn;
 }
 
+/** The `DataAPI` step type: evaluates, assigns or validates variables; branches OnSuccess, OnError. */
 export const dataApiStep = defineStep<DataApiConfig>({
   type: 'DataAPI',
   configSchema: DataApiConfig,

@@ -11,6 +11,7 @@ import { renderJsonValue, templatesIn } from '../expressions/template';
 import { VariableName } from './common';
 import { defineStep } from './types';
 
+/** The configuration of an `End` step: its `outcome` (default `Default`), `status` (default SUCCEEDED) and optional `outputs`. */
 export const EndConfig = z
   .object({
     outcome: z.string().min(1).max(128).default('Default'),
@@ -18,8 +19,10 @@ export const EndConfig = z
     outputs: z.record(VariableName, z.unknown()).optional(),
   })
   .strict();
+/** The configuration of an `End` step, defaults applied. */
 export type EndConfig = z.infer<typeof EndConfig>;
 
+/** The `End` step type: renders its `outputs` and ends the flow with its status and outcome (FAILED when an output fails to render). */
 export const endStep = defineStep<EndConfig>({
   type: 'End',
   configSchema: EndConfig,

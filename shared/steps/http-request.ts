@@ -54,6 +54,7 @@ const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a vali
 /** The longest an async step waits for its callback, ms (the hold a caller can bear). */
 export const MAX_ASYNC_WAIT_MS = 120_000;
 
+/** How an `HTTPRequest` authenticates: `none`, `basic`, `apiKey` or `oauth2` (credentials as `{{ references }}`), or `{ connection }`, a stored connection's. */
 export const Authentication = z.union([
   z.discriminatedUnion('type', [
     z.object({ type: z.literal('none') }).strict(),
@@ -78,8 +79,10 @@ export const Authentication = z.union([
   ]),
   z.object({ connection: ConnectionName.describe("A stored connection: its credentials authenticate the call, and the URL must be on the connection's hosts") }).strict(),
 ]);
+/** How an `HTTPRequest` authenticates, defaults applied. */
 export type Authentication = z.infer<typeof Authentication>;
 
+/** The configuration of an `HTTPRequest` step: the request (URL, method, headers, body, timeout in ms), retries, authentication, response mapping, circuit breaker and `async`. */
 export const HttpRequestConfig = z
   .object({
     url: Template.describe("Absolute http(s) URL, or with authentication.connection a path ('/...') on the connection's baseUrl; {{ }} values are percent-encoded"),
@@ -106,8 +109,10 @@ export const HttpRequestConfig = z
       .describe('A backend that answers 202 Accepted delivers its result later to {{callback_url}}; the execution waits (WAITING) meanwhile'),
   })
   .strict();
+/** The configuration of an `HTTPRequest` step, defaults applied. */
 export type HttpRequestConfig = z.infer<typeof HttpRequestConfig>;
 
+/** The branches an `HTTPRequest` step may declare (besides `Default`). */
 export const HTTP_BRANCHES = ['OnSuccess', 'OnClientError', 'OnServerError', 'OnTimeout', 'OnCircuitOpen', 'OnError'] as const;
 
 /**
@@ -288,6 +293,7 @@ async function registerWait(ctx: StepContext, waitId: string, until: number, con
 /** What the call that suspended an async step answered, kept for the trace entry written when the step ends. */
 type SuspendedCall = CallOutcome['trace'];
 
+/** The `HTTPRequest` step type: one call through the call pipeline, suspending on a 202 when `async` (see the module's header). */
 export const httpRequestStep = defineStep<HttpRequestConfig>({
   type: 'HTTPRequest',
   configSchema: HttpRequestConfig,

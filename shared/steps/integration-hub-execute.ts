@@ -45,6 +45,7 @@ import { parseBody, SECRET_HEADERS, soleReference } from './http-request';
 const IHE_BRANCHES = ['OnSuccess', 'OnError', 'OnTimeout'] as const;
 import { defineStep, type StepContext, type StepOutcome } from './types';
 
+/** The configuration of an `IntegrationHubExecute` step: the connection, its request, the payload, the output variables' names, retries and circuit breaker. */
 export const IntegrationHubExecuteConfig = z
   .object({
     connectName: ConnectionName.describe('The connection to use'),
@@ -62,6 +63,7 @@ export const IntegrationHubExecuteConfig = z
     when: Expression.optional().describe('Skip the step (branch Default) unless this is true'),
   })
   .strict();
+/** The configuration of an `IntegrationHubExecute` step, defaults applied. */
 export type IntegrationHubExecuteConfig = z.infer<typeof IntegrationHubExecuteConfig>;
 
 /** Response headers never copied to `requestHeadersList`. */
@@ -139,6 +141,7 @@ function headersList(response: HttpResponse | undefined, ctx: StepContext): Arra
     .map(([name, value]) => ({ name, value: ctx.redact(String(value)) }));
 }
 
+/** The `IntegrationHubExecute` step type: runs a connection's named request through the call pipeline; branches OnSuccess, OnTimeout, OnError, Default. */
 export const integrationHubExecuteStep = defineStep<IntegrationHubExecuteConfig>({
   type: 'IntegrationHubExecute',
   configSchema: IntegrationHubExecuteConfig,

@@ -12,6 +12,7 @@ import { subFlowStep } from './sub-flow';
 import { workflowExecuteStep } from './workflow-execute';
 import type { StepDefinition } from './types';
 
+/** Every step type of the flow schema. */
 export const STEP_DEFINITIONS = [httpRequestStep, integrationHubExecuteStep, conditionStep, dataApiStep, subFlowStep, workflowExecuteStep, customEventStep, endStep] as const;
 
 const byType = new Map<string, StepDefinition<unknown>>(STEP_DEFINITIONS.map((d) => [d.type, d as unknown as StepDefinition<unknown>]));

@@ -12,6 +12,7 @@ import { stepFailure } from '../flow/failures';
 import { VariableName } from './common';
 import { defineStep } from './types';
 
+/** The configuration of a `SubFlow` step: the flow (and version, default the latest), the variables passed in and those copied back. */
 export const SubFlowConfig = z
   .object({
     flowId: z.string().min(1).max(128),
@@ -20,8 +21,10 @@ export const SubFlowConfig = z
     returnVariables: z.array(VariableName).max(200).default([]),
   })
   .strict();
+/** The configuration of a `SubFlow` step, defaults applied. */
 export type SubFlowConfig = z.infer<typeof SubFlowConfig>;
 
+/** The `SubFlow` step type: calls the flow as a child frame, then OnSuccess when it SUCCEEDED, else OnError, its return variables copied back either way. */
 export const subFlowStep = defineStep<SubFlowConfig>({
   type: 'SubFlow',
   configSchema: SubFlowConfig,

@@ -186,6 +186,7 @@ export type StepResult = StepOutcome | { call: SubFlowCall } | { suspend: Suspen
 export type ResumeEvent =
   { kind: 'child'; result: ExecutionResult } | { kind: 'resume'; waitId: string; payload: unknown; state?: Record<string, unknown> } | { kind: 'timeout'; waitId: string; until: number; state?: Record<string, unknown> };
 
+/** A step type (docs/architecture.md, "Adding a step type"): its configuration schema, branches, services, what validation checks, and how it runs and resumes. */
 export interface StepDefinition<C = unknown> {
   readonly type: string;
   /** zod schema of `configuration` (strict: unknown keys are errors). */

@@ -25,6 +25,7 @@ import { ConfigurationId, workflowConfigurationsService } from '../workflows/wor
 import { Template, VariableName } from './common';
 import { defineStep, type StepContext, type StepOutcome, type StepResult } from './types';
 
+/** The configuration of a `WorkflowExecute` step: the configuration and workflow ids, the payload, the time limit (`timeoutMilliSec`, ms) and the output variables' names. */
 export const WorkflowExecuteConfig = z
   .object({
     configurationId: Template.describe('The workflow configuration'),
@@ -38,6 +39,7 @@ export const WorkflowExecuteConfig = z
     workflowErrorOutputVarName: VariableName.default('workflowErrorOutput'),
   })
   .strict();
+/** The configuration of a `WorkflowExecute` step, defaults applied. */
 export type WorkflowExecuteConfig = z.infer<typeof WorkflowExecuteConfig>;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -82,6 +84,7 @@ const TYPE_OF_CODE: Partial<Record<string, FailureType>> = {
   WORKFLOW_TIMEOUT: 'timeout',
 };
 
+/** The `WorkflowExecute` step type: runs the workflow's flow as a child frame within `timeoutMilliSec` (branches in the module's header). */
 export const workflowExecuteStep = defineStep<WorkflowExecuteConfig>({
   type: 'WorkflowExecute',
   configSchema: WorkflowExecuteConfig,

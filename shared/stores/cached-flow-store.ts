@@ -10,6 +10,7 @@ import type { Clock } from '../clock';
 import type { Flow } from '../flow/schema';
 import type { FlowStore, FlowSummary, Page } from './ports';
 
+/** Options of {@link CachedFlowStore}: the clock the latest pointers expire on, their TTL (ms) and how many versions are kept. */
 export interface CachedFlowStoreProps {
   clock: Clock;
   /** How long a latest pointer is trusted, ms. @default 5000 */
@@ -21,6 +22,7 @@ export interface CachedFlowStoreProps {
 /** Latest pointers kept at most (flow ids a caller names that do not exist are not cached). */
 const MAX_LATEST = 1000;
 
+/** A {@link FlowStore} that caches versions (until evicted) and latest pointers (for `latestTtlMs`) in front of another; writes go through. */
 export class CachedFlowStore implements FlowStore {
   /** By `<id>#<version>`; least recently used evicted (lru-cache). */
   private readonly versions: LRUCache<string, Flow>;

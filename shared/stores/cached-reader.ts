@@ -10,6 +10,7 @@ import type { Clock } from '../clock';
 /** Entries kept at most per reader (keys can come from callers' variables). */
 const MAX_ENTRIES = 1000;
 
+/** Reads definitions by key through a cache of `ttlMs` (ms, misses included; 0 reads through), concurrent reads of a key sharing one load. */
 export class CachedReader<T> {
   /** Boxed: a miss (undefined) is cached too, and lru-cache keeps no undefined value. */
   private readonly cache: LRUCache<string, { value: T | undefined }> | undefined;

@@ -13,6 +13,7 @@ export interface Page<T> {
   nextCursor?: string;
 }
 
+/** A flow as listings show it: its id, name, type, latest version and when that version was stored (ISO 8601). */
 export interface FlowSummary {
   id: string;
   name: string;

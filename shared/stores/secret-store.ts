@@ -18,6 +18,7 @@ export interface SecretDescription {
   keys: string[];
 }
 
+/** Secrets whose values are JSON objects of strings, by secret id (full secret name). */
 export interface SecretStore {
   /**
    * The secret's value; undefined when the secret does not exist (or is scheduled for deletion).

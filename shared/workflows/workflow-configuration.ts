@@ -26,6 +26,7 @@ export const WorkflowConfigurationInput = z
       .describe('workflowId → the flow that runs it'),
   })
   .strict();
+/** A `PUT /workflow-configurations/{configurationId}` body, parsed (defaults applied). */
 export type WorkflowConfigurationInput = z.infer<typeof WorkflowConfigurationInput>;
 
 /** A stored configuration. */

@@ -7,6 +7,7 @@
 import type { Diagnostic } from '../../errors';
 import type { Flow } from '../schema';
 
+/** Options of {@link validateFlow}: how sub-flow and connection references are checked, and whether private hosts are accepted. */
 export interface ValidateOptions {
   /**
    * Answers whether a sub-flow target exists; when absent, sub-flow references are not checked.
@@ -26,6 +27,7 @@ export interface ValidateOptions {
   connection?: (name: string) => Promise<{ hosts: string[]; requests: string[] } | undefined>;
 }
 
+/** What {@link validateFlow} found: every error and warning, and the parsed flow when it is valid. */
 export interface ValidationResult {
   valid: boolean;
   /** The parsed flow with defaults applied, when valid. */

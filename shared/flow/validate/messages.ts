@@ -11,6 +11,7 @@ export const PREVIEW_CHARS = 60;
 /** Keys whose values may be credentials: messages name their type, never their value. */
 export const SECRET_KEY = /password|passwd|secret|token|authorization|api[-_]?key|headervalue|credential|cookie/i;
 
+/** A path for messages: keys joined with `.`, indexes as `[n]` (`steps[0].config.url`). */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
@@ -98,6 +99,7 @@ export function quoted(s: string): string {
   return `'${s.length > PREVIEW_CHARS ? `${s.slice(0, PREVIEW_CHARS - 1)}…` : s}'`;
 }
 
+/** The kind of a value for messages: `null`, `an array`, `an object`, `a string`, `a number`... */
 export function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';

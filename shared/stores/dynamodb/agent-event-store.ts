@@ -32,6 +32,7 @@ function eventOf(item: Record<string, unknown>): StoredAgentEvent {
   };
 }
 
+/** Agent sessions and pending events in the `State` table (items under `AGENT#<agentId>`). */
 export class DynamoAgentEventStore implements AgentEventStore {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;

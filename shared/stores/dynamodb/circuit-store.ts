@@ -31,6 +31,7 @@ async function conditional(op: Promise<unknown>): Promise<boolean> {
   }
 }
 
+/** Circuit records in the `State` table (`CIRCUIT#<key>`), each change one conditional write. */
 export class DynamoCircuitStore implements CircuitStore {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;

@@ -8,6 +8,7 @@ import type { Connection } from '../../connections/connection';
 import type { ConnectionStore, Page } from '../ports';
 import { DefinitionItems } from './definition-items';
 
+/** Connection definitions in the `Definitions` table (`CONNECTION#<name>`), without credentials. */
 export class DynamoConnectionStore implements ConnectionStore {
   private readonly items: DefinitionItems<Connection>;
 

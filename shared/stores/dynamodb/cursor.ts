@@ -16,8 +16,10 @@ const MAX_KEY_BYTES: Record<(typeof KEY_ATTRIBUTES)[number], number> = { pk: 204
 /** The longest cursor accepted, characters (a real one is far shorter: ids are ≤ 1024 bytes). */
 export const MAX_CURSOR_LENGTH = 4096;
 
+/** A `byKind` listing's start key: the table's `pk`, `sk` and the index's `kind`, `id`. */
 export type ListingKey = Record<(typeof KEY_ATTRIBUTES)[number], string>;
 
+/** A listing's `LastEvaluatedKey` as the page's `nextCursor` (base64url JSON); no cursor on the last page. */
 export function encodeCursor(key: Record<string, unknown> | undefined): { nextCursor?: string } {
   return key ? { nextCursor: Buffer.from(JSON.stringify(key)).toString('base64url') } : {};
 }

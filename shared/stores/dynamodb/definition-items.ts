@@ -9,6 +9,7 @@ import type { Page } from '../ports';
 import { decodeCursor, encodeCursor } from './cursor';
 import { documentClient } from './flow-store';
 
+/** Definitions of one kind in the `Definitions` table (`<KIND>#<id>`): put, get, list by the `byKind` index, delete. */
 export class DefinitionItems<T> {
   private readonly doc: DynamoDBDocumentClient;
 

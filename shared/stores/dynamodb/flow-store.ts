@@ -21,6 +21,7 @@ const DELETES_PER_TRANSACTION = 99;
 /** Tries of a write that lost only a transient clash with another transaction (no condition failed). */
 const CONFLICT_ATTEMPTS = 8;
 
+/** What a {@link DynamoFlowStore} is built from: the `Definitions` table's name and the DynamoDB client. */
 export interface DynamoFlowStoreProps {
   tableName: string;
   /** The client (built by the composition root: shared/config/aws-clients.ts). */

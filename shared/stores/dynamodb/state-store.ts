@@ -25,6 +25,7 @@ import type { ExecutionResult } from '../../steps/types';
 import type { DueWait, IdempotencyRecord, SaveOutcome, StateStore, WaitClaim, WaitView } from '../ports';
 import { documentClient } from './flow-store';
 
+/** What a {@link DynamoStateStore} is built from: the `State` table's name, the DynamoDB client and the clock (epoch ms). */
 export interface DynamoStateStoreProps {
   tableName: string;
   /** The client (built by the composition root: shared/config/aws-clients.ts). */
@@ -42,6 +43,7 @@ const DUE_WAITS = 'DUEWAITS';
 const dueWaitKey = (until: number, executionId: string, waitId: string) => `${String(Math.max(0, Math.floor(until))).padStart(15, '0')}#${executionId}#${waitId}`;
 const sessionKeyOf = (flowId: string, key: string) => ({ pk: `SESSION#${flowId}#${createHash('sha256').update(key).digest('hex')}`, sk: 'SESSION' });
 
+/** Executions, waits, idempotency keys and re-dial sessions in the `State` table (items in the module's header). */
 export class DynamoStateStore implements StateStore {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;

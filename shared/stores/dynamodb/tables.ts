@@ -5,6 +5,7 @@
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
+/** The layout of one table: its key attributes, TTL attribute and global secondary indexes (all keys strings). */
 export interface TableDefinition {
   partitionKey: string;
   sortKey: string;

@@ -31,6 +31,7 @@ function specValues(hash: string, spec: TokenSpec): Record<string, unknown> {
   return { ':kind': KIND, ':id': hash, ':te': spec.tokenEndpoint, ':ci': spec.clientId, ':sc': spec.scopes, ':ca': spec.clientAuthentication, ':cs': spec.clientSecret, ':src': spec.source };
 }
 
+/** Token records and their refresh leases in the `State` table (`TOKEN#<hash>`). */
 export class DynamoTokenRegistry implements TokenRegistry {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;

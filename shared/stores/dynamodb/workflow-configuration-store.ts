@@ -6,6 +6,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { WorkflowConfiguration } from '../../workflows/workflow-configuration';
 import { DefinitionItems } from './definition-items';
 
+/** Workflow configurations in the `Definitions` table (`WFCONFIG#<id>`). */
 export class DynamoWorkflowConfigurationStore {
   private readonly items: DefinitionItems<WorkflowConfiguration>;
 

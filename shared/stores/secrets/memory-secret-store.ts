@@ -4,6 +4,7 @@
  */
 import { toSecretJson, type SecretDescription, type SecretJson, type SecretStore } from '../secret-store';
 
+/** Secrets in this process's memory; `reads` counts reads per secret id (for tests). */
 export class MemorySecretStore implements SecretStore {
   readonly values = new Map<string, SecretJson>();
   /** Reads per secret id. */

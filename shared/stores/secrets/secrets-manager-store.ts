@@ -18,6 +18,7 @@ import { SecretStoreError, toSecretJson, type SecretDescription, type SecretJson
 /** How long a read value is reused, seconds. */
 export const DEFAULT_SECRET_MAX_AGE_SECONDS = 300;
 
+/** Options of {@link SecretsManagerSecretStore}. */
 export interface SecretsManagerStoreOptions {
   /** The client for every request (reads included). */
   client: SecretsManagerClient;
@@ -48,6 +49,7 @@ function storeFailed(secretId: string, action: string, err: unknown): SecretStor
   return new SecretStoreError(secretId, 'STORE_FAILED', `could not ${action} secret "${secretId}": ${awsErrorName(err) ?? 'unknown error'}`, { cause: err });
 }
 
+/** Secrets in AWS Secrets Manager: reads cached for `maxAgeSeconds` (Powertools Parameters), writes and deletes through the SDK client. */
 export class SecretsManagerSecretStore implements SecretStore {
   private readonly client: SecretsManagerClient;
   private readonly provider: SecretsProvider;
