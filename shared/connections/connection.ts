@@ -7,7 +7,7 @@
  *
  * Secret names (all under one prefix, so IAM can be scoped to it, `ivrflow/` by default):
  * `<prefix>connections/<name>` holds a connection's credentials, `<prefix>tokens/<hash>` an OAuth2
- * access token, and `<prefix><secretId>` a secret a flow binds with `secrets`.
+ * access token, and `<prefix>flows/<secretId>` a secret a flow binds with `secrets` (connections/secret-names.ts).
  */
 import * as z from 'zod';
 import { compileTemplate } from '../expressions/template';
