@@ -10,13 +10,13 @@
  */
 import middy from '@middy/core';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { customEventParams, MAX_EVENT_DATA_BYTES, MAX_NEXT_EVENT_TIMEOUT_S } from '../../shared/agents/agent-events';
-import { httpErrors, intQuery, json, readTextBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
-import { agentIdParam } from '../../shared/api/params';
+import { customEventParams, MAX_EVENT_DATA_BYTES, MAX_NEXT_EVENT_TIMEOUT_S } from '#shared/agents/agent-events';
+import { httpErrors, intQuery, json, readTextBody, router, type ApiEvent, type ApiResult } from '#shared/api/http';
+import { agentIdParam } from '#shared/api/params';
 import { fromEnvironment } from '../roots/adapters';
 import { agentEventsRoot, type AgentEventsRoot } from './root';
-import { NotFoundError } from '../../shared/errors';
-import { logger, metrics } from '../../shared/observability';
+import { NotFoundError } from '#shared/errors';
+import { logger, metrics } from '#shared/observability';
 
 /** The `data` of a custom event: the query parameter, else the body as text. */
 function dataOf(event: ApiEvent): string | undefined {

@@ -6,13 +6,13 @@
  * Authorization header as well. Answers `{ isAuthorized }`; never throws for a caller's input.
  */
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerResult } from 'aws-lambda';
-import { ENV, requiredEnv } from '../../shared/config/env';
-import { logger } from '../../shared/observability';
-import { BasicCredentialsChecker } from '../../shared/platforms/basic-auth';
-import { secretsManagerClient } from '../../shared/config/aws-clients';
-import { SecretsManagerSecretStore } from '../../shared/stores/secrets/secrets-manager-store';
+import { ENV, requiredEnv } from '#shared/config/env';
+import { logger } from '#shared/observability';
+import { BasicCredentialsChecker } from '#shared/platforms/basic-auth';
+import { secretsManagerClient } from '#shared/config/aws-clients';
+import { SecretsManagerSecretStore } from '#shared/stores/secrets/secrets-manager-store';
 import { lazy } from '../roots/adapters';
-import type { SecretStore } from '../../shared/stores/secret-store';
+import type { SecretStore } from '#shared/stores/secret-store';
 
 /** The handler over a given secret store (tests inject theirs). */
 export function createBasicAuthorizerHandler(secrets: () => SecretStore, secretId: () => string) {

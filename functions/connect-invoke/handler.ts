@@ -8,8 +8,8 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
 import { fromEnvironment } from '../roots/adapters';
 import { executionRoot, type ExecutionRoot } from '../roots/execution';
-import { logger, metrics } from '../../shared/observability';
-import { invokeFromConnect } from '../../shared/platforms/connect';
+import { logger, metrics } from '#shared/observability';
+import { invokeFromConnect } from '#shared/platforms/connect';
 
 /** The handler over given services (the local server and tests inject theirs). */
 export function createConnectInvokeHandler(services: () => ExecutionRoot) {

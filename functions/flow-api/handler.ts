@@ -8,11 +8,11 @@
  * path parameters are checked first (shared/api/params.ts), so a malformed one is a 400.
  */
 import middy from '@middy/core';
-import { httpErrors, intQuery, json, readJsonBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
-import { circuitKeyParam, configurationIdParam, connectionNameParam, flowIdParam } from '../../shared/api/params';
+import { httpErrors, intQuery, json, readJsonBody, router, type ApiEvent, type ApiResult } from '#shared/api/http';
+import { circuitKeyParam, configurationIdParam, connectionNameParam, flowIdParam } from '#shared/api/params';
 import { fromEnvironment } from '../roots/adapters';
 import { flowApiRoot, type FlowApiRoot } from './root';
-import { logger } from '../../shared/observability';
+import { logger } from '#shared/observability';
 
 /** The handler over given services (the local server and tests inject theirs). */
 export function createFlowApiHandler(services: () => FlowApiRoot) {

@@ -9,12 +9,12 @@
  */
 import middy from '@middy/core';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { httpErrors, intQuery, json, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
-import { readExecutionCall, shapeAnswer } from '../../shared/platforms/http-callers';
-import { executionIdParam, flowIdParam } from '../../shared/api/params';
+import { httpErrors, intQuery, json, router, type ApiEvent, type ApiResult } from '#shared/api/http';
+import { readExecutionCall, shapeAnswer } from '#shared/platforms/http-callers';
+import { executionIdParam, flowIdParam } from '#shared/api/params';
 import { fromEnvironment } from '../roots/adapters';
 import { executionRoot, type ExecutionRoot } from '../roots/execution';
-import { logger, metrics } from '../../shared/observability';
+import { logger, metrics } from '#shared/observability';
 
 /** The longest long poll, ms: well under API Gateway's 30 s integration timeout. */
 export const MAX_LONG_POLL_MS = 10_000;

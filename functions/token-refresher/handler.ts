@@ -8,9 +8,9 @@ import middy from '@middy/core';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { fromEnvironment } from '../roots/adapters';
 import { tokenRefresherRoot, type TokenRefresherRoot } from './root';
-import { refreshTokens, type RefreshSummary } from '../../shared/connections/refresher';
-import { logger, metrics } from '../../shared/observability';
-import { checkScheduledEvent, type InvalidEventAnswer } from '../../shared/platforms/schedule';
+import { refreshTokens, type RefreshSummary } from '#shared/connections/refresher';
+import { logger, metrics } from '#shared/observability';
+import { checkScheduledEvent, type InvalidEventAnswer } from '#shared/platforms/schedule';
 
 /** The handler over given services (the local server and tests inject theirs). */
 export function createTokenRefresherHandler(services: () => TokenRefresherRoot) {

@@ -10,8 +10,8 @@ import type { Context } from 'aws-lambda';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { fromEnvironment } from '../roots/adapters';
 import { executionRoot, type ExecutionRoot } from '../roots/execution';
-import { logger, metrics } from '../../shared/observability';
-import { checkScheduledEvent } from '../../shared/platforms/schedule';
+import { logger, metrics } from '#shared/observability';
+import { checkScheduledEvent } from '#shared/platforms/schedule';
 
 /** Executions handled per run (the next run takes the rest). */
 const PER_RUN = 100;

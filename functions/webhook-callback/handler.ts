@@ -7,10 +7,10 @@
  */
 import middy from '@middy/core';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { httpErrors, json, pathParam, readTextBody, router, type ApiEvent, type ApiResult } from '../../shared/api/http';
+import { httpErrors, json, pathParam, readTextBody, router, type ApiEvent, type ApiResult } from '#shared/api/http';
 import { fromEnvironment } from '../roots/adapters';
 import { executionRoot, type ExecutionRoot } from '../roots/execution';
-import { logger, metrics } from '../../shared/observability';
+import { logger, metrics } from '#shared/observability';
 
 /** The handler over given services (the local server and tests inject theirs). */
 export function createWebhookCallbackHandler(services: () => ExecutionRoot) {

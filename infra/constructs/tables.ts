@@ -8,7 +8,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { DEFINITIONS_TABLE, STATE_TABLE, type TableDefinition } from '../../shared/stores/dynamodb/tables';
+import { DEFINITIONS_TABLE, STATE_TABLE, type TableDefinition } from '#shared/stores/dynamodb/tables';
 
 export interface IvrflowTablesProps {
   /** What happens to the tables when the stack is deleted. @default RemovalPolicy.RETAIN */
