@@ -8,6 +8,9 @@ export const FlowId = z
   .max(128)
   .regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, _ - . only');
 
+/** Workflow configuration and workflow ids: the same alphabet and length as flow ids. */
+export const ConfigurationId = FlowId;
+
 /** Connection names: letters, digits, `_` and `-`, 1–64 characters. */
 export const ConnectionName = z
   .string()

@@ -3,10 +3,8 @@
  * (too long for a key, or odd characters) is a 400 naming the parameter, never a 500.
  */
 import { BadRequestError } from '../errors';
-import { ConnectionName } from '../ids';
-import { FlowId } from '../ids';
+import { ConfigurationId, ConnectionName, FlowId } from '../ids';
 import { AGENT_ID } from '../agents/agent-events';
-import { ConfigurationId } from '../workflows/workflow-configuration';
 import { pathParam, type ApiEvent } from './http';
 
 /** How much of a refused value the error message echoes. */

@@ -21,7 +21,8 @@ import { isFlowFailure } from '../errors';
 import { stepFailure, type FailureType } from '../flow/failures';
 import { renderJsonValue, renderText, renderValue, templatesIn } from '../expressions/template';
 import { parseUntrustedJson } from '../json';
-import { ConfigurationId, workflowConfigurationsService } from '../workflows/workflow-configuration';
+import { ConfigurationId } from '../ids';
+import { workflowConfigurationsService } from '../workflows/workflow-configuration';
 import { Template, VariableName } from './common';
 import { defineStep, type StepContext, type StepOutcome, type StepResult } from './types';
 

@@ -5,15 +5,8 @@
  * runs each `workflowId` (search contact, create ticket, ...).
  */
 import * as z from 'zod';
-import { ConnectionName } from '../ids';
+import { ConfigurationId, ConnectionName } from '../ids';
 import { defineService } from '../services';
-
-/** Configuration, workflow and flow ids: 1–128 of `A-Z a-z 0-9 _ . -` (flow ids as the flow schema has them; not imported from it, which imports the steps). */
-export const ConfigurationId = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, _ . - only');
 
 /** The body of `PUT /workflow-configurations/{configurationId}`. */
 export const WorkflowConfigurationInput = z

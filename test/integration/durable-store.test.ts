@@ -28,6 +28,14 @@ const clock = new FakeClock(1_700_000_000_000);
 let ids = 0;
 const randomness: Randomness = { id: () => `id-${++ids}`, random: () => 0.5 };
 const http: HttpClient = { send: () => Promise.reject(new Error('no HTTP in these flows')) };
+/** A flow store holding one flow, refusing writes. */
+const readOnlyFlows = (only: Flow): FlowStore => ({
+  getFlow: (id) => Promise.resolve(id === only.id ? only : undefined),
+  putFlowVersion: () => Promise.reject(new Error('read-only')),
+  getLatestVersion: () => Promise.resolve(1),
+  listFlows: () => Promise.resolve({ items: [] }),
+  deleteFlow: () => Promise.resolve(false),
+});
 const deps = (): ExecutorDeps => ({ clock, randomness, http, resolveFlow: (id) => Promise.resolve(id === flow.id ? flow : undefined) });
 
 beforeAll(async () => {
@@ -118,13 +126,7 @@ describe('suspended executions on DynamoDB Local', () => {
 
   it('through ExecutionService: a run straight through ends once, through the lifecycle (onEnded "run"), its record stored', async () => {
     const plain = await parsed([{ id: 'done', type: 'End', configuration: { outcome: 'Done' } }], { id: 'plain' });
-    const flows: FlowStore = {
-      getFlow: (id) => Promise.resolve(id === plain.id ? plain : undefined),
-      putFlowVersion: () => Promise.reject(new Error('read-only')),
-      getLatestVersion: () => Promise.resolve(1),
-      listFlows: () => Promise.resolve({ items: [] }),
-      deleteFlow: () => Promise.resolve(false),
-    };
+    const flows = readOnlyFlows(plain);
     const ended: string[] = [];
     const service = new ExecutionService({ flows, state: store, http, clock, randomness, onEnded: (result, how) => ended.push(`${how} ${result.status} ${result.branch}`) });
     const result = await service.start('plain', { variables: {} });
@@ -133,13 +135,7 @@ describe('suspended executions on DynamoDB Local', () => {
   });
 
   it('through ExecutionService: a run that suspends answers WAITING; of racing resumers exactly one continues', async () => {
-    const flows: FlowStore = {
-      getFlow: (id) => Promise.resolve(id === flow.id ? flow : undefined),
-      putFlowVersion: () => Promise.reject(new Error('read-only')),
-      getLatestVersion: () => Promise.resolve(1),
-      listFlows: () => Promise.resolve({ items: [] }),
-      deleteFlow: () => Promise.resolve(false),
-    };
+    const flows = readOnlyFlows(flow);
     const ended: string[] = [];
     const service = new ExecutionService({ flows, state: store, http, clock, randomness, onEnded: (result, how) => ended.push(`${how} ${result.status} ${result.executionId}`) });
     const started = await service.start(flow.id, { variables: {} });
