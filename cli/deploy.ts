@@ -3,7 +3,8 @@
  * sub-flows first. Exit 0 when every file deployed, 1 otherwise.
  */
 import { parseArgs } from 'node:util';
-import { deployInOrder, readJsonFile } from './flow-files';
+import { readJsonFile } from '#shared/flow/files';
+import { deployInOrder } from './flow-files';
 
 export async function deployCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { api: { type: 'string' } } });

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { LOCAL_AWS } from '#shared/local/dynamodb-local';
-import { readJsonFile } from './flow-files';
+import { readJsonFile } from '#shared/flow/files';
 
 export async function invokeCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { event: { type: 'string' }, endpoint: { type: 'string' } } });

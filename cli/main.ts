@@ -4,6 +4,7 @@
  *   ivrflow validate <file...> [--json]
  *   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--json] [--deadline-ms N]
  *   ivrflow serve [--port N] [--data <dir>] [--no-examples]
+ *   ivrflow test [paths...] [--case <name>] [--coverage] [--coverage-json <file>] [--min-branch-coverage <percent>] [--reporter junit --output <file.xml>] [--json]
  *   ivrflow deploy <file...> --api <url>
  *   ivrflow refresh-tokens [--dynamodb-endpoint <url>] [--secrets-endpoint <url>] [--json]
  *   ivrflow invoke <function> --event <file.json> [--endpoint <url>|aws]
@@ -29,14 +30,16 @@ import { NodeHttpClient } from '#shared/http/client';
 import { deployCommand } from './deploy';
 import { invokeCommand } from './invoke';
 import { refreshTokensCommand } from './refresh-tokens';
-import { folderResolver, readJsonFile } from './flow-files';
+import { folderResolver, readJsonFile } from '#shared/flow/files';
 import { serveCommand } from './serve';
+import { TEST_USAGE, testCommand } from './test';
 import { formatDiagnostics, formatResult } from './format';
 
 const USAGE = `usage:
   ivrflow validate <file...> [--json]
   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--secrets <file.json>] [--deadline-ms N] [--json]
   ivrflow serve [--port N] [--data <dir>] [--no-examples]
+  ${TEST_USAGE}
   ivrflow deploy <file...> --api <url>
   ivrflow refresh-tokens [--dynamodb-endpoint <url>] [--secrets-endpoint <url>] [--json]
   ivrflow invoke <function> --event <file.json> [--endpoint <url>|aws]`;
@@ -52,6 +55,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await runCommand(rest, out, err);
       case 'serve':
         return await serveCommand(rest, out, err);
+      case 'test':
+        return await testCommand(rest, out, err);
       case 'deploy':
         return await deployCommand(rest, out, err);
       case 'refresh-tokens':

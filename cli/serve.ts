@@ -31,7 +31,8 @@ import { describeRefresh } from '#shared/connections/refresher';
 import { IvrflowError } from '#shared/errors';
 import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalExit } from '#shared/local/dynamodb-local';
 import { startLocalStack, type LocalStack } from '#shared/local/stack';
-import { deployInOrder, flowFilesIn, readJsonFile } from './flow-files';
+import { flowFilesIn, readJsonFile } from '#shared/flow/files';
+import { deployInOrder } from './flow-files';
 
 /** The example OAuth2 client (the demo authorization server accepts only it). */
 export const DEMO_CLIENT = { clientId: 'ivrflow-demo', clientSecret: 'demo-client-secret' };

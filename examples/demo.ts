@@ -3,7 +3,7 @@
  * integration sub-flow) for a few callers over real HTTP, and prints each trace.
  */
 import { fileURLToPath } from 'node:url';
-import { folderResolver } from '../cli/flow-files';
+import { folderResolver } from '#shared/flow/files';
 import { formatResult } from '../cli/format';
 import { systemClock, systemRandomness } from '#shared/clock';
 import { runFlow } from '#shared/executor/executor';

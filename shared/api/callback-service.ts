@@ -79,8 +79,8 @@ export class CallbackService {
     const view = await this.props.state.getWait(executionId, waitId);
     if (!view) throw unknown();
     if (view.state === 'pending') throw notReady();
-    if (view.connection !== undefined) await this.verify(view.connection, rawBody, headers);
-    const payload = parseBody(rawBody);
+    if (view.connection !== undefined) await verifyCallbackSignature(this.props, view.connection, rawBody, headers);
+    const payload = parseCallbackBody(rawBody);
 
     const tooLate = (until?: number) => new GoneError('CALLBACK_TOO_LATE', until === undefined ? 'this wait has already timed out' : `this wait timed out at ${new Date(until).toISOString()}`);
     if (view.state === 'settled') {
@@ -104,44 +104,46 @@ export class CallbackService {
     if (outcome.status === undefined) throw unknown();
     throw tooLate(outcome.waitUntil);
   }
+}
 
-  /**
-   * Checks the Standard Webhooks signature when the connection has a signing secret.
-   * @throws UnauthorizedError when it does not verify, or when the connection is gone (nothing to verify with)
-   */
-  private async verify(connectionName: string, rawBody: string, headers: Readonly<Record<string, string | undefined>>): Promise<void> {
-    const connection = await this.props.connections.get(connectionName);
-    // The sender learns only that verification failed; the reasons that are ours are logged.
-    const cannotVerify = (why: string) => {
-      logger.warn('callback cannot be verified', { connection: connectionName, why });
-      return new UnauthorizedError('INVALID_SIGNATURE', 'the callback cannot be verified');
-    };
-    if (!connection) throw cannotVerify('the connection no longer exists');
-    if (!connection.secretsSet.includes('webhookSigningSecret')) return;
-    const secret = (await this.props.secrets.getSecretJson(this.props.names.connection(connectionName)))?.['webhookSigningSecret'];
-    if (secret === undefined) throw cannotVerify('its webhook signing secret cannot be read');
-    let webhook: Webhook;
-    try {
-      webhook = new Webhook(secret);
-    } catch {
-      throw cannotVerify('its webhook signing secret is not a Standard Webhooks secret (whsec_ + base64)');
-    }
-    const signed: Record<string, string> = {};
-    for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
-      const value = Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
-      if (value !== undefined) signed[name] = value;
-    }
-    try {
-      webhook.verify(rawBody, signed, { jsonParse: false });
-    } catch (err) {
-      if (err instanceof WebhookVerificationError) throw new UnauthorizedError('INVALID_SIGNATURE', `the webhook signature does not verify: ${err.message}`);
-      throw err;
-    }
+/**
+ * Checks a callback's Standard Webhooks signature when the wait's connection has a signing secret
+ * (`webhook-id`, `webhook-timestamp`, `webhook-signature` over the raw body; the `standardwebhooks`
+ * package). Also used by flow tests, so a signed test callback goes through the same check.
+ * @throws UnauthorizedError `INVALID_SIGNATURE` when it does not verify, or when the connection is gone (nothing to verify with)
+ */
+export async function verifyCallbackSignature(from: Pick<CallbackServiceProps, 'connections' | 'secrets' | 'names'>, connectionName: string, rawBody: string, headers: Readonly<Record<string, string | undefined>>): Promise<void> {
+  const connection = await from.connections.get(connectionName);
+  // The sender learns only that verification failed; the reasons that are ours are logged.
+  const cannotVerify = (why: string) => {
+    logger.warn('callback cannot be verified', { connection: connectionName, why });
+    return new UnauthorizedError('INVALID_SIGNATURE', 'the callback cannot be verified');
+  };
+  if (!connection) throw cannotVerify('the connection no longer exists');
+  if (!connection.secretsSet.includes('webhookSigningSecret')) return;
+  const secret = (await from.secrets.getSecretJson(from.names.connection(connectionName)))?.['webhookSigningSecret'];
+  if (secret === undefined) throw cannotVerify('its webhook signing secret cannot be read');
+  let webhook: Webhook;
+  try {
+    webhook = new Webhook(secret);
+  } catch {
+    throw cannotVerify('its webhook signing secret is not a Standard Webhooks secret (whsec_ + base64)');
+  }
+  const signed: Record<string, string> = {};
+  for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+    const value = Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
+    if (value !== undefined) signed[name] = value;
+  }
+  try {
+    webhook.verify(rawBody, signed, { jsonParse: false });
+  } catch (err) {
+    if (err instanceof WebhookVerificationError) throw new UnauthorizedError('INVALID_SIGNATURE', `the webhook signature does not verify: ${err.message}`);
+    throw err;
   }
 }
 
-/** The callback body as JSON. @throws BadRequestError */
-function parseBody(rawBody: string): unknown {
+/** The callback body as JSON. @throws BadRequestError `INVALID_JSON`/`UNSAFE_JSON` */
+export function parseCallbackBody(rawBody: string): unknown {
   if (rawBody.trim() === '') throw new BadRequestError('INVALID_JSON', 'the callback body must be JSON; it is empty');
   try {
     return parseUntrustedJson(rawBody);

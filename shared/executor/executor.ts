@@ -59,6 +59,12 @@ export interface ExecutorDeps {
   circuits?: CircuitBreaker;
   /** The function's services; each execution gets a container of its own over it. @default none */
   services?: ServiceContainer;
+  /**
+   * Told before each step runs (or resumes): the step's path, `<callingStepId>/<stepId>` through
+   * sub-flows and workflows (e.g. `subflow-integration/http-customer-lookup`). Must not throw.
+   * Flow tests answer HTTP by it. @default none
+   */
+  onStep?: (stepPath: string) => void;
 }
 
 /** What starts an execution: the caller's variables, an optional execution id and the caller's deadline (ms). */
@@ -167,8 +173,10 @@ class Run {
     return this.snapshot.frames[this.snapshot.frames.length - 1]!;
   }
 
+  /** The context of the top frame's current step (`frame`, of `flow`), about to run or resume. */
   context(frame: Frame, flow: Flow): StepContext {
     const { deps } = this;
+    deps.onStep?.(this.snapshot.frames.map((f) => f.stepId).join('/'));
     const functions: FunctionContext = { now: () => deps.clock.now() };
     return {
       executionId: frame.executionId,

@@ -13,6 +13,11 @@ export class MemoryCircuitStore implements CircuitStore {
     return Promise.resolve(r && { ...r });
   }
 
+  /** Stores a record as given (flow tests start circuits open or half-open). */
+  set(record: CircuitRecord): void {
+    this.records.set(record.key, { ...record });
+  }
+
   private put(record: CircuitRecord, now: number): CircuitRecord {
     const next = { ...record, version: record.version + 1, updatedAt: now };
     this.records.set(record.key, next);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { folderResolver } from '../../cli/flow-files';
+import { folderResolver } from '../../shared/flow/files';
 import { DEMO_API_KEY, startCrmServer, type CrmServer } from '../../examples/backends/crm-server';
 import { systemClock, systemRandomness } from '../../shared/clock';
 import { runFlow } from '../../shared/executor/executor';
