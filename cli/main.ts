@@ -2,7 +2,7 @@
  * `ivrflow` — validate and run flows.
  *
  *   ivrflow validate <file...> [--json]
- *   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--json] [--deadline-ms N]
+ *   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--secrets <file.json>] [--json] [--deadline-ms N] [--record <file.test.json> [--case-name <name>]]
  *   ivrflow serve [--port N] [--data <dir>] [--no-examples]
  *   ivrflow test [paths...] [--case <name>] [--coverage] [--coverage-json <file>] [--min-branch-coverage <percent>] [--reporter junit --output <file.xml>] [--json]
  *   ivrflow deploy <file...> --api <url>
@@ -17,7 +17,7 @@
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemClock, systemRandomness } from '#shared/clock';
-import { runFlow } from '#shared/executor/executor';
+import { runFlowWithVariables } from '#shared/executor/executor';
 import { acceptInputs } from '#shared/flow/inputs';
 import { secretStoreService } from '#shared/connections/auth';
 import { SecretNames } from '#shared/connections/secret-names';
@@ -28,6 +28,7 @@ import { validateFlow } from '#shared/flow/validate';
 import { parseUntrustedJson } from '#shared/json';
 import { NodeHttpClient } from '#shared/http/client';
 import { deployCommand } from './deploy';
+import { appendRecordedCase, RecordingHttpClient } from './record';
 import { invokeCommand } from './invoke';
 import { refreshTokensCommand } from './refresh-tokens';
 import { folderResolver, readJsonFile } from '#shared/flow/files';
@@ -37,7 +38,7 @@ import { formatDiagnostics, formatResult } from './format';
 
 const USAGE = `usage:
   ivrflow validate <file...> [--json]
-  ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--secrets <file.json>] [--deadline-ms N] [--json]
+  ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--secrets <file.json>] [--deadline-ms N] [--json] [--record <file.test.json> [--case-name <name>]]
   ivrflow serve [--port N] [--data <dir>] [--no-examples]
   ${TEST_USAGE}
   ivrflow deploy <file...> --api <url>
@@ -155,6 +156,8 @@ async function runCommand(args: string[], out: (s: string) => void, err: (s: str
       secrets: { type: 'string' },
       json: { type: 'boolean' },
       'deadline-ms': { type: 'string' },
+      record: { type: 'string' },
+      'case-name': { type: 'string' },
     },
   });
   if (positionals.length !== 1) {
@@ -165,6 +168,11 @@ async function runCommand(args: string[], out: (s: string) => void, err: (s: str
   const variables: Record<string, unknown> = {};
   // Secret-bound variables resolve from this file only: an in-process run reaches no AWS service.
   const secrets = new MemorySecretStore();
+  let secretsFile: Record<string, Record<string, string>> | undefined;
+  if (values['case-name'] !== undefined && values.record === undefined) {
+    err('--case-name goes with --record <file.test.json>');
+    return 2;
+  }
   try {
     if (values.secrets) {
       const { value, error } = readJsonFile(values.secrets, (text) => parseUntrustedJson(text));
@@ -174,6 +182,7 @@ async function runCommand(args: string[], out: (s: string) => void, err: (s: str
         throw new UsageError(`--secrets ${values.secrets}: ${error?.message ?? `${issue?.path.join('.') || '(file)'}: ${issue?.message ?? 'invalid'}`} (expected { "<secretId>": { "<key>": "value" } })`);
       }
       const names = new SecretNames();
+      secretsFile = parsed.data;
       for (const [secretId, keys] of Object.entries(parsed.data)) await secrets.putSecretJson(names.flowSecret(secretId), keys);
     }
     if (values['vars-file']) {
@@ -213,13 +222,27 @@ async function runCommand(args: string[], out: (s: string) => void, err: (s: str
     else for (const l of formatDiagnostics(file, problems, 'error')) err(l);
     return 2;
   }
-  const http = new NodeHttpClient({ allowPrivateNetworks: true });
+  const node = new NodeHttpClient({ allowPrivateNetworks: true });
+  const recording = values.record === undefined ? undefined : new RecordingHttpClient(node);
   try {
     const services = new ServiceContainer().provide(secretStoreService, secrets);
-    const execution = await runFlow(result.flow, { variables, ...(deadlineMs ? { deadlineMs } : {}) }, { clock: systemClock, randomness: systemRandomness, http, resolveFlow, services });
+    const deps = { clock: systemClock, randomness: systemRandomness, http: recording ?? node, resolveFlow, services, ...(recording ? { onStep: (step: string) => (recording.step = step) } : {}) };
+    const { result: execution, snapshot } = await runFlowWithVariables(result.flow, { variables, ...(deadlineMs ? { deadlineMs } : {}) }, deps);
     out(values.json ? JSON.stringify(execution) : formatResult(execution));
+    if (recording && values.record) {
+      const problem = appendRecordedCase(
+        values.record,
+        { flowFile: file, ...(values.flows ? { flowsDir: values.flows } : {}), variables, result: execution, snapshot, answers: recording.answers, ...(secretsFile ? { secrets: secretsFile } : {}) },
+        values['case-name'],
+      );
+      if (problem) {
+        err(problem);
+        return 2;
+      }
+      err(`recorded case '${values['case-name'] ?? `recorded ${execution.startedAt}`}' in ${values.record}`);
+    }
     return execution.status === 'SUCCEEDED' ? 0 : 1;
   } finally {
-    http.close();
+    node.close();
   }
 }

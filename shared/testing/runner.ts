@@ -257,7 +257,16 @@ export function findTestFiles(paths: readonly string[]): string[] {
   return [...out];
 }
 
-/** The steps entered, in order, and the branches taken, from a trace (sub-flow traces nested under their calling step). */
+/**
+ * The steps a trace entered, in order (a calling step before the steps of its sub-flow, as
+ * `<callingStepId>/<stepId>`), the branches taken, and the last trace entry of each step path.
+ */
+export function stepsOf(trace: readonly TraceEntry[], flowId: string): { path: string[]; taken: TakenBranch[]; last: Map<string, TraceEntry> } {
+  const out = { path: [] as string[], taken: [] as TakenBranch[], last: new Map<string, TraceEntry>() };
+  walkTrace(trace, flowId, '', out.path, out.taken, out.last);
+  return out;
+}
+
 function walkTrace(trace: readonly TraceEntry[], flowId: string, prefix: string, path: string[], taken: TakenBranch[], last: Map<string, TraceEntry>): void {
   for (const entry of trace) {
     const stepPath = `${prefix}${entry.stepId}`;
@@ -402,10 +411,7 @@ export async function runCase(loaded: LoadedTestFile, testCase: TestCase): Promi
       };
     }
   }
-  const path: string[] = [];
-  const taken: TakenBranch[] = [];
-  const last = new Map<string, TraceEntry>();
-  walkTrace(result.trace, flow.id, '', path, taken, last);
+  const { path, taken, last } = stepsOf(result.trace, flow.id);
   const elapsedMs = defs.clock.now() - startMs;
   const mismatches = testCase.expect ? compare(testCase.expect, result, path, elapsedMs, http, last) : [];
   problems.unshift(...http.problems);
