@@ -34,6 +34,7 @@ import { refreshTokensCommand } from './refresh-tokens';
 import { folderResolver, readJsonFile } from '#shared/flow/files';
 import { serveCommand } from './serve';
 import { TEST_USAGE, testCommand } from './test';
+import { loadTestFile } from '#shared/testing/runner';
 import { formatDiagnostics, formatResult } from './format';
 
 const USAGE = `usage:
@@ -104,6 +105,16 @@ async function validateCommand(args: string[], out: (s: string) => void, err: (s
   }
   const files: Array<{ file: string; valid: boolean; errors: unknown[]; warnings: unknown[] }> = [];
   for (const file of positionals) {
+    if (file.endsWith('.test.json')) {
+      // A flow test file: checked as `ivrflow test` loads it (the file, its flow, sub-flows and definitions).
+      const { loaded, errors } = await loadTestFile(file);
+      files.push({ file, valid: loaded !== undefined, errors, warnings: [] });
+      if (!values.json) {
+        for (const d of errors) for (const l of formatDiagnostics(d.file, [d], 'error')) err(l);
+        if (loaded) out(`${file}: valid (flow test file, ${loaded.test.cases.length} case(s))`);
+      }
+      continue;
+    }
     const { value, error } = readJsonFile(file);
     if (error) {
       files.push({ file, valid: false, errors: [error], warnings: [] });

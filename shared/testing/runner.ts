@@ -84,8 +84,10 @@ export interface CaseResult {
   elapsedMs: number;
   /** Where the run differs from `expect`. */
   mismatches: Mismatch[];
-  /** What fails the case whatever it expects (`NO_MOCK: step …`, a refused callback, an engine error). */
+  /** What fails the case whatever it expects (`NO_MOCK: step …`, a callback with nowhere to go, an engine error). */
   problems: string[];
+  /** What happened that a failure's diff should mention (a callback refused, as a deployment would refuse it). */
+  notes: string[];
   error?: ExecutionResult['error'];
   /** The steps taken, for coverage. */
   taken: TakenBranch[];
@@ -336,19 +338,24 @@ async function settleWait(snapshot: ExecutionSnapshot, deps: ExecutorDeps, defs:
   if (promised && promised.at !== null && promised.at < wait.until) {
     if (promised.at > clock.now()) clock.advance(promised.at - clock.now());
     const raw = typeof promised.body === 'string' ? promised.body : JSON.stringify(promised.body ?? null);
-    const headers: Record<string, string> = { 'content-type': 'application/json', ...promised.headers };
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
     const connection = wait.callback?.connection;
     try {
       if (connection !== undefined) {
         const secret = (await defs.secrets.getSecretJson(defs.names.connection(connection)))?.['webhookSigningSecret'];
         // Standard Webhooks checks the timestamp against the real clock (5 minutes' tolerance): signed now.
         if (secret !== undefined) Object.assign(headers, signatureHeaders(secret, `msg_${wait.waitId.slice(0, 24)}`, raw));
+      }
+      // The mock's own headers come last: a case can send a forged `webhook-signature`.
+      for (const [k, v] of Object.entries(promised.headers)) headers[k.toLowerCase()] = v;
+      if (connection !== undefined) {
         await verifyCallbackSignature({ connections: { get: (name) => defs.connectionStore.getConnection(name) }, secrets: defs.secrets, names: defs.names }, connection, raw, headers);
       }
       return await resume(snapshot, { waitId: wait.waitId, payload: parseCallbackBody(raw) }, deps);
     } catch (err) {
       if (!(err instanceof IvrflowError)) throw err;
-      http.problems.push(`CALLBACK_REFUSED: step ${promised.step}: ${err.code}: ${err.message}`);
+      // Refused as a deployment refuses it (a forged signature, a body that is not JSON): the wait times out.
+      http.notes.push(`callback refused: step ${promised.step}: ${err.code}: ${err.message}`);
     }
   }
   if (wait.until > clock.now()) clock.advance(wait.until - clock.now());
@@ -424,6 +431,7 @@ export async function runCase(loaded: LoadedTestFile, testCase: TestCase): Promi
     elapsedMs,
     mismatches,
     problems,
+    notes: http.notes,
     ...(result.error ? { error: result.error } : {}),
     taken,
   };
@@ -444,6 +452,7 @@ export function failureLines(result: CaseResult): string[] {
   return [
     ...result.problems,
     ...result.mismatches.map((m) => (m.path === 'path' ? `path: expected ${(m.expected as string[]).join(' → ') || '(none)'}` : `${m.path}: expected ${shown(m.expected)}, got ${shown(m.actual)}`)),
+    ...result.notes,
     `path taken: ${result.path.join(' → ') || '(none)'} (${result.status}${result.branch ? ` on ${result.branch}` : ''}${result.error ? `, ${result.error.code}: ${result.error.message}` : ''})`,
   ];
 }

@@ -75,6 +75,8 @@ export class MockHttpClient implements HttpClient {
   readonly callbacks = new Map<string, PromisedCallback>();
   /** What makes the case fail whatever it expects (`NO_MOCK`, a callback with nowhere to go). */
   readonly problems: string[] = [];
+  /** What the case's report mentions when it fails (set by the runner: a refused callback). */
+  readonly notes: string[] = [];
   private readonly used = new Map<string, number>();
 
   /**

@@ -36,7 +36,7 @@ export function flowTests(...paths: string[]): void {
         it(name, async () => {
           const { loaded, errors } = await (loading ??= loadTestFile(file));
           if (!loaded) throw new Error(`${file} does not load:\n${errors.map((d) => `${d.file}: ${d.code} ${d.path || '(root)'}: ${d.message}`).join('\n')}`);
-          const testCase = (loaded).test.cases.find((c) => c.name === name);
+          const testCase = loaded.test.cases.find((c) => c.name === name);
           if (!testCase) throw new Error(`${file}: no case named '${name}'`);
           const result = await runCase(loaded, testCase);
           if (!result.passed) throw new Error(`${name}\n${failureLines(result).join('\n')}`);
