@@ -1,17 +1,16 @@
 /**
  * `ivrflow deploy <file...> --api <url>`: pushes flow files to a Flow API (`PUT /flows/{id}`),
- * sub-flows first. Exit 0 when every file deployed, 1 otherwise.
+ * sub-flows first. A flow the server refuses is reported as `validate` reports one: a line per
+ * diagnostic the server gave (`file: error CODE path: message`). Exit 0 when every file deployed,
+ * 1 otherwise, 2 for bad usage.
  */
-import { parseArgs } from 'node:util';
+import type { Diagnostic } from '#shared/errors';
 import { readJsonFile } from '#shared/flow/files';
 import { deployInOrder } from './flow-files';
+import { formatDiagnostics } from './format';
 
-export async function deployCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { api: { type: 'string' } } });
-  if (!values.api || positionals.length === 0) {
-    err('usage: ivrflow deploy <file...> --api <url>');
-    return 2;
-  }
+/** Runs `ivrflow deploy`; returns the exit code. */
+export async function deployCommand(positionals: string[], values: { api: string }, out: (s: string) => void, err: (s: string) => void): Promise<number> {
   let api: URL;
   try {
     api = new URL(values.api);
@@ -45,11 +44,21 @@ export async function deployCommand(args: string[], out: (s: string) => void, er
     }
     const missingFlow = JSON.stringify(body.error?.details ?? '').includes('MISSING_FLOW');
     if (!missingFlow) {
-      err(`${item.file}: ${res.status} ${body.error?.code ?? ''} ${body.error?.message ?? ''}`);
+      const diagnostics = diagnosticsIn(body.error?.details);
+      err(`${item.file}: refused: ${res.status} ${body.error?.code ?? ''} ${diagnostics.length ? `(${diagnostics.length} problem(s))` : (body.error?.message ?? '')}`.trimEnd());
+      for (const l of formatDiagnostics(item.file, diagnostics, 'error')) err(l);
       failed++;
     }
     return { ok: false, missingFlow };
   });
   for (const item of left) err(`${item.file}: a sub-flow it calls does not exist`);
   return failed + left.length === 0 ? 0 : 1;
+}
+
+/** The diagnostics of an error's `details`, when it is a list of them (INVALID_FLOW). */
+function diagnosticsIn(details: unknown): Diagnostic[] {
+  if (!Array.isArray(details)) return [];
+  return details
+    .filter((d): d is Diagnostic => typeof d === 'object' && d !== null && typeof (d as Diagnostic).code === 'string' && typeof (d as Diagnostic).message === 'string')
+    .map((d) => ({ ...d, path: typeof d.path === 'string' ? d.path : '' }));
 }

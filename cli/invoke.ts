@@ -5,18 +5,11 @@
  * function name is then the deployed function's name or ARN). Prints the function's answer as
  * JSON. Exit code 0 on an answer, 1 when the function failed (its error printed), 2 on bad arguments.
  */
-import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { LOCAL_AWS } from '#shared/local/dynamodb-local';
 import { readJsonFile } from '#shared/flow/files';
 
-export async function invokeCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { event: { type: 'string' }, endpoint: { type: 'string' } } });
-  const [name] = positionals;
-  if (!name || !values.event) {
-    err('usage: ivrflow invoke <function> --event <file.json> [--endpoint URL|aws]');
-    return 2;
-  }
+export async function invokeCommand(name: string, values: { event: string; endpoint?: string }, out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const read = readJsonFile(values.event);
   if (read.error) {
     err(`${values.event}: ${read.error.message}`);

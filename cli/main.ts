@@ -1,85 +1,146 @@
 /**
- * `ivrflow` — validate and run flows.
+ * `ivrflow` — write, check, test, run and deploy flows. One parser (commander) for every
+ * command: `ivrflow <command> --help` shows the command's usage, flags and an example (exit 0),
+ * `ivrflow --version` the version; an unknown command or flag is exit 2 with a "did you mean".
  *
- *   ivrflow validate <file...> [--json]
- *   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--secrets <file.json>] [--json] [--deadline-ms N] [--record <file.test.json> [--case-name <name>]]
+ *   ivrflow validate <file...> [--flows <dir>] [--workflow-configurations <dir>] [--json]
+ *   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file>] [--secrets <file>] [--json] [--record <file.test.json>]
+ *   ivrflow test [paths...] [--coverage] [--min-branch-coverage <percent>] [--reporter junit --output <file.xml>] [--json]
  *   ivrflow serve [--port N] [--data <dir>] [--no-examples]
- *   ivrflow test [paths...] [--case <name>] [--coverage] [--coverage-json <file>] [--min-branch-coverage <percent>] [--reporter junit --output <file.xml>] [--json]
  *   ivrflow deploy <file...> --api <url>
  *   ivrflow refresh-tokens [--dynamodb-endpoint <url>] [--secrets-endpoint <url>] [--json]
  *   ivrflow invoke <function> --event <file.json> [--endpoint <url>|aws]
  *
- * Exit codes: validate 0 all valid / 1 otherwise; run 0 SUCCEEDED / 1 FAILED or TIMED_OUT /
- * 2 invalid flow or usage. `run` reports a sub-flow whose file (in `--flows`) is invalid as
- * `INVALID_SUBFLOW`, naming the file and its first problem. An unexpected error is one line on
- * stderr (`ivrflow: ...`, no stack trace) and exit code 1.
+ * Exit codes: 0 success; 1 a flow invalid (validate), a run FAILED or TIMED_OUT, a test failed;
+ * 2 bad usage or input. An unexpected error is one line on stderr (`ivrflow: ...`, no stack
+ * trace) and exit code 1.
  */
-import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { systemClock, systemRandomness } from '#shared/clock';
-import { runFlowWithVariables } from '#shared/executor/executor';
-import { acceptInputs } from '#shared/flow/inputs';
-import { secretStoreService } from '#shared/connections/auth';
-import { SecretNames } from '#shared/connections/secret-names';
-import { ServiceContainer } from '#shared/services';
-import { MemorySecretStore } from '#shared/stores/secrets/memory-secret-store';
-import * as z from 'zod';
-import { validateFlow } from '#shared/flow/validate';
-import { parseUntrustedJson } from '#shared/json';
-import { NodeHttpClient } from '#shared/http/client';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
 import { deployCommand } from './deploy';
-import { appendRecordedCase, RecordingHttpClient } from './record';
 import { invokeCommand } from './invoke';
 import { refreshTokensCommand } from './refresh-tokens';
-import { folderResolver, readJsonFile } from '#shared/flow/files';
+import { runCommand } from './run';
 import { serveCommand } from './serve';
-import { TEST_USAGE, testCommand } from './test';
-import { loadTestFile } from '#shared/testing/runner';
-import { formatDiagnostics, formatResult } from './format';
+import { testCommand } from './test';
+import { validateCommand } from './validate';
 
-const USAGE = `usage:
-  ivrflow validate <file...> [--json]
-  ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file.json>] [--secrets <file.json>] [--deadline-ms N] [--json] [--record <file.test.json> [--case-name <name>]]
-  ivrflow serve [--port N] [--data <dir>] [--no-examples]
-  ${TEST_USAGE}
-  ivrflow deploy <file...> --api <url>
-  ivrflow refresh-tokens [--dynamodb-endpoint <url>] [--secrets-endpoint <url>] [--json]
-  ivrflow invoke <function> --event <file.json> [--endpoint <url>|aws]`;
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** An example for a command's help. */
+function example(...lines: string[]): string {
+  return `\nExample:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
+}
+
+/** `--var name=value`, repeatable. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** The program; each action stores its exit code through `done`. */
+function program(out: (s: string) => void, err: (s: string) => void, done: (code: number) => void): Command {
+  const root = new Command('ivrflow')
+    .description('Declarative contact-center (IVR) integration flows: validate, test, draw, run and deploy them')
+    .version(VERSION, '-v, --version', 'print the version')
+    .helpCommand('help [command]', 'show the help of a command')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => out(s.replace(/\n$/, '')), writeErr: (s) => err(s.replace(/\n$/, '')) })
+    .showSuggestionAfterError(true)
+    .showHelpAfterError("(run 'ivrflow <command> --help' for usage)");
+
+  root
+    .command('validate')
+    .description('Check flow files (and *.test.json flow test files): schema, references, sub-flows, workflows')
+    .argument('<file...>', 'flow files and flow test files')
+    .option('--flows <dir>', "folder of the flows that SubFlow and WorkflowExecute steps call (default: each file's folder)")
+    .option('--workflow-configurations <dir>', 'folder of workflow configurations (default: workflow-configurations beside the flows folder)')
+    .option('--allow-private-hosts', 'accept loopback and private hosts in URLs (local development)')
+    .option('--json', 'print one JSON document with every diagnostic')
+    .addHelpText('after', example('ivrflow validate examples/flows/*.json'))
+    .action(async (files: string[], options: Parameters<typeof validateCommand>[1]) => done(await validateCommand(files, options, out, err)));
+
+  root
+    .command('run')
+    .description('Run a flow in this process against the backends it names')
+    .argument('<flow.json>', 'the flow file')
+    .option('--flows <dir>', "folder of the flows its sub-flows call (default: the flow's folder)")
+    .option('--var <name=value>', 'an input variable (repeatable; JSON values are typed)', collect, [])
+    .option('--vars-file <file.json>', 'input variables from a JSON object')
+    .option('--secrets <file.json>', 'secrets for its bindings: { "<secretId>": { "<key>": "value" } }')
+    .option('--deadline-ms <ms>', "the execution's deadline, ms")
+    .option('--json', 'print the execution result as JSON')
+    .option('--record <file.test.json>', 'append this run as a case of a flow test file (no credential written)')
+    .option('--case-name <name>', 'the recorded case’s name (with --record)')
+    .addHelpText(
+      'after',
+      example(
+        'npm start   # in another terminal: the sample CRM on 127.0.0.1:4010',
+        'ivrflow run examples/flows/customer-lookup-ivr.json --var dtmf_input=2125551234 --var crm_base_url=http://127.0.0.1:4010 --var api_key_variable=demo-api-key',
+      ),
+    )
+    .action(async (file: string, options: Parameters<typeof runCommand>[1]) => done(await runCommand(file, options, out, err)));
+
+  root
+    .command('test')
+    .description('Run flow test files (*.test.json) offline on a virtual clock')
+    .argument('[paths...]', 'test files or folders (default: .)')
+    .option('--case <name>', 'run only the case with this name')
+    .option('--coverage', 'print step and branch coverage per flow')
+    .option('--coverage-json <file>', 'write the coverage report as JSON')
+    .option('--min-branch-coverage <percent>', 'exit 1 when a flow’s branch coverage is below it')
+    .addOption(new Option('--reporter <reporter>', 'a report file format (with --output)').choices(['junit']))
+    .option('--output <file.xml>', 'the report file (with --reporter)')
+    .option('--json', 'print the results as JSON')
+    .addHelpText('after', example('ivrflow test examples --coverage --min-branch-coverage 90'))
+    .action(async (paths: string[], options: Parameters<typeof testCommand>[1]) => done(await testCommand(paths, options, out, err)));
+
+  root
+    .command('serve')
+    .description('The whole stack on 127.0.0.1: DynamoDB Local, the Flow API, the functions, the example backends')
+    .option('--port <n>', 'the API port', '3000')
+    .option('--data <dir>', 'keep DynamoDB Local data in this folder')
+    .option('--no-examples', 'start without the example backends, connection and flows')
+    .addHelpText('after', example('ivrflow serve --port 3000'))
+    .action(async (options: Parameters<typeof serveCommand>[0]) => done(await serveCommand(options, out, err)));
+
+  root
+    .command('deploy')
+    .description('Push flow files to a Flow API (PUT /flows/{id}), sub-flows first')
+    .argument('<file...>', 'flow files')
+    .requiredOption('--api <url>', 'the Flow API base URL')
+    .addHelpText('after', example('ivrflow deploy examples/flows/*.json --api http://127.0.0.1:3000'))
+    .action(async (files: string[], options: Parameters<typeof deployCommand>[1]) => done(await deployCommand(files, options, out, err)));
+
+  root
+    .command('refresh-tokens')
+    .description('Refresh the OAuth2 tokens of every connection due (what the token-refresher runs)')
+    .option('--dynamodb-endpoint <url>', 'a local DynamoDB endpoint')
+    .option('--secrets-endpoint <url>', 'a local Secrets Manager endpoint')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText('after', example('ivrflow refresh-tokens --dynamodb-endpoint http://127.0.0.1:8000 --secrets-endpoint http://127.0.0.1:3000'))
+    .action(async (options: Parameters<typeof refreshTokensCommand>[0]) => done(await refreshTokensCommand(options, out)));
+
+  root
+    .command('invoke')
+    .description('Invoke a function with an event through the Lambda Invoke API (local serve by default)')
+    .argument('<function>', 'the function name')
+    .requiredOption('--event <file.json>', 'the event')
+    .option('--endpoint <url|aws>', 'the Lambda endpoint, or aws', 'http://127.0.0.1:3000')
+    .addHelpText('after', example('ivrflow invoke connect-invoke --event examples/events/connect-contact-flow-event.json'))
+    .action(async (name: string, options: Parameters<typeof invokeCommand>[1]) => done(await invokeCommand(name, options, out, err)));
+
+  return root;
+}
 
 /** Runs the CLI; returns the exit code. Never throws: an unexpected error is one line on `err` and exit code 1. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> {
-  const [command, ...rest] = argv;
+  let code = 0;
   try {
-    switch (command) {
-      case 'validate':
-        return await validateCommand(rest, out, err);
-      case 'run':
-        return await runCommand(rest, out, err);
-      case 'serve':
-        return await serveCommand(rest, out, err);
-      case 'test':
-        return await testCommand(rest, out, err);
-      case 'deploy':
-        return await deployCommand(rest, out, err);
-      case 'refresh-tokens':
-        return await refreshTokensCommand(rest, out);
-      case 'invoke':
-        return await invokeCommand(rest, out, err);
-      case undefined:
-      case 'help':
-      case '--help':
-        out(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        err(`unknown command '${command}'\n${USAGE}`);
-        return 2;
-    }
+    await program(out, err, (c) => (code = c)).parseAsync(argv, { from: 'user' });
+    return code;
   } catch (e) {
-    const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
-    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      err(`${(e as Error).message}\n${USAGE}`);
-      return 2;
-    }
+    // Help and version are exit 0; every other parser error (unknown command or flag, a missing argument) is bad usage.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     err(`ivrflow: ${oneLine(e)}`);
     return 1;
   }
@@ -95,165 +156,4 @@ function oneLine(e: unknown): string {
   }
   text = text.replace(/\s*[\r\n]+\s*/g, ' ');
   return text.length > 1000 ? `${text.slice(0, 999)}…` : text;
-}
-
-async function validateCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, 'allow-private-hosts': { type: 'boolean' } } });
-  if (positionals.length === 0) {
-    err(`validate needs at least one file\n${USAGE}`);
-    return 2;
-  }
-  const files: Array<{ file: string; valid: boolean; errors: unknown[]; warnings: unknown[] }> = [];
-  for (const file of positionals) {
-    if (file.endsWith('.test.json')) {
-      // A flow test file: checked as `ivrflow test` loads it (the file, its flow, sub-flows and definitions).
-      const { loaded, errors } = await loadTestFile(file);
-      files.push({ file, valid: loaded !== undefined, errors, warnings: [] });
-      if (!values.json) {
-        for (const d of errors) for (const l of formatDiagnostics(d.file, [d], 'error')) err(l);
-        if (loaded) out(`${file}: valid (flow test file, ${loaded.test.cases.length} case(s))`);
-      }
-      continue;
-    }
-    const { value, error } = readJsonFile(file);
-    if (error) {
-      files.push({ file, valid: false, errors: [error], warnings: [] });
-      if (!values.json) err(formatDiagnostics(file, [error], 'error').join('\n'));
-      continue;
-    }
-    const result = await validateFlow(value, { allowPrivateHosts: values['allow-private-hosts'] ?? false });
-    files.push({ file, valid: result.valid, errors: result.errors, warnings: result.warnings });
-    if (!values.json) {
-      for (const l of formatDiagnostics(file, result.errors, 'error')) err(l);
-      for (const l of formatDiagnostics(file, result.warnings, 'warning')) err(l);
-      if (result.valid) out(`${file}: valid${result.warnings.length ? ` (${result.warnings.length} warning(s))` : ''}`);
-    }
-  }
-  if (values.json) out(JSON.stringify({ valid: files.every((f) => f.valid), files }, null, 2));
-  return files.every((f) => f.valid) ? 0 : 1;
-}
-
-function parseVar(text: string): [string, unknown] {
-  const eq = text.indexOf('=');
-  if (eq <= 0) throw new UsageError(`--var expects name=value, got '${text}'`);
-  const raw = text.slice(eq + 1);
-  let value: unknown = raw;
-  // JSON values (numbers, booleans, objects) are typed; anything else is a string, as DTMF is.
-  if (/^(true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?|\{.*\}|\[.*\])$/s.test(raw.trim())) {
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      value = raw;
-    }
-  }
-  // Digit strings with a leading zero or longer than 15 digits (phone numbers, DTMF) stay strings.
-  if (typeof value === 'number' && /^0\d|^\d{16,}/.test(raw.trim())) value = raw;
-  return [text.slice(0, eq), value];
-}
-
-class UsageError extends Error {}
-
-/** `--secrets`: the secrets a flow's bindings name, `{ "<secretId>": { "<key>": "value" } }` (the shape of a flow test file's `secrets`). */
-const SecretsFile = z.record(z.string().min(1).max(256), z.record(z.string().min(1), z.string()));
-
-async function runCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      flows: { type: 'string' },
-      var: { type: 'string', multiple: true },
-      'vars-file': { type: 'string' },
-      secrets: { type: 'string' },
-      json: { type: 'boolean' },
-      'deadline-ms': { type: 'string' },
-      record: { type: 'string' },
-      'case-name': { type: 'string' },
-    },
-  });
-  if (positionals.length !== 1) {
-    err(`run needs exactly one flow file\n${USAGE}`);
-    return 2;
-  }
-  const file = positionals[0]!;
-  const variables: Record<string, unknown> = {};
-  // Secret-bound variables resolve from this file only: an in-process run reaches no AWS service.
-  const secrets = new MemorySecretStore();
-  let secretsFile: Record<string, Record<string, string>> | undefined;
-  if (values['case-name'] !== undefined && values.record === undefined) {
-    err('--case-name goes with --record <file.test.json>');
-    return 2;
-  }
-  try {
-    if (values.secrets) {
-      const { value, error } = readJsonFile(values.secrets, (text) => parseUntrustedJson(text));
-      const parsed = error ? undefined : SecretsFile.safeParse(value);
-      if (!parsed?.success) {
-        const issue = parsed?.error.issues[0];
-        throw new UsageError(`--secrets ${values.secrets}: ${error?.message ?? `${issue?.path.join('.') || '(file)'}: ${issue?.message ?? 'invalid'}`} (expected { "<secretId>": { "<key>": "value" } })`);
-      }
-      const names = new SecretNames();
-      secretsFile = parsed.data;
-      for (const [secretId, keys] of Object.entries(parsed.data)) await secrets.putSecretJson(names.flowSecret(secretId), keys);
-    }
-    if (values['vars-file']) {
-      // Untrusted: a depth limit (64 levels) and no __proto__ keys (Object.assign below would set a prototype).
-      const { value, error } = readJsonFile(values['vars-file'], (text) => parseUntrustedJson(text));
-      if (error || typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`--vars-file ${values['vars-file']}: ${error?.message ?? 'must hold a JSON object'}`);
-      Object.assign(variables, value);
-    }
-    for (const v of values.var ?? []) {
-      const [name, value] = parseVar(v);
-      variables[name] = value;
-    }
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    err(e.message);
-    return 2;
-  }
-  const deadlineMs = values['deadline-ms'] === undefined ? undefined : Number(values['deadline-ms']);
-  if (deadlineMs !== undefined && !(Number.isInteger(deadlineMs) && deadlineMs > 0)) {
-    err('--deadline-ms must be a positive integer');
-    return 2;
-  }
-
-  const { value, error } = readJsonFile(file);
-  const flowsDir = resolve(values.flows ?? dirname(file));
-  const { resolve: resolveFlow, flowExists } = await folderResolver(flowsDir, true);
-  // A sub-flow whose file is invalid is INVALID_SUBFLOW (with the file and its first problem), not MISSING_FLOW.
-  const result = error ? { valid: false, errors: [error], warnings: [] } : await validateFlow(value, { allowPrivateHosts: true, flowExists });
-  if (!result.valid || !('flow' in result) || !result.flow) {
-    if (values.json) out(JSON.stringify({ valid: false, errors: result.errors }));
-    else for (const l of formatDiagnostics(file, result.errors, 'error')) err(l);
-    return 2;
-  }
-  const { problems } = acceptInputs(result.flow, variables);
-  if (problems.length) {
-    if (values.json) out(JSON.stringify({ errors: problems }));
-    else for (const l of formatDiagnostics(file, problems, 'error')) err(l);
-    return 2;
-  }
-  const node = new NodeHttpClient({ allowPrivateNetworks: true });
-  const recording = values.record === undefined ? undefined : new RecordingHttpClient(node);
-  try {
-    const services = new ServiceContainer().provide(secretStoreService, secrets);
-    const deps = { clock: systemClock, randomness: systemRandomness, http: recording ?? node, resolveFlow, services, ...(recording ? { onStep: (step: string) => (recording.step = step) } : {}) };
-    const { result: execution, snapshot } = await runFlowWithVariables(result.flow, { variables, ...(deadlineMs ? { deadlineMs } : {}) }, deps);
-    out(values.json ? JSON.stringify(execution) : formatResult(execution));
-    if (recording && values.record) {
-      const problem = appendRecordedCase(
-        values.record,
-        { flowFile: file, ...(values.flows ? { flowsDir: values.flows } : {}), variables, result: execution, snapshot, answers: recording.answers, ...(secretsFile ? { secrets: secretsFile } : {}) },
-        values['case-name'],
-      );
-      if (problem) {
-        err(problem);
-        return 2;
-      }
-      err(`recorded case '${values['case-name'] ?? `recorded ${execution.startedAt}`}' in ${values.record}`);
-    }
-    return execution.status === 'SUCCEEDED' ? 0 : 1;
-  } finally {
-    node.close();
-  }
 }

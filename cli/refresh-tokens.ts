@@ -6,7 +6,6 @@
  * SDK configuration; the endpoints point it at DynamoDB Local and the local Secrets Manager that
  * `ivrflow serve` prints. Exit code 0 when no token failed, 1 otherwise.
  */
-import { parseArgs } from 'node:util';
 import { tokenRefresherRoot } from '../functions/token-refresher/root';
 import { dynamoDbClient, secretsManagerClient } from '#shared/config/aws-clients';
 import { configFromEnv } from '#shared/config/runtime';
@@ -14,16 +13,15 @@ import { ENV } from '#shared/config/env';
 import { describeRefresh, refreshTokens } from '#shared/connections/refresher';
 import { LOCAL_AWS, localDynamoDbClient } from '#shared/local/dynamodb-local';
 
-export async function refreshTokensCommand(args: string[], out: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({ args, options: { 'dynamodb-endpoint': { type: 'string' }, 'secrets-endpoint': { type: 'string' }, json: { type: 'boolean' } } });
+export async function refreshTokensCommand(values: { dynamodbEndpoint?: string; secretsEndpoint?: string; json?: boolean }, out: (s: string) => void): Promise<number> {
   const config = configFromEnv({
     [ENV.definitionsTable]: 'ivrflow-definitions',
     [ENV.stateTable]: 'ivrflow-state',
     ...process.env,
-    [ENV.allowPrivateNetworks]: values['dynamodb-endpoint'] ? 'true' : (process.env[ENV.allowPrivateNetworks] ?? 'false'),
+    [ENV.allowPrivateNetworks]: values.dynamodbEndpoint ? 'true' : (process.env[ENV.allowPrivateNetworks] ?? 'false'),
   });
-  const dynamodb = values['dynamodb-endpoint'] ? localDynamoDbClient(values['dynamodb-endpoint']) : dynamoDbClient();
-  const secretsManager = values['secrets-endpoint'] ? secretsManagerClient({ ...LOCAL_AWS, endpoint: values['secrets-endpoint'] }) : secretsManagerClient();
+  const dynamodb = values.dynamodbEndpoint ? localDynamoDbClient(values.dynamodbEndpoint) : dynamoDbClient();
+  const secretsManager = values.secretsEndpoint ? secretsManagerClient({ ...LOCAL_AWS, endpoint: values.secretsEndpoint }) : secretsManagerClient();
   try {
     // Events are summarised below, not logged one by one.
     const services = tokenRefresherRoot(config, { dynamodb, secretsManager, onTokenEvent: () => undefined });

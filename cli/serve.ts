@@ -19,7 +19,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DEMO_API_KEY, startCrmServer, type CrmServer } from '../examples/backends/crm-server';
 import { startOAuthServer, type OAuthServer } from '../examples/backends/oauth-server';
 import { localFunctions, type LocalRoots } from '../functions/local';
@@ -33,6 +32,9 @@ import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLoc
 import { startLocalStack, type LocalStack } from '#shared/local/stack';
 import { flowFilesIn, readJsonFile } from '#shared/flow/files';
 import { deployInOrder } from './flow-files';
+
+/** The port the sample CRM listens on when it is free (README, "The `ivrflow` command"). */
+export const SAMPLE_CRM_PORT = 4010;
 
 /** The example OAuth2 client (the demo authorization server accepts only it). */
 export const DEMO_CLIENT = { clientId: 'ivrflow-demo', clientSecret: 'demo-client-secret' };
@@ -103,8 +105,7 @@ const CRASH_WINDOW_MS = 60_000;
  * (resolves 1); stops everything it started before resolving or throwing.
  * @returns the exit code; 2 for a bad `--port`.
  */
-export async function serveCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({ args, options: { port: { type: 'string' }, data: { type: 'string' }, 'no-examples': { type: 'boolean' } } });
+export async function serveCommand(values: { port?: string; data?: string; examples: boolean }, out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const port = values.port === undefined ? 3000 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     err('--port must be an integer in [0, 65535]');
@@ -115,7 +116,7 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
     dataDir = resolve(values.data);
     mkdirSync(dataDir, { recursive: true });
   }
-  const examples = !values['no-examples'];
+  const examples = values.examples;
 
   let ddb: DynamoDbLocal | undefined;
   let stack: LocalStack<LocalRoots> | undefined;
@@ -179,7 +180,9 @@ export async function serveCommand(args: string[], out: (s: string) => void, err
     if (!closing) stack = await startLocalStack({ dynamodbEndpoint: ddb.endpoint, port, functions: localFunctions, ...(secretsDataFile ? { secretsDataFile } : {}) });
     if (!closing && examples) {
       oauth = await startOAuthServer(DEMO_CLIENT);
-      crm = await startCrmServer({ oauth: { jwksUrl: oauth.jwksUrl, requiredScope: 'crm.read' }, webhookSecret: DEMO_WEBHOOK_SECRET });
+      const crmOptions = { oauth: { jwksUrl: oauth.jwksUrl, requiredScope: 'crm.read' }, webhookSecret: DEMO_WEBHOOK_SECRET };
+      // The sample CRM listens on 127.0.0.1:4010 (the README's `ivrflow run` example calls it there), or on a free port when 4010 is taken.
+      crm = await startCrmServer({ ...crmOptions, port: SAMPLE_CRM_PORT }).catch(() => startCrmServer(crmOptions));
       out('examples:');
       await deployExamples(stack!.roots.flowApi, { crm: crm.url, oauth: oauth.url }, out);
     }

@@ -5,38 +5,33 @@
  * the usage is wrong.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { Flow } from '#shared/flow/schema';
 import { formatDiagnostics } from './format';
 import { coverageOf, percent } from '#shared/testing/coverage';
 import { coverageReport, jsonReport, junitReport, textReport } from '#shared/testing/report';
 import { findTestFiles, loadTestFile, runTestFile, type FileDiagnostic, type FileResult } from '#shared/testing/runner';
 
-export const TEST_USAGE = 'ivrflow test [paths...] [--case <name>] [--coverage] [--coverage-json <file>] [--min-branch-coverage <percent>] [--reporter junit --output <file.xml>] [--json]';
-
 /** Runs `ivrflow test`; returns the exit code. */
-export async function testCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      case: { type: 'string' },
-      coverage: { type: 'boolean' },
-      'coverage-json': { type: 'string' },
-      'min-branch-coverage': { type: 'string' },
-      reporter: { type: 'string' },
-      output: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
+/** The options of `ivrflow test`, as the command line parser gives them. */
+export interface TestOptions {
+  case?: string;
+  coverage?: boolean;
+  coverageJson?: string;
+  minBranchCoverage?: string;
+  reporter?: string;
+  output?: string;
+  json?: boolean;
+}
+
+export async function testCommand(positionals: string[], values: TestOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const usage = (message: string) => {
-    err(`${message}\nusage: ${TEST_USAGE}`);
+    err(`${message}\n(run 'ivrflow test --help' for usage)`);
     return 2;
   };
   if (values.reporter !== undefined && values.reporter !== 'junit') return usage(`--reporter: only 'junit' is known, got '${values.reporter}'`);
   if ((values.reporter === undefined) !== (values.output === undefined)) return usage('--reporter junit and --output <file.xml> go together');
-  const min = values['min-branch-coverage'] === undefined ? undefined : Number(values['min-branch-coverage']);
-  if (min !== undefined && !(Number.isFinite(min) && min >= 0 && min <= 100)) return usage(`--min-branch-coverage must be a percent from 0 to 100, got '${values['min-branch-coverage']}'`);
+  const min = values.minBranchCoverage === undefined ? undefined : Number(values.minBranchCoverage);
+  if (min !== undefined && !(Number.isFinite(min) && min >= 0 && min <= 100)) return usage(`--min-branch-coverage must be a percent from 0 to 100, got '${values.minBranchCoverage}'`);
   const paths = positionals.length ? positionals : ['.'];
   const missing = paths.find((p) => !existsSync(p));
   if (missing !== undefined) return usage(`${missing}: no such file or folder`);
@@ -59,14 +54,14 @@ export async function testCommand(args: string[], out: (s: string) => void, err:
   for (const d of invalid) for (const l of formatDiagnostics(d.file, [d], 'error')) err(l);
   if (values.case !== undefined && results.length === 0 && invalid.length === 0) return usage(`no case is named '${values.case}'`);
 
-  const wantCoverage = values.coverage || values['coverage-json'] !== undefined || min !== undefined;
+  const wantCoverage = values.coverage || values.coverageJson !== undefined || min !== undefined;
   const coverage = wantCoverage ? coverageOf(results, flows) : undefined;
   if (values.json) out(JSON.stringify(jsonReport(results, coverage), null, 2));
   else {
     for (const l of textReport(results)) out(l);
     if (coverage && values.coverage) for (const l of coverageReport(coverage)) out(l);
   }
-  if (coverage && values['coverage-json']) writeFileSync(values['coverage-json'], `${JSON.stringify(coverage, null, 2)}\n`);
+  if (coverage && values.coverageJson) writeFileSync(values.coverageJson, `${JSON.stringify(coverage, null, 2)}\n`);
   if (values.output) writeFileSync(values.output, junitReport(results));
 
   let below = false;

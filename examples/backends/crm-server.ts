@@ -34,7 +34,7 @@ export interface CrmServerOptions {
   apiKey?: string;
   /** Delay of the slow number, ms. @default 10000 */
   slowMs?: number;
-  /** Port; 0 picks a free one. @default 0 */
+  /** Port; 0 picks a free one. @default 0 @throws the listen error (EADDRINUSE) when the port is taken */
   port?: number;
   /** Accept OAuth2 bearer tokens signed by the keys at `jwksUrl` (e.g. oauth2-mock-server's `/jwks`). */
   oauth?: { jwksUrl: string; requiredScope?: string };
@@ -218,7 +218,13 @@ export async function startCrmServer(options: CrmServerOptions = {}): Promise<Cr
   // Nothing awaits a request listener; every path of handle() answers (a bad body is a 400).
   const server: Server = createServer((req, res) => void handle(req, res));
 
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,

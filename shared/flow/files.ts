@@ -1,13 +1,17 @@
-/** Reading flow files from disk (the CLI's validate, run, test and serve, flow tests, the demo). */
-import { readdirSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
+/** Reading flow files (and workflow configurations) from disk (the CLI's validate, graph, run, test and serve, flow tests, the demo). */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, isAbsolute, join, relative } from 'node:path';
+import { parse as parseTolerant, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import type { Diagnostic } from '../errors';
 import type { FlowResolver } from '../executor/executor';
+import { WorkflowConfigurationInput } from '../workflows/workflow-configuration';
 import type { Flow } from './schema';
 import { validateFlow } from './validate';
 
 /**
  * Reads and parses a JSON file; a parse failure is an `INVALID_JSON` diagnostic, never a throw.
+ * A syntax error names its place: `line L, column C (1-based): <what>` (found by jsonc-parser
+ * with comments and trailing commas refused, as RFC 8259 does).
  * @param parse the parser (default `JSON.parse`; `parseUntrustedJson` for a depth limit): what it
  *   throws becomes the `INVALID_JSON` message.
  */
@@ -21,8 +25,23 @@ export function readJsonFile(file: string, parse: (text: string) => unknown = JS
   try {
     return { value: parse(text) };
   } catch (err) {
-    return { error: { code: 'INVALID_JSON', path: '', message: (err as Error).message } };
+    return { error: { code: 'INVALID_JSON', path: '', message: err instanceof SyntaxError ? syntaxErrorPlace(text, err) : (err as Error).message } };
   }
+}
+
+/** Where the JSON text's first syntax error is, as `line L, column C: <what> (<JSON.parse's message>)`. */
+function syntaxErrorPlace(text: string, err: SyntaxError): string {
+  const errors: ParseError[] = [];
+  parseTolerant(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const first = errors[0];
+  if (!first) return err.message;
+  const before = text.slice(0, first.offset);
+  const line = before.split('\n').length;
+  const column = first.offset - before.lastIndexOf('\n');
+  const what = printParseErrorCode(first.error)
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toLowerCase();
+  return `line ${line}, column ${column}: ${what} (${err.message.replace(/\s+/g, ' ')})`;
 }
 
 /** Lists the flow files (`*.json`, not `*.test.json` or `*.vars.json`) of a folder. */
@@ -88,4 +107,23 @@ export async function folderResolver(
     return `flow '${flowId}' (file ${bad.file}) is invalid: ${code} ${path || '(root)'}: ${message}`;
   };
   return { resolve, flows, invalid, flowExists };
+}
+
+/**
+ * The workflow configurations of a folder laid out like `examples/workflow-configurations`
+ * (`<configurationId>.json`, the body of `PUT /workflow-configurations/{id}`), by id; an
+ * unreadable or invalid file is an `INVALID_WORKFLOW_CONFIGURATION` problem naming the file.
+ * A folder that does not exist holds none.
+ */
+export function workflowConfigurationsIn(dir: string): { configurations: Map<string, WorkflowConfigurationInput>; problems: Diagnostic[] } {
+  const configurations = new Map<string, WorkflowConfigurationInput>();
+  const problems: Diagnostic[] = [];
+  if (!existsSync(dir)) return { configurations, problems };
+  for (const file of flowFilesIn(dir)) {
+    const { value, error } = readJsonFile(file);
+    const parsed = error ? undefined : WorkflowConfigurationInput.safeParse(value);
+    if (parsed?.success) configurations.set(basename(file, '.json'), parsed.data);
+    else problems.push({ code: 'INVALID_WORKFLOW_CONFIGURATION', path: '', message: `${displayName(file)}: ${error?.message ?? parsed?.error.issues[0]?.message ?? 'invalid'}` });
+  }
+  return { configurations, problems };
 }

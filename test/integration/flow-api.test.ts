@@ -130,33 +130,30 @@ describe('Flow API: bad input gets a 4xx with a code and changes nothing', () =>
 });
 
 describe('ivrflow deploy', () => {
-  it('pushes flow files to the API, sub-flows first, and reports bad files', async () => {
-    const { deployCommand } = await import('../../cli/deploy');
-    const out: string[] = [];
-    const err: string[] = [];
-    // The parent comes first on the command line: it is retried once its sub-flow is there.
-    const code = await deployCommand(
-      ['examples/flows/customer-lookup-ivr.json', 'examples/flows/crm-integration.json', '--api', base],
-      (s) => out.push(s),
-      (s) => err.push(s),
-    );
-    expect({ code, err }).toEqual({ code: 0, err: [] });
-    expect(out).toEqual([expect.stringMatching(/crm-integration version 1$/), expect.stringMatching(/customer-lookup-ivr version 1$/)]);
-    expect(
-      await deployCommand(
-        ['test/fixtures/broken-flow.json', 'test/fixtures/missing.json', '--api', base],
-        () => undefined,
+  it("pushes flow files to the API, sub-flows first, and prints a refused flow's diagnostics as validate does", async () => {
+    const { main } = await import('../../cli/main');
+    const deploy = async (...args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(
+        ['deploy', ...args],
+        (s) => out.push(s),
         (s) => err.push(s),
-      ),
-    ).toBe(1);
-    expect(err.join('\n')).toMatch(/broken-flow.json: 422 INVALID_FLOW/);
-    expect(err.join('\n')).toMatch(/missing.json: ENOENT/);
-    expect(
-      await deployCommand(
-        ['examples/flows/crm-integration.json'],
-        () => undefined,
-        () => undefined,
-      ),
-    ).toBe(2);
+      );
+      return { code, out, err };
+    };
+    // The parent comes first on the command line: it is retried once its sub-flow is there.
+    const good = await deploy('examples/flows/customer-lookup-ivr.json', 'examples/flows/crm-integration.json', '--api', base);
+    expect({ code: good.code, err: good.err }).toEqual({ code: 0, err: [] });
+    expect(good.out).toEqual([expect.stringMatching(/crm-integration version 1$/), expect.stringMatching(/customer-lookup-ivr version 1$/)]);
+
+    const bad = await deploy('test/fixtures/broken-flow.json', 'test/fixtures/missing.json', '--api', base);
+    expect(bad.code).toBe(1);
+    expect(bad.err[0]).toMatch(/^test\/fixtures\/broken-flow.json: refused: 422 INVALID_FLOW \(\d+ problem\(s\)\)$/);
+    // Each diagnostic the server gave, in validate's format: file, level, code, path, message.
+    expect(bad.err).toContainEqual(expect.stringMatching(/^test\/fixtures\/broken-flow.json: error DUPLICATE_STEP_ID steps\[2\]\.id: /));
+    expect(bad.err).toContainEqual('test/fixtures/broken-flow.json: error OUT_OF_BOUNDS steps[0].configuration.timeout: timeout 90000 is too big: must be <= 30000');
+    expect(bad.err.join('\n')).toMatch(/missing.json: ENOENT/);
+    expect((await deploy('examples/flows/crm-integration.json')).code).toBe(2);
   });
 });

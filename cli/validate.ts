@@ -1,0 +1,124 @@
+/**
+ * `ivrflow validate <file...>`: checks flow files (and flow test files) as the Flow API would,
+ * plus what only the files around them can tell:
+ * - SubFlow references resolve among the files given and the flows folder (`--flows`, default:
+ *   each file's own folder): `MISSING_FLOW`, or `INVALID_SUBFLOW` naming the invalid file;
+ * - WorkflowExecute steps with a literal `configurationId` and `workflowId` resolve through the
+ *   workflow configurations folder (`--workflow-configurations`, default: `workflow-configurations`
+ *   beside the flows folder, when it exists) to a flow: `MISSING_WORKFLOW_CONFIGURATION`,
+ *   `MISSING_WORKFLOW`, `MISSING_FLOW`;
+ * Exit 0 when every file is valid, 1 otherwise.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { Diagnostic } from '#shared/errors';
+import { folderResolver, readJsonFile, workflowConfigurationsIn } from '#shared/flow/files';
+import type { Flow } from '#shared/flow/schema';
+import { validateFlow } from '#shared/flow/validate';
+import { loadTestFile } from '#shared/testing/runner';
+import type { WorkflowConfigurationInput } from '#shared/workflows/workflow-configuration';
+import { formatDiagnostics } from './format';
+
+/** The options of `ivrflow validate`, as the command line parser gives them. */
+export interface ValidateOptions {
+  json?: boolean;
+  allowPrivateHosts?: boolean;
+  flows?: string;
+  workflowConfigurations?: string;
+}
+
+interface FileReport {
+  file: string;
+  valid: boolean;
+  errors: Diagnostic[];
+  warnings: Diagnostic[];
+  /** A flow test file's number of cases. */
+  cases?: number;
+}
+
+/** Runs `ivrflow validate`; returns the exit code. */
+export async function validateCommand(files: string[], values: ValidateOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  if (values.flows !== undefined && !existsSync(values.flows)) {
+    err(`--flows: ${values.flows}: no such folder`);
+    return 2;
+  }
+  const given = await givenFlows(files);
+  const reports: FileReport[] = [];
+  for (const file of files) {
+    const report = file.endsWith('.test.json') ? await validateTestFile(file) : await validateFlowFile(file, values, given);
+    reports.push(report);
+    if (values.json) continue;
+    for (const l of formatDiagnostics(file, report.errors, 'error')) err(l);
+    for (const l of formatDiagnostics(file, report.warnings, 'warning')) err(l);
+    if (report.valid) out(`${file}: valid${report.cases !== undefined ? ` (flow test file, ${report.cases} case(s))` : report.warnings.length ? ` (${report.warnings.length} warning(s))` : ''}`);
+  }
+  if (values.json) out(JSON.stringify({ valid: reports.every((f) => f.valid), files: reports }, null, 2));
+  return reports.every((f) => f.valid) ? 0 : 1;
+}
+
+/** A flow test file, checked as `ivrflow test` loads it (the file, its flow, sub-flows and definitions). */
+async function validateTestFile(file: string): Promise<FileReport> {
+  const { loaded, errors } = await loadTestFile(file);
+  return { file, valid: loaded !== undefined, errors, warnings: [], ...(loaded ? { cases: loaded.test.cases.length } : {}) };
+}
+
+/** The valid flows among the files given, by id (newest version first), so they can call each other. */
+async function givenFlows(files: string[]): Promise<Map<string, Flow[]>> {
+  const flows = new Map<string, Flow[]>();
+  for (const file of files) {
+    if (file.endsWith('.test.json')) continue;
+    const { value } = readJsonFile(file);
+    const flow = value === undefined ? undefined : (await validateFlow(value, { allowPrivateHosts: true })).flow;
+    if (!flow) continue;
+    flows.set(
+      flow.id,
+      [...(flows.get(flow.id) ?? []), flow].sort((a, b) => (b.version ?? 0) - (a.version ?? 0)),
+    );
+  }
+  return flows;
+}
+
+async function validateFlowFile(file: string, values: ValidateOptions, given: Map<string, Flow[]>): Promise<FileReport> {
+  const { value, error } = readJsonFile(file);
+  if (error) return { file, valid: false, errors: [error], warnings: [] };
+  const flowsDir = resolve(values.flows ?? dirname(file));
+  const folder = await folderResolver(flowsDir, true);
+  const find = (flowId: string, version?: number): Flow | undefined => {
+    const list = [...(given.get(flowId) ?? []), ...(folder.flows.get(flowId) ?? [])];
+    return version === undefined ? list[0] : list.find((f) => (f.version ?? 1) === version);
+  };
+  const flowExists = async (flowId: string, version?: number): Promise<boolean | string> => (find(flowId, version) ? true : folder.flowExists(flowId, version));
+  const result = await validateFlow(value, { allowPrivateHosts: values.allowPrivateHosts ?? false, flowExists });
+  const errors = [...result.errors];
+  const warnings = [...result.warnings];
+  if (!result.flow) return { file, valid: false, errors, warnings };
+
+  const configurationsDir = values.workflowConfigurations ?? join(dirname(flowsDir), 'workflow-configurations');
+  let configurations: Map<string, WorkflowConfigurationInput> | undefined;
+  if (existsSync(configurationsDir)) {
+    const read = workflowConfigurationsIn(configurationsDir);
+    errors.push(...read.problems);
+    configurations = read.configurations;
+  }
+  if (configurations) errors.push(...workflowReferences(result.flow, configurations, find));
+
+  return { file, valid: errors.length === 0, errors, warnings };
+}
+
+/** WorkflowExecute steps whose literal configuration and workflow ids do not lead to a flow. Templated ids are resolved only at run time. */
+function workflowReferences(flow: Flow, configurations: Map<string, WorkflowConfigurationInput>, find: (flowId: string) => Flow | undefined): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  flow.steps.forEach((step, i) => {
+    if (step.type !== 'WorkflowExecute') return;
+    const { configurationId, workflowId } = step.configuration as { configurationId: string; workflowId: string };
+    if (configurationId.includes('{{') || workflowId.includes('{{')) return;
+    const path = `steps[${i}].configuration`;
+    const configuration = configurations.get(configurationId);
+    if (!configuration) out.push({ code: 'MISSING_WORKFLOW_CONFIGURATION', path: `${path}.configurationId`, message: `workflow configuration '${configurationId}' does not exist` });
+    else if (!configuration.workflows[workflowId])
+      out.push({ code: 'MISSING_WORKFLOW', path: `${path}.workflowId`, message: `workflow configuration '${configurationId}' has no workflow '${workflowId}' (it has ${Object.keys(configuration.workflows).join(', ') || 'none'})` });
+    else if (!find(configuration.workflows[workflowId].flowId))
+      out.push({ code: 'MISSING_FLOW', path: `${path}.workflowId`, message: `workflow '${workflowId}' of '${configurationId}' runs flow '${configuration.workflows[workflowId].flowId}', which does not exist` });
+  });
+  return out;
+}

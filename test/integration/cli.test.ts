@@ -1,0 +1,110 @@
+/**
+ * The `ivrflow` command line as a new user meets it: per-command help, the version, "did you mean"
+ * for a mistyped command or flag, INVALID_JSON with its line and column, and sub-flow and workflow
+ * references that validate resolves among the files given and the flows folder.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/main';
+
+async function cli(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(
+    args,
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ivrflow-cli-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function write(name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('help and version', () => {
+  it.each(['validate', 'run', 'test', 'serve', 'deploy', 'refresh-tokens', 'invoke'])('ivrflow %s --help prints its own usage, flags and an example, exit 0', async (command) => {
+    for (const flag of ['--help', '-h']) {
+      const r = await cli([command, flag]);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(new RegExp(`^Usage: ivrflow ${command} `));
+      expect(r.out).toContain('Options:');
+      expect(r.out).toMatch(new RegExp(`Example:\\n  \\$ (ivrflow ${command}|npm start)`));
+    }
+  });
+
+  it('ivrflow --version prints the package version; no command prints the commands and exits 2', async () => {
+    const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+    expect(await cli(['--version'])).toMatchObject({ code: 0, out: version });
+    const none = await cli([]);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/Commands:[\s\S]*validate[\s\S]*deploy/);
+  });
+
+  it('a mistyped command or flag is exit 2 with "did you mean"', async () => {
+    const command = await cli(['valdate', 'x.json']);
+    expect(command.code).toBe(2);
+    expect(command.err).toContain('(Did you mean validate?)');
+    const flag = await cli(['validate', '--jsn', 'x.json']);
+    expect(flag.code).toBe(2);
+    expect(flag.err).toContain('(Did you mean --json?)');
+    const required = await cli(['deploy', 'x.json']);
+    expect(required.code).toBe(2);
+    expect(required.err).toContain("required option '--api <url>' not specified");
+  });
+});
+
+describe('validate', () => {
+  it('INVALID_JSON names the line and column of the first syntax error', async () => {
+    const file = write('broken.json', '{\n  "id": "x",\n  "steps": [ }\n');
+    const r = await cli(['validate', file]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${file}: error INVALID_JSON (root): line 3, column 14: value expected`);
+    const empty = await cli(['validate', write('empty.json', '')]);
+    expect(empty.err).toContain('INVALID_JSON (root): line 1, column 1: value expected');
+  });
+
+  it('SubFlow references resolve among the files given and --flows; a missing one is MISSING_FLOW naming it', async () => {
+    const parent = JSON.stringify({
+      id: 'parent',
+      name: 'P',
+      flowType: 'IVR',
+      steps: [
+        { id: 'sub', type: 'SubFlow', configuration: { flowId: 'child' }, branches: { OnSuccess: 'done', OnError: 'done' } },
+        { id: 'done', type: 'End', configuration: {} },
+      ],
+    });
+    const child = JSON.stringify({ id: 'child', name: 'C', flowType: 'IVR', steps: [{ id: 'end', type: 'End', configuration: {} }] });
+    const lonely = mkdtempSync(join(dir, 'lonely-'));
+    const parentFile = join(lonely, 'parent.json');
+    writeFileSync(parentFile, parent);
+    const missing = await cli(['validate', parentFile]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain(`${parentFile}: error MISSING_FLOW steps[0].configuration.flowId: flow 'child' does not exist`);
+    const childFile = write('child.json', child);
+    expect((await cli(['validate', parentFile, childFile])).code).toBe(0);
+    expect((await cli(['validate', parentFile, '--flows', dir])).code).toBe(0);
+    expect((await cli(['validate', parentFile, '--flows', join(dir, 'nowhere')])).code).toBe(2);
+  });
+
+  it('WorkflowExecute references resolve through the workflow configurations beside the flows', async () => {
+    expect((await cli(['validate', 'examples/flows/agent-screen-pop-ivr.json'])).code).toBe(0);
+    const flow = JSON.parse(readFileSync('examples/flows/agent-screen-pop-ivr.json', 'utf8')) as { steps: Array<{ type: string; configuration: Record<string, unknown> }> };
+    const step = flow.steps.find((s) => s.type === 'WorkflowExecute')!;
+    step.configuration['workflowId'] = 'no-such-workflow';
+    const file = write('screen-pop.json', JSON.stringify(flow));
+    const r = await cli(['validate', file, '--flows', 'examples/flows']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/error MISSING_WORKFLOW steps\[\d+\]\.configuration\.workflowId: workflow configuration 'crm-agent' has no workflow 'no-such-workflow' \(it has search-contact\)/);
+  });
+});
