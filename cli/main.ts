@@ -3,7 +3,7 @@
  * command: `ivrflow <command> --help` shows the command's usage, flags and an example (exit 0),
  * `ivrflow --version` the version; an unknown command or flag is exit 2 with a "did you mean".
  *
- *   ivrflow validate <file...> [--flows <dir>] [--workflow-configurations <dir>] [--json]
+ *   ivrflow validate <file...> [--flows <dir>] [--workflow-configurations <dir>] [--caller <name>[:ms]] [--json]
  *   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file>] [--secrets <file>] [--json] [--record <file.test.json>]
  *   ivrflow test [paths...] [--coverage] [--min-branch-coverage <percent>] [--reporter junit --output <file.xml>] [--json]
  *   ivrflow serve [--port N] [--data <dir>] [--no-examples]
@@ -54,9 +54,10 @@ function program(out: (s: string) => void, err: (s: string) => void, done: (code
     .argument('<file...>', 'flow files and flow test files')
     .option('--flows <dir>', "folder of the flows that SubFlow and WorkflowExecute steps call (default: each file's folder)")
     .option('--workflow-configurations <dir>', 'folder of workflow configurations (default: workflow-configurations beside the flows folder)')
+    .option('--caller <name[:ms]>', 'check each path against a caller: connect (8000), connect:<ms>, twilio (10000), cxone:<ms>, genesys:<ms>, <ms>')
     .option('--allow-private-hosts', 'accept loopback and private hosts in URLs (local development)')
     .option('--json', 'print one JSON document with every diagnostic')
-    .addHelpText('after', example('ivrflow validate examples/flows/*.json'))
+    .addHelpText('after', example('ivrflow validate examples/flows/*.json', 'ivrflow validate examples/flows/customer-lookup-ivr.json --caller connect:3000'))
     .action(async (files: string[], options: Parameters<typeof validateCommand>[1]) => done(await validateCommand(files, options, out, err)));
 
   root

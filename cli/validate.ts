@@ -7,11 +7,15 @@
  *   workflow configurations folder (`--workflow-configurations`, default: `workflow-configurations`
  *   beside the flows folder, when it exists) to a flow: `MISSING_WORKFLOW_CONFIGURATION`,
  *   `MISSING_WORKFLOW`, `MISSING_FLOW`;
- * Exit 0 when every file is valid, 1 otherwise.
+ * - with `--caller <name>[:ms]`, caller fit (docs/caller-fit.md): each path's worst case against
+ *   min(the flow's deadline, the caller's limit); `CALLER_DEADLINE_EXCEEDED` and
+ *   `STEP_TIMEOUT_EXCEEDS_DEADLINE` are errors, `NO_TIMEOUT_FALLBACK` a warning.
+ * Exit 0 when every file is valid, 1 otherwise, 2 for bad usage.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Diagnostic } from '#shared/errors';
+import { callerFit, parseCaller, type Caller, type CallerFitReport } from '#shared/flow/caller-fit';
 import { folderResolver, readJsonFile, workflowConfigurationsIn } from '#shared/flow/files';
 import type { Flow } from '#shared/flow/schema';
 import { validateFlow } from '#shared/flow/validate';
@@ -25,6 +29,7 @@ export interface ValidateOptions {
   allowPrivateHosts?: boolean;
   flows?: string;
   workflowConfigurations?: string;
+  caller?: string;
 }
 
 interface FileReport {
@@ -34,10 +39,19 @@ interface FileReport {
   warnings: Diagnostic[];
   /** A flow test file's number of cases. */
   cases?: number;
+  /** With `--caller`: each path's worst case. */
+  callerFit?: Pick<CallerFitReport, 'limitMs' | 'deadlineMs' | 'worstCaseMs' | 'paths'> & { caller?: Caller };
 }
 
 /** Runs `ivrflow validate`; returns the exit code. */
 export async function validateCommand(files: string[], values: ValidateOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  let caller: Caller | undefined;
+  try {
+    caller = values.caller === undefined ? undefined : parseCaller(values.caller);
+  } catch (e) {
+    err(`--caller: ${(e as Error).message}`);
+    return 2;
+  }
   if (values.flows !== undefined && !existsSync(values.flows)) {
     err(`--flows: ${values.flows}: no such folder`);
     return 2;
@@ -45,11 +59,12 @@ export async function validateCommand(files: string[], values: ValidateOptions, 
   const given = await givenFlows(files);
   const reports: FileReport[] = [];
   for (const file of files) {
-    const report = file.endsWith('.test.json') ? await validateTestFile(file) : await validateFlowFile(file, values, given);
+    const report = file.endsWith('.test.json') ? await validateTestFile(file) : await validateFlowFile(file, values, given, caller);
     reports.push(report);
     if (values.json) continue;
     for (const l of formatDiagnostics(file, report.errors, 'error')) err(l);
     for (const l of formatDiagnostics(file, report.warnings, 'warning')) err(l);
+    if (report.callerFit) for (const l of callerFitLines(report.callerFit)) out(`${file}: ${l}`);
     if (report.valid) out(`${file}: valid${report.cases !== undefined ? ` (flow test file, ${report.cases} case(s))` : report.warnings.length ? ` (${report.warnings.length} warning(s))` : ''}`);
   }
   if (values.json) out(JSON.stringify({ valid: reports.every((f) => f.valid), files: reports }, null, 2));
@@ -78,7 +93,7 @@ async function givenFlows(files: string[]): Promise<Map<string, Flow[]>> {
   return flows;
 }
 
-async function validateFlowFile(file: string, values: ValidateOptions, given: Map<string, Flow[]>): Promise<FileReport> {
+async function validateFlowFile(file: string, values: ValidateOptions, given: Map<string, Flow[]>, caller: Caller | undefined): Promise<FileReport> {
   const { value, error } = readJsonFile(file);
   if (error) return { file, valid: false, errors: [error], warnings: [] };
   const flowsDir = resolve(values.flows ?? dirname(file));
@@ -102,7 +117,31 @@ async function validateFlowFile(file: string, values: ValidateOptions, given: Ma
   }
   if (configurations) errors.push(...workflowReferences(result.flow, configurations, find));
 
-  return { file, valid: errors.length === 0, errors, warnings };
+  if (!caller) return { file, valid: errors.length === 0, errors, warnings };
+  const flows = new Map<string, Flow>();
+  for (const id of new Set([...given.keys(), ...folder.flows.keys()])) flows.set(id, find(id)!);
+  const fit = callerFit(result.flow, {
+    caller,
+    flows,
+    ...(configurations
+      ? {
+          workflowFlow: (configurationId: string, workflowId: string) => {
+            const flowId = configurations.get(configurationId)?.workflows[workflowId]?.flowId;
+            return flowId === undefined ? undefined : find(flowId);
+          },
+        }
+      : {}),
+  });
+  errors.push(...fit.errors);
+  warnings.push(...fit.warnings);
+  return { file, valid: errors.length === 0, errors, warnings, callerFit: { caller, limitMs: fit.limitMs, deadlineMs: fit.deadlineMs, worstCaseMs: fit.worstCaseMs, paths: fit.paths } };
+}
+
+/** The caller-fit figures: the limit, then each path's worst case (worst first, at most 20 lines). */
+function callerFitLines(fit: NonNullable<FileReport['callerFit']>): string[] {
+  const against = fit.caller ? `caller ${fit.caller.name} ${fit.caller.limitMs} ms, deadline ${fit.deadlineMs} ms` : `deadline ${fit.deadlineMs} ms`;
+  const lines = fit.paths.slice(0, 20).map((p) => `  ${String(p.worstCaseMs).padStart(6)} ms  ${p.path.join(' → ')}${p.worstCaseMs > fit.limitMs ? '  (exceeds)' : ''}`);
+  return [`worst case ${fit.worstCaseMs} ms against ${fit.limitMs} ms (${against}):`, ...lines, ...(fit.paths.length > 20 ? [`  … ${fit.paths.length - 20} more path(s) (--json lists them)`] : [])];
 }
 
 /** WorkflowExecute steps whose literal configuration and workflow ids do not lead to a flow. Templated ids are resolved only at run time. */
