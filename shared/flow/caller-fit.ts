@@ -161,7 +161,7 @@ export interface CallerFitReport {
   steps: StepFigure[];
   /** With a caller: CALLER_DEADLINE_EXCEEDED, STEP_TIMEOUT_EXCEEDS_DEADLINE. */
   errors: Diagnostic[];
-  /** NO_TIMEOUT_FALLBACK, SUBFLOW_NOT_RESOLVED, SUBFLOW_RECURSION, CALLER_FIT_PATHS_CAPPED; without a caller also the checks that are errors with one. */
+  /** NO_TIMEOUT_FALLBACK, SUBFLOW_DEADLINE_EXCEEDED, SUBFLOW_NOT_RESOLVED, SUBFLOW_RECURSION, CALLER_FIT_PATHS_CAPPED; without a caller also the checks that are errors with one. */
   warnings: Diagnostic[];
 }
 
@@ -171,7 +171,7 @@ export interface CallerFitOptions {
   caller?: Caller;
   /** SubFlow targets by flow id (a SubFlow's `version` is not looked at: give the version it runs). Without it, a SubFlow's time is not counted (SUBFLOW_NOT_RESOLVED). */
   flows?: ReadonlyMap<string, Flow>;
-  /** The flow a WorkflowExecute runs, by its configuration and workflow ids (only when neither is a template); its worst case then counts when shorter than `timeoutMilliSec`. */
+  /** The flow a WorkflowExecute runs, by its configuration and workflow ids (asked only when neither is a template); its worst case then counts when shorter than `timeoutMilliSec`. Without it, `timeoutMilliSec` counts. */
   workflowFlow?: (configurationId: string, workflowId: string) => Flow | undefined;
   /** The timeout of a connection's request, ms (the request's `timeoutMs`, else the connection's); undefined when unknown ({@link DEFAULT_CONNECTION_TIMEOUT_MS} is assumed). */
   connectionTimeoutMs?: (connection: string, request: string) => number | undefined;
@@ -281,7 +281,7 @@ function calledFigure(flow: Flow, ctx: Context): FlowFigure | undefined {
  * where the engine cuts it — at its own `deadlineMs` and (WorkflowExecute) `timeoutMilliSec`
  * (a child frame's deadline is the earliest of those and the caller's; docs/architecture.md,
  * "The deadline is the caller's"). A worst case past its own deadline is SUBFLOW_DEADLINE_EXCEEDED:
- * the child ends TIMED_OUT there and its own fallbacks are not reached.
+ * its calls are cut by that deadline, so its timeouts and retries do not run as configured.
  */
 function calledFlow(flow: Flow, step: Step, path: string, target: Flow, ctx: Context, gaps: string[], notes: Diagnostic[], timeoutMs?: number): Omit<StepFigure, 'stepId' | 'type'> {
   const figure = calledFigure(target, ctx);
@@ -302,7 +302,7 @@ function calledFlow(flow: Flow, step: Step, path: string, target: Flow, ctx: Con
     notes.push({
       code: 'SUBFLOW_DEADLINE_EXCEEDED',
       path,
-      message: `flow '${target.id}' (step '${step.id}') can take ${figure.worstCaseMs} ms${worstPath}, more than its own ${deadlineMs} ms deadlineMs: the engine ends it TIMED_OUT there, before its own fallbacks, and this step takes OnError`,
+      message: `flow '${target.id}' (step '${step.id}') can take ${figure.worstCaseMs} ms${worstPath}, more than its own ${deadlineMs} ms deadlineMs: the engine cuts it there (its calls end by that deadline less its finish reserve), so its timeouts and retries do not run as configured`,
     });
   }
   const flowPath = figure.worstPath ? { flowPath: figure.worstPath } : {};
@@ -492,7 +492,7 @@ function limitText(limitMs: number, deadlineMs: number, caller: Caller | undefin
 const CXONE_IDEMPOTENCY =
   "; CXone's REST API action tries twice when a try fails, so one call can run this flow twice: send an Idempotency-Key with the execution request, or make the flow's calls idempotent (idempotent methods or an Idempotency-Key header)";
 
-function deadlineDiagnostics(flow: Flow, figure: FlowFigure, limitMs: number, deadlineMs: number, caller: Caller | undefined): Diagnostic[] {
+function deadlineDiagnostics(figure: FlowFigure, limitMs: number, deadlineMs: number, caller: Caller | undefined): Diagnostic[] {
   const over = figure.paths.filter((p) => p.worstCaseMs > limitMs);
   const limit = limitText(limitMs, deadlineMs, caller);
   const suffix = caller?.retries ? CXONE_IDEMPOTENCY : '';
@@ -516,7 +516,7 @@ function deadlineDiagnostics(flow: Flow, figure: FlowFigure, limitMs: number, de
   });
 }
 
-function stepTimeoutDiagnostics(flow: Flow, figure: FlowFigure, limitMs: number, deadlineMs: number, caller: Caller | undefined): Diagnostic[] {
+function stepTimeoutDiagnostics(figure: FlowFigure, limitMs: number, deadlineMs: number, caller: Caller | undefined): Diagnostic[] {
   const limit = limitText(limitMs, deadlineMs, caller);
   return figure.steps.flatMap((s, i): Diagnostic[] => {
     const field = TIMED_STEPS[s.type];
@@ -557,9 +557,10 @@ function fallbackDiagnostics(flow: Flow, figure: FlowFigure): Diagnostic[] {
  *   (`options.connectionTimeoutMs`, else {@link DEFAULT_CONNECTION_TIMEOUT_MS}); retries are assumed
  *   possible (the request's method is the connection's).
  * - WorkflowExecute: `timeoutMilliSec`, or its workflow flow's worst case when
- *   `options.workflowFlow` gives it and it is shorter.
- * - SubFlow: the worst case of its flow (`options.flows`), figured recursively, each flow once; a
- *   flow already running above is a recursion, counted once (0 ms for the inner call).
+ *   `options.workflowFlow` gives it and it is shorter (also cut at that flow's `deadlineMs`).
+ * - SubFlow: the worst case of its flow (`options.flows`), figured recursively, each flow once, and
+ *   cut at that flow's own `deadlineMs` as the engine cuts it; a flow already running above is a
+ *   recursion, counted once (0 ms for the inner call).
  * - Condition, DataAPI, CustomEvent, End: 0 (no outbound call of their own). Store round trips,
  *   token requests and the one resend after a renewed OAuth2 token are not counted.
  *
@@ -572,7 +573,8 @@ function fallbackDiagnostics(flow: Flow, figure: FlowFigure): Diagnostic[] {
  * {@link MAX_PATH_DIAGNOSTICS}; for a caller that retries, it names idempotency);
  * STEP_TIMEOUT_EXCEEDS_DEADLINE for a reachable step whose one timeout is over the limit — both
  * errors with a caller, warnings without; NO_TIMEOUT_FALLBACK (warning) for a reachable step that can
- * time out without an OnTimeout or OnError route; SUBFLOW_NOT_RESOLVED, SUBFLOW_RECURSION (warnings).
+ * time out without an OnTimeout or OnError route; SUBFLOW_DEADLINE_EXCEEDED (a called flow's worst
+ * case is past its own `deadlineMs`), SUBFLOW_NOT_RESOLVED, SUBFLOW_RECURSION (warnings).
  *
  * @param flow a parsed flow (defaults applied, as `parseFlow` returns it)
  * @param options the caller, the flows sub-flows and workflows run, connection timeouts
@@ -587,7 +589,7 @@ export function callerFit(flow: Flow, options: CallerFitOptions = {}): CallerFit
   const limitMs = Math.min(deadlineMs, caller?.limitMs ?? Infinity);
   const figure = figureOf(flow, { options, memo: new Map(), inProgress: new Set() });
 
-  const checks = [...deadlineDiagnostics(flow, figure, limitMs, deadlineMs, caller), ...stepTimeoutDiagnostics(flow, figure, limitMs, deadlineMs, caller)];
+  const checks = [...deadlineDiagnostics(figure, limitMs, deadlineMs, caller), ...stepTimeoutDiagnostics(figure, limitMs, deadlineMs, caller)];
   const warnings = [...(caller ? [] : checks), ...fallbackDiagnostics(flow, figure), ...figure.notes];
   if (figure.truncated) {
     const how = figure.exact ? 'the longest path over the step graph (it has no loop)' : 'an upper bound that counts every step of each loop once; paths over the limit may be among those not listed';

@@ -214,7 +214,8 @@ describe('callerFit: SubFlow counts its flow’s worst case', () => {
       {
         code: 'SUBFLOW_DEADLINE_EXCEEDED',
         path: 'steps[1].configuration.flowId',
-        message: "flow 'child' (step 'call') can take 3100 ms (get → ok), more than its own 2000 ms deadlineMs: the engine ends it TIMED_OUT there, before its own fallbacks, and this step takes OnError",
+        message:
+          "flow 'child' (step 'call') can take 3100 ms (get → ok), more than its own 2000 ms deadlineMs: the engine cuts it there (its calls end by that deadline less its finish reserve), so its timeouts and retries do not run as configured",
       },
     ]);
   });
