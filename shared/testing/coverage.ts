@@ -4,15 +4,12 @@
  * each key of its `branches`, and for a Condition each of its `conditions` and its
  * `defaultStepId`. A run takes a branch when it leaves the step by it.
  */
+import { declaredBranches, declaredBranchOf, type DeclaredBranch } from '../flow/branches';
 import type { Flow } from '../flow/schema';
 import type { FileResult } from './runner';
 
-/** A declared branch: the step, the branch's name (`next`, `OnError`, `conditions[1]`, `defaultStepId`) and its target step. */
-export interface DeclaredBranch {
-  step: string;
-  branch: string;
-  target: string;
-}
+// Declared branches moved to shared/flow/branches.ts (the flow graph draws them too); re-exported for existing callers.
+export { declaredBranches, type DeclaredBranch };
 
 /** Steps and branches of one flow (or of all): how many there are, how many were covered, and which were missed. */
 export interface FlowCoverage {
@@ -24,21 +21,6 @@ export interface FlowCoverage {
 export interface CoverageReport {
   flows: Record<string, FlowCoverage>;
   total: { steps: { total: number; covered: number }; branches: { total: number; covered: number } };
-}
-
-/** The branches a flow declares, in step order. */
-export function declaredBranches(flow: Flow): DeclaredBranch[] {
-  const out: DeclaredBranch[] = [];
-  for (const step of flow.steps) {
-    if (step.next) out.push({ step: step.id, branch: 'next', target: step.next });
-    for (const [branch, target] of Object.entries(step.branches ?? {})) if (target) out.push({ step: step.id, branch, target });
-    if (step.type === 'Condition') {
-      const c = step.configuration as { conditions?: Array<{ nextStepId: string }>; defaultStepId?: string };
-      (c.conditions ?? []).forEach((condition, i) => out.push({ step: step.id, branch: `conditions[${i}]`, target: condition.nextStepId }));
-      if (c.defaultStepId) out.push({ step: step.id, branch: 'defaultStepId', target: c.defaultStepId });
-    }
-  }
-  return out;
 }
 
 /** Percent of covered out of total (100 when there is nothing to cover), one decimal. */
@@ -63,8 +45,7 @@ export function coverageOf(results: readonly FileResult[], flows: ReadonlyMap<st
       entered.set(t.flowId, steps);
       if (t.next === undefined) continue;
       const step = flow.steps.find((s) => s.id === t.stepId);
-      // `Default` is the trace's name for leaving by `next` when `branches` has no Default of its own.
-      const branch = t.branch === 'Default' && step?.branches?.['Default'] === undefined && step?.next ? 'next' : t.branch;
+      const branch = declaredBranchOf(step, t.branch);
       const set = taken.get(t.flowId) ?? new Set();
       set.add(`${t.stepId}\u0000${branch}`);
       taken.set(t.flowId, set);
