@@ -5,8 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CONTEXT_KEYS, stackPropsFromContext } from '../../infra/context';
 import { FUNCTIONS, type FunctionSpec } from '../../functions/manifest';
 import { IvrflowStack } from '../../infra/ivrflow-stack';
-import { ROUTES } from '../../shared/api/routes';
-import { DEFINITIONS_TABLE, STATE_TABLE } from '../../shared/stores/dynamodb/tables';
+import { ROUTES } from '#shared/api/routes';
+import { DEFINITIONS_TABLE, STATE_TABLE } from '#shared/stores/dynamodb/tables';
 
 let stack: IvrflowStack;
 let template: Template;

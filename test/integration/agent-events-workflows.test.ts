@@ -8,9 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock, type Clock } from '../../shared/clock';
-import type { ExecutionResult } from '../../shared/steps/types';
-import { DynamoAgentEventStore } from '../../shared/stores/dynamodb/agent-event-store';
+import { systemClock, type Clock } from '#shared/clock';
+import type { ExecutionResult } from '#shared/steps/types';
+import { DynamoAgentEventStore } from '#shared/stores/dynamodb/agent-event-store';
 import { startTestStack } from '../support/local';
 import { startScriptedServer, type ScriptedServer } from '../support/scripted-server';
 

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoCircuitStore } from '../../shared/stores/dynamodb/circuit-store';
+import { DynamoCircuitStore } from '#shared/stores/dynamodb/circuit-store';
 import { api, startTestStack, type ApiBody } from '../support/local';
 
 type Stack = Awaited<ReturnType<typeof startTestStack>>;

@@ -15,11 +15,11 @@ import { DEMO_CLIENT, exampleConnections } from '../../cli/serve';
 import { startCrmServer } from '../../examples/backends/crm-server';
 import { startOAuthServer } from '../../examples/backends/oauth-server';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { parseCallbackToken } from '../../shared/callbacks/callback-token';
-import { CLAIM_LEASE_MS } from '../../shared/api/continuations';
-import { DynamoStateStore } from '../../shared/stores/dynamodb/state-store';
-import { systemClock, type Clock } from '../../shared/clock';
-import type { ExecutionResult } from '../../shared/steps/types';
+import { parseCallbackToken } from '#shared/callbacks/callback-token';
+import { CLAIM_LEASE_MS } from '#shared/api/continuations';
+import { DynamoStateStore } from '#shared/stores/dynamodb/state-store';
+import { systemClock, type Clock } from '#shared/clock';
+import type { ExecutionResult } from '#shared/steps/types';
 import { startTestStack, type TestStack } from '../support/local';
 
 const SECRET = `whsec_${Buffer.from('async-callbacks-test-signing-key-32b').toString('base64')}`;

@@ -13,11 +13,11 @@ import { Events, type MutableResponse } from 'oauth2-mock-server';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCrmServer, type CrmServer } from '../../examples/backends/crm-server';
 import { startOAuthServer, type OAuthServer } from '../../examples/backends/oauth-server';
-import type { TokenEvent } from '../../shared/connections/token-provider';
-import { tokenHash } from '../../shared/connections/token-registry';
-import { LOCAL_AWS, localDynamoDbClient } from '../../shared/local/dynamodb-local';
-import { reportTokenEvent } from '../../shared/observability';
-import { SecretsManagerSecretStore } from '../../shared/stores/secrets/secrets-manager-store';
+import type { TokenEvent } from '#shared/connections/token-provider';
+import { tokenHash } from '#shared/connections/token-registry';
+import { LOCAL_AWS, localDynamoDbClient } from '#shared/local/dynamodb-local';
+import { reportTokenEvent } from '#shared/observability';
+import { SecretsManagerSecretStore } from '#shared/stores/secrets/secrets-manager-store';
 import { startTestStack, type TestStack } from '../support/local';
 import { startScriptedServer } from '../support/scripted-server';
 

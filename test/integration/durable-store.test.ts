@@ -5,15 +5,15 @@
  */
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ExecutionService } from '../../shared/api/execution-service';
-import { FakeClock, type Randomness } from '../../shared/clock';
-import { VersionConflictError } from '../../shared/errors';
-import { advance, resume, startExecution, type ExecutorDeps } from '../../shared/executor/executor';
-import type { Flow } from '../../shared/flow/schema';
-import type { HttpClient } from '../../shared/http/client';
-import { ensureTables } from '../../shared/local/dynamodb-local';
-import { DynamoStateStore } from '../../shared/stores/dynamodb/state-store';
-import type { FlowStore } from '../../shared/stores/ports';
+import { ExecutionService } from '#shared/api/execution-service';
+import { FakeClock, type Randomness } from '#shared/clock';
+import { VersionConflictError } from '#shared/errors';
+import { advance, resume, startExecution, type ExecutorDeps } from '#shared/executor/executor';
+import type { Flow } from '#shared/flow/schema';
+import type { HttpClient } from '#shared/http/client';
+import { ensureTables } from '#shared/local/dynamodb-local';
+import { DynamoStateStore } from '#shared/stores/dynamodb/state-store';
+import type { FlowStore } from '#shared/stores/ports';
 import { parsed } from '../support/flows';
 import { countingClient, uniqueTables } from '../support/local';
 import { withTestWait } from '../support/wait-step';

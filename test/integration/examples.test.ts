@@ -1,17 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { folderResolver } from '../../shared/flow/files';
+import { cliProcess as cli } from '../support/cli';
+import { folderResolver } from '#shared/flow/files';
 import { DEMO_API_KEY, startCrmServer, type CrmServer } from '../../examples/backends/crm-server';
-import { systemClock, systemRandomness } from '../../shared/clock';
-import { runFlow } from '../../shared/executor/executor';
-import { NodeHttpClient } from '../../shared/http/client';
+import { systemClock, systemRandomness } from '#shared/clock';
+import { runFlow } from '#shared/executor/executor';
+import { NodeHttpClient } from '#shared/http/client';
 
-const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const flowsDir = `${root}/examples/flows`;
 let crm: CrmServer;
@@ -81,12 +79,6 @@ describe('example flows against the sample CRM', () => {
 });
 
 describe('the ivrflow CLI', () => {
-  const cli = (args: string[]) =>
-    run(process.execPath, [`${root}/cli/bin.mjs`, ...args], { cwd: root }).then(
-      (r) => ({ code: 0, ...r }),
-      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-    );
-
   it('run --json prints exactly one JSON object: the result of a real HTTP exchange', async () => {
     const r = await cli(['run', 'examples/flows/customer-lookup-ivr.json', '--var', 'dtmf_input=2125551234', '--var', `crm_base_url=${crm.url}`, '--var', `api_key_variable=${DEMO_API_KEY}`, '--json']);
     expect(r.code).toBe(0);

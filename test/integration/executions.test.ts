@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExecutionService } from '../../shared/api/execution-service';
-import { FakeClock, systemRandomness } from '../../shared/clock';
-import { parseFlow } from '../../shared/flow/validate';
-import { NodeHttpClient } from '../../shared/http/client';
-import { ensureTables } from '../../shared/local/dynamodb-local';
-import { CachedFlowStore } from '../../shared/stores/cached-flow-store';
-import { DynamoFlowStore } from '../../shared/stores/dynamodb/flow-store';
-import { DynamoStateStore } from '../../shared/stores/dynamodb/state-store';
+import { ExecutionService } from '#shared/api/execution-service';
+import { FakeClock, systemRandomness } from '#shared/clock';
+import { parseFlow } from '#shared/flow/validate';
+import { NodeHttpClient } from '#shared/http/client';
+import { ensureTables } from '#shared/local/dynamodb-local';
+import { CachedFlowStore } from '#shared/stores/cached-flow-store';
+import { DynamoFlowStore } from '#shared/stores/dynamodb/flow-store';
+import { DynamoStateStore } from '#shared/stores/dynamodb/state-store';
 import { api, countingClient, startTestStack, uniqueTables } from '../support/local';
 import { startScriptedServer, type ScriptedServer } from '../support/scripted-server';
 

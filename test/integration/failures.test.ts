@@ -6,11 +6,11 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock, systemRandomness } from '../../shared/clock';
-import { runFlowWithVariables } from '../../shared/executor/executor';
-import { FAILURES } from '../../shared/flow/failures';
-import { parseFlow } from '../../shared/flow/validate';
-import { NodeHttpClient } from '../../shared/http/client';
+import { systemClock, systemRandomness } from '#shared/clock';
+import { runFlowWithVariables } from '#shared/executor/executor';
+import { FAILURES } from '#shared/flow/failures';
+import { parseFlow } from '#shared/flow/validate';
+import { NodeHttpClient } from '#shared/http/client';
 import { startScriptedServer, type ScriptedAnswer, type ScriptedServer } from '../support/scripted-server';
 
 let server: ScriptedServer;

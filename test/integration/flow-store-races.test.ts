@@ -5,10 +5,10 @@
  */
 import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { VersionConflictError } from '../../shared/errors';
-import type { Flow } from '../../shared/flow/schema';
-import { ensureTables } from '../../shared/local/dynamodb-local';
-import { documentClient, DynamoFlowStore } from '../../shared/stores/dynamodb/flow-store';
+import { VersionConflictError } from '#shared/errors';
+import type { Flow } from '#shared/flow/schema';
+import { ensureTables } from '#shared/local/dynamodb-local';
+import { documentClient, DynamoFlowStore } from '#shared/stores/dynamodb/flow-store';
 import { countingClient, uniqueTables } from '../support/local';
 
 const ITERATIONS = 30;

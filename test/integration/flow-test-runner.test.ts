@@ -9,10 +9,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../cli/main';
-import { coverageOf } from '../../shared/testing/coverage';
-import { jsonReport } from '../../shared/testing/report';
-import { loadTestFile, runTestFile, type CaseResult, type LoadedTestFile } from '../../shared/testing/runner';
+import { cli } from '../support/cli';
+import { coverageOf } from '#shared/testing/coverage';
+import { jsonReport } from '#shared/testing/report';
+import { loadTestFile, runTestFile, type CaseResult, type LoadedTestFile } from '#shared/testing/runner';
 
 let dir: string;
 const SIGNING_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -85,16 +85,6 @@ async function load(name: string, test: Record<string, unknown>): Promise<Loaded
 async function runOne(name: string, test: Record<string, unknown>): Promise<CaseResult> {
   const result = await runTestFile(await load(name, test));
   return result.cases[0]!;
-}
-
-function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  return main(
-    args,
-    (s) => out.push(s),
-    (s) => err.push(s),
-  ).then((code) => ({ code, out: out.join('\n'), err: err.join('\n') }));
 }
 
 const VARS = { phone: '+14155550100', key: 'k-1' };

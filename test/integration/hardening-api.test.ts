@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { logger } from '../../shared/observability';
+import { logger } from '#shared/observability';
 import { api, startTestStack } from '../support/local';
 import { startScriptedServer, type ScriptedServer } from '../support/scripted-server';
 

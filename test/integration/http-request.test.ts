@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { systemClock, systemRandomness } from '../../shared/clock';
-import { runFlow } from '../../shared/executor/executor';
-import { NodeHttpClient } from '../../shared/http/client';
+import { systemClock, systemRandomness } from '#shared/clock';
+import { runFlow } from '#shared/executor/executor';
+import { NodeHttpClient } from '#shared/http/client';
 import { parsed } from '../support/flows';
 import { startScriptedServer, type ScriptedAnswer, type ScriptedServer } from '../support/scripted-server';
 

@@ -5,15 +5,13 @@
  * text IVR platforms send is accepted, a missing required input is a 400 (Connect: a coded answer)
  * and runs nothing. A real loopback backend shows what the flow sent.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliProcess as cli } from '../support/cli';
 import { api, startTestStack } from '../support/local';
 import { startScriptedServer, type ScriptedServer } from '../support/scripted-server';
 
@@ -173,15 +171,8 @@ describe('declared inputs from Amazon Connect', () => {
 });
 
 describe('declared inputs in ivrflow run', () => {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'ivrflow-inputs-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const cli = (args: string[]) =>
-    promisify(execFile)(process.execPath, [`${root}/cli/bin.mjs`, ...args], { cwd: root }).then(
-      (r) => ({ code: 0, ...r }),
-      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-    );
-
   it('a missing required input or a wrong type exits 2 naming each; --var text is typed; undeclared --var never reaches the backend', async () => {
     const flow = { ...FLOWS[0]!, steps: [{ ...FLOWS[0]!.steps[0]!, configuration: { ...FLOWS[0]!.steps[0]!.configuration, url: `${backend.url}/inputs`, authentication: undefined } }, FLOWS[0]!.steps[1]!] };
     const file = join(dir, 'typed-lookup.json');

@@ -8,9 +8,9 @@ import { createServer, type Socket } from 'node:net';
 import { decodeJwt } from 'jose';
 import { Events, OAuth2Server, type MutableResponse, type MutableToken, type TokenRequestIncomingMessage } from 'oauth2-mock-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../shared/clock';
-import { expiresSoon, needsRefresh, requestClientCredentialsToken, scopeDrift, TokenRequestError, type AccessToken, type ClientCredentialsConfig } from '../../shared/connections/oauth2';
-import { NodeHttpClient } from '../../shared/http/client';
+import { FakeClock } from '#shared/clock';
+import { expiresSoon, needsRefresh, requestClientCredentialsToken, scopeDrift, TokenRequestError, type AccessToken, type ClientCredentialsConfig } from '#shared/connections/oauth2';
+import { NodeHttpClient } from '#shared/http/client';
 
 const CLIENT_ID = 'ivr client:1';
 const SECRET = 'S3cr3t p@ss/word+é';

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main';
+import { cli } from '../support/cli';
 import { startScriptedServer, type ScriptedServer } from '../support/scripted-server';
 
 const BOUND_KEY = 'sk_live_bound_8f3a61c2d9e4';
@@ -48,16 +48,6 @@ afterAll(async () => {
   await backend.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  return main(
-    args,
-    (s) => out.push(s),
-    (s) => err.push(s),
-  ).then((code) => ({ code, out: out.join('\n'), err: err.join('\n') }));
-}
 
 describe('ivrflow run --record', () => {
   it('records a case from a real run; ivrflow test passes it offline; no credential is written', async () => {

@@ -3,16 +3,13 @@
  * only, and no AWS service is ever called (an `AWS_ENDPOINT_URL` recording server sees nothing).
  * The real CLI in its own process, a real loopback backend.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliProcess } from '../support/cli';
 import { startScriptedServer, type ScriptedServer } from '../support/scripted-server';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const API_KEY = 'sk_test_5f2a9c41b7e3d8';
 let backend: ScriptedServer;
 let aws: ScriptedServer;
@@ -43,11 +40,7 @@ afterAll(async () => {
 });
 
 function cli(args: string[]) {
-  const env = { ...process.env, AWS_ENDPOINT_URL: aws.url, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' };
-  return promisify(execFile)(process.execPath, [`${root}/cli/bin.mjs`, ...args], { cwd: root, env }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
+  return cliProcess(args, { AWS_ENDPOINT_URL: aws.url, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' });
 }
 
 describe('ivrflow run --secrets', () => {

@@ -19,9 +19,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSecretsManagerLocal, type SecretsManagerLocal } from '../../shared/local/secrets-manager-local';
-import { SecretStoreError } from '../../shared/stores/secret-store';
-import { SecretsManagerSecretStore } from '../../shared/stores/secrets/secrets-manager-store';
+import { startSecretsManagerLocal, type SecretsManagerLocal } from '#shared/local/secrets-manager-local';
+import { SecretStoreError } from '#shared/stores/secret-store';
+import { SecretsManagerSecretStore } from '#shared/stores/secrets/secrets-manager-store';
 import { recordRequests } from '../support/local';
 
 let local: SecretsManagerLocal;

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../../shared/local/dynamodb-local';
-import { logger } from '../../shared/observability';
+import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '#shared/local/dynamodb-local';
+import { logger } from '#shared/observability';
 import { api, startFunctions, uniqueTables, type TestStack } from '../support/local';
 import { startScriptedServer, type ScriptedServer } from '../support/scripted-server';
 

@@ -12,15 +12,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Events, type MutableResponse, type TokenRequestIncomingMessage } from 'oauth2-mock-server';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startOAuthServer, type OAuthServer } from '../../examples/backends/oauth-server';
-import { FakeClock, systemClock, type Clock } from '../../shared/clock';
-import { SecretNames } from '../../shared/connections/secret-names';
-import { requestClientCredentialsToken, TokenRequestError, type AccessToken } from '../../shared/connections/oauth2';
-import { refreshTokens } from '../../shared/connections/refresher';
-import { CredentialUnavailableError, TokenProvider, type TokenEvent } from '../../shared/connections/token-provider';
-import { MemoryTokenRegistry, tokenHash, type TokenSpec } from '../../shared/connections/token-registry';
-import { NodeHttpClient } from '../../shared/http/client';
-import type { SecretJson } from '../../shared/stores/secret-store';
-import { MemorySecretStore } from '../../shared/stores/secrets/memory-secret-store';
+import { FakeClock, systemClock, type Clock } from '#shared/clock';
+import { SecretNames } from '#shared/connections/secret-names';
+import { requestClientCredentialsToken, TokenRequestError, type AccessToken } from '#shared/connections/oauth2';
+import { refreshTokens } from '#shared/connections/refresher';
+import { CredentialUnavailableError, TokenProvider, type TokenEvent } from '#shared/connections/token-provider';
+import { MemoryTokenRegistry, tokenHash, type TokenSpec } from '#shared/connections/token-registry';
+import { NodeHttpClient } from '#shared/http/client';
+import type { SecretJson } from '#shared/stores/secret-store';
+import { MemorySecretStore } from '#shared/stores/secrets/memory-secret-store';
 
 const CLIENT_ID = 'ivr-crm client';
 /** Characters that form-encoding changes, so that every encoded form differs from the raw one. */

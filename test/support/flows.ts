@@ -1,6 +1,6 @@
 /** Builders for flows in tests. */
-import type { FlowInput } from '../../shared/flow/schema';
-import { parseFlow, type ValidateOptions } from '../../shared/flow/validate';
+import type { FlowInput } from '#shared/flow/schema';
+import { parseFlow, type ValidateOptions } from '#shared/flow/validate';
 
 /** A minimal valid flow around the given steps. */
 export function flowOf(steps: unknown[], extra: Partial<FlowInput> = {}): Record<string, unknown> {

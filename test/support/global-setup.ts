@@ -3,7 +3,7 @@
  * Its endpoint is provided as `dynamodbEndpoint`.
  */
 import type { TestProject } from 'vitest/node';
-import { startDynamoDbLocal } from '../../shared/local/dynamodb-local';
+import { startDynamoDbLocal } from '#shared/local/dynamodb-local';
 
 declare module 'vitest' {
   export interface ProvidedContext {

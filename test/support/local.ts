@@ -2,12 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
-import { localDynamoDbClient } from '../../shared/local/dynamodb-local';
+import { localDynamoDbClient } from '#shared/local/dynamodb-local';
 import { localFunctions, type LocalRoots } from '../../functions/local';
 import { FUNCTIONS } from '../../functions/manifest';
-import type { SweepSummary } from '../../shared/api/continuations';
-import type { RefreshSummary } from '../../shared/connections/refresher';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../shared/local/stack';
+import type { SweepSummary } from '#shared/api/continuations';
+import type { RefreshSummary } from '#shared/connections/refresher';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '#shared/local/stack';
 
 /** Records the operation name of every request an AWS SDK v3 client sends; returns the (live) list. */
 export function recordRequests(client: { middlewareStack: DynamoDBClient['middlewareStack'] }): string[] {

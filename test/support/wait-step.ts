@@ -5,10 +5,10 @@
  * flow schema; tests insert it into parsed flows with {@link withTestWait}.
  */
 import * as z from 'zod';
-import { stepFailure } from '../../shared/flow/failures';
-import type { Flow } from '../../shared/flow/schema';
-import { registerTestStepType } from '../../shared/steps/registry';
-import { defineStep } from '../../shared/steps/types';
+import { stepFailure } from '#shared/flow/failures';
+import type { Flow } from '#shared/flow/schema';
+import { registerTestStepType } from '#shared/steps/registry';
+import { defineStep } from '#shared/steps/types';
 
 const TestWaitConfig = z.object({ waitMs: z.number().int().positive().default(60_000), outputVariable: z.string().default('payload') }).strict();
 type TestWaitConfig = z.infer<typeof TestWaitConfig>;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock, type Randomness } from '../../shared/clock';
-import { runFlow } from '../../shared/executor/executor';
-import type { HttpClient } from '../../shared/http/client';
-import { clockService, defineService, ServiceContainer, stepMetricsService, type StepMetrics } from '../../shared/services';
+import { FakeClock, type Randomness } from '#shared/clock';
+import { runFlow } from '#shared/executor/executor';
+import type { HttpClient } from '#shared/http/client';
+import { clockService, defineService, ServiceContainer, stepMetricsService, type StepMetrics } from '#shared/services';
 import { parsed } from '../support/flows';
 
 describe('step services', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorResult, statusOf } from '../../../shared/api/http';
+import { errorResult, statusOf } from '#shared/api/http';
 import {
   BadRequestError,
   BudgetExceededError,
@@ -14,8 +14,8 @@ import {
   UnprocessableRequestError,
   UnsupportedMediaTypeError,
   VersionConflictError,
-} from '../../../shared/errors';
-import { NotWaitingError } from '../../../shared/executor/executor';
+} from '#shared/errors';
+import { NotWaitingError } from '#shared/executor/executor';
 
 describe('the edge maps error classes to HTTP statuses, in one table', () => {
   it.each([

@@ -5,9 +5,9 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { callbackEndpointService, newCallback, parseCallbackToken, waitIdOf } from '../../../shared/callbacks/callback-token';
-import { ConfigError } from '../../../shared/errors';
-import { ServiceContainer } from '../../../shared/services';
+import { callbackEndpointService, newCallback, parseCallbackToken, waitIdOf } from '#shared/callbacks/callback-token';
+import { ConfigError } from '#shared/errors';
+import { ServiceContainer } from '#shared/services';
 
 const ENDPOINT = { baseUrl: 'https://ivr.example.com' };
 const TOKEN_SHAPE = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/;

@@ -4,12 +4,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FakeClock, type Randomness } from '../../../shared/clock';
-import { advance, resume, runFlow, startExecution, type ExecutorDeps } from '../../../shared/executor/executor';
-import { parseSnapshot, type ExecutionSnapshot } from '../../../shared/executor/snapshot';
-import type { Flow } from '../../../shared/flow/schema';
-import type { HttpClient, HttpRequest, HttpResponse, HttpFailure } from '../../../shared/http/client';
-import type { ExecutionResult, TraceEntry } from '../../../shared/steps/types';
+import { FakeClock, type Randomness } from '#shared/clock';
+import { advance, resume, runFlow, startExecution, type ExecutorDeps } from '#shared/executor/executor';
+import { parseSnapshot, type ExecutionSnapshot } from '#shared/executor/snapshot';
+import type { Flow } from '#shared/flow/schema';
+import type { HttpClient, HttpRequest, HttpResponse, HttpFailure } from '#shared/http/client';
+import type { ExecutionResult, TraceEntry } from '#shared/steps/types';
 import { parsed } from '../../support/flows';
 import { withTestWait } from '../../support/wait-step';
 

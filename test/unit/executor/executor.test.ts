@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock, type Randomness } from '../../../shared/clock';
-import { runFlow, type ExecutorDeps } from '../../../shared/executor/executor';
-import type { Flow } from '../../../shared/flow/schema';
-import type { HttpClient, HttpFailure, HttpRequest, HttpResponse } from '../../../shared/http/client';
+import { FakeClock, type Randomness } from '#shared/clock';
+import { runFlow, type ExecutorDeps } from '#shared/executor/executor';
+import type { Flow } from '#shared/flow/schema';
+import type { HttpClient, HttpFailure, HttpRequest, HttpResponse } from '#shared/http/client';
 import { parsed } from '../../support/flows';
 
 /** `overrun`: the answer comes after `afterMs` whatever the request's timeout (a client that does not keep its timeout). */

@@ -4,16 +4,16 @@
  */
 import { JSONPath } from 'jsonpath-plus';
 import { describe, expect, it, vi } from 'vitest';
-import { MAX_JSON_DEPTH } from '../../../shared/budgets';
-import { FakeClock, type Randomness } from '../../../shared/clock';
-import { BudgetExceededError } from '../../../shared/errors';
-import { runFlow, runFlowWithVariables, type ExecutorDeps } from '../../../shared/executor/executor';
-import { fitRecord } from '../../../shared/executor/record';
-import { evaluate } from '../../../shared/expressions/evaluator';
-import { PATH_CACHE_SIZE } from '../../../shared/expressions/jsonpath';
-import type { Flow } from '../../../shared/flow/schema';
-import { NodeHttpClient, type HttpClient, type HttpRequest, type HttpResponse } from '../../../shared/http/client';
-import { compileJsonSchema } from '../../../shared/steps/data-api';
+import { MAX_JSON_DEPTH } from '#shared/budgets';
+import { FakeClock, type Randomness } from '#shared/clock';
+import { BudgetExceededError } from '#shared/errors';
+import { runFlow, runFlowWithVariables, type ExecutorDeps } from '#shared/executor/executor';
+import { fitRecord } from '#shared/executor/record';
+import { evaluate } from '#shared/expressions/evaluator';
+import { PATH_CACHE_SIZE } from '#shared/expressions/jsonpath';
+import type { Flow } from '#shared/flow/schema';
+import { NodeHttpClient, type HttpClient, type HttpRequest, type HttpResponse } from '#shared/http/client';
+import { compileJsonSchema } from '#shared/steps/data-api';
 import { parsed } from '../../support/flows';
 
 /** Answers every request with `body` (200), recording what was asked. */

@@ -5,10 +5,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jsonSizeWithin, MAX_VALUE_BYTES } from '../../../shared/budgets';
-import { BudgetExceededError, ExpressionError } from '../../../shared/errors';
-import { evaluate } from '../../../shared/expressions/evaluator';
-import { FUNCTIONS } from '../../../shared/expressions/functions';
+import { jsonSizeWithin, MAX_VALUE_BYTES } from '#shared/budgets';
+import { BudgetExceededError, ExpressionError } from '#shared/errors';
+import { evaluate } from '#shared/expressions/evaluator';
+import { FUNCTIONS } from '#shared/expressions/functions';
 
 const names = ['a', 'b', 'c', 's', 'list', 'obj'];
 const functionNames = Object.keys(FUNCTIONS);

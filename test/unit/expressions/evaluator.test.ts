@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ExpressionError } from '../../../shared/errors';
-import { compileExpression, evaluate } from '../../../shared/expressions/evaluator';
+import { ExpressionError } from '#shared/errors';
+import { compileExpression, evaluate } from '#shared/expressions/evaluator';
 
 const vars = {
   n: 7,

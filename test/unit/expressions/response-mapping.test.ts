@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ExpressionError } from '../../../shared/errors';
-import { queryJsonPath } from '../../../shared/expressions/jsonpath';
-import { applyResponseMapping, compileMapping } from '../../../shared/expressions/response-mapping';
+import { ExpressionError } from '#shared/errors';
+import { queryJsonPath } from '#shared/expressions/jsonpath';
+import { applyResponseMapping, compileMapping } from '#shared/expressions/response-mapping';
 
 const guideMapping = {
   customer_profile: '$.data[0]',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetExceededError, ExpressionError, TemplateError } from '../../../shared/errors';
-import { compileTemplate, jsonTemplateProblem, renderHeader, renderJsonText, renderJsonValue, renderText, renderUrl, renderValue } from '../../../shared/expressions/template';
+import { BudgetExceededError, ExpressionError, TemplateError } from '#shared/errors';
+import { compileTemplate, jsonTemplateProblem, renderHeader, renderJsonText, renderJsonValue, renderText, renderUrl, renderValue } from '#shared/expressions/template';
 
 const tricky = `a"b'c{d}e\\f&g+h#i\nj`;
 

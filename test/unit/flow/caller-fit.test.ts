@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BadRequestError } from '../../../shared/errors';
-import { CallerError, callerFit, MAX_LISTED_PATHS, parseCaller, type CallerFitReport } from '../../../shared/flow/caller-fit';
-import { folderResolver } from '../../../shared/flow/files';
-import type { Flow } from '../../../shared/flow/schema';
+import { BadRequestError } from '#shared/errors';
+import { CallerError, callerFit, MAX_LISTED_PATHS, parseCaller, type CallerFitReport } from '#shared/flow/caller-fit';
+import { folderResolver } from '#shared/flow/files';
+import type { Flow } from '#shared/flow/schema';
 import { parsed } from '../../support/flows';
 
 const URL = 'https://api.crm.example.com/v2/accounts';

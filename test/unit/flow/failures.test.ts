@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ExpressionError, IvrflowError, TemplateError } from '../../../shared/errors';
-import { branchOf, countsForBreaker, FAILURES, failureTypeOf, stepFailure } from '../../../shared/flow/failures';
-import { retryAfterMs } from '../../../shared/http/call-pipeline';
-import { HTTP_BRANCHES } from '../../../shared/steps/http-request';
+import { ExpressionError, IvrflowError, TemplateError } from '#shared/errors';
+import { branchOf, countsForBreaker, FAILURES, failureTypeOf, stepFailure } from '#shared/flow/failures';
+import { retryAfterMs } from '#shared/http/call-pipeline';
+import { HTTP_BRANCHES } from '#shared/steps/http-request';
 
 describe('the failure registry', () => {
   it('names every type in lower snake case; only backend sickness counts toward the breaker', () => {

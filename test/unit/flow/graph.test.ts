@@ -7,20 +7,20 @@
 import { readFileSync } from 'node:fs';
 import { attribute as _, fromDot, type GraphBaseModel, type RootGraphModel } from 'ts-graphviz';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../shared/clock';
-import { runFlow } from '../../../shared/executor/executor';
-import { fitRecord } from '../../../shared/executor/record';
-import { folderResolver } from '../../../shared/flow/files';
-import { declaredBranches } from '../../../shared/flow/branches';
-import { coverageOverlayOf, dotOf, GraphOverlayError, mermaidOf, overlayOf, workflowFlowIdResolver, type GraphOptions } from '../../../shared/flow/graph';
-import { svgOf } from '../../../shared/flow/graph-svg';
-import { acceptInputs } from '../../../shared/flow/inputs';
-import type { Flow } from '../../../shared/flow/schema';
-import { clockService, httpService, ServiceContainer } from '../../../shared/services';
-import type { ExecutionResult } from '../../../shared/steps/types';
-import { coverageOf } from '../../../shared/testing/coverage';
-import { DEFAULT_TEST_NOW, loadTestFile, runCase, runTestFile, stepsOf, type LoadedTestFile } from '../../../shared/testing/runner';
-import { MockHttpClient, seededRandomness } from '../../../shared/testing/test-ports';
+import { FakeClock } from '#shared/clock';
+import { runFlow } from '#shared/executor/executor';
+import { fitRecord } from '#shared/executor/record';
+import { folderResolver } from '#shared/flow/files';
+import { declaredBranches } from '#shared/flow/branches';
+import { coverageOverlayOf, dotOf, GraphOverlayError, mermaidOf, overlayOf, workflowFlowIdResolver, type GraphOptions } from '#shared/flow/graph';
+import { svgOf } from '#shared/flow/graph-svg';
+import { acceptInputs } from '#shared/flow/inputs';
+import type { Flow } from '#shared/flow/schema';
+import { clockService, httpService, ServiceContainer } from '#shared/services';
+import type { ExecutionResult } from '#shared/steps/types';
+import { coverageOf } from '#shared/testing/coverage';
+import { DEFAULT_TEST_NOW, loadTestFile, runCase, runTestFile, stepsOf, type LoadedTestFile } from '#shared/testing/runner';
+import { MockHttpClient, seededRandomness } from '#shared/testing/test-ports';
 
 const EXAMPLES = new URL('../../../examples/flows/', import.meta.url).pathname;
 const golden = (name: string) => readFileSync(new URL(`golden/${name}`, import.meta.url), 'utf8');
@@ -507,6 +507,6 @@ describe('svgOf', () => {
   });
 
   it('is the only graph module that loads the Graphviz WASM', () => {
-    expect(readFileSync(new URL('../../../shared/flow/graph.ts', import.meta.url), 'utf8')).not.toContain('@hpcc-js');
+    expect(readFileSync('shared/flow/graph.ts', 'utf8')).not.toContain('@hpcc-js');
   });
 });

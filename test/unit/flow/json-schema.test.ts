@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { flowJsonSchema } from '../../../shared/flow/json-schema';
+import { flowJsonSchema } from '#shared/flow/json-schema';
 
 const committed = JSON.parse(readFileSync(new URL('../../../flow.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 

@@ -5,8 +5,8 @@
  * the step sets; and a URL that is a path is valid only on a connection's baseUrl.
  */
 import { describe, expect, it } from 'vitest';
-import type { Diagnostic } from '../../../shared/errors';
-import { validateFlow, type ValidateOptions, type ValidationResult } from '../../../shared/flow/validate';
+import type { Diagnostic } from '#shared/errors';
+import { validateFlow, type ValidateOptions, type ValidationResult } from '#shared/flow/validate';
 import { connections, flowOf } from '../../support/flows';
 
 const http = (id: string, configuration: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ id, type: 'HTTPRequest', configuration: { url: 'https://api.crm.example.com/v2/jobs', ...configuration }, ...extra });

@@ -4,8 +4,8 @@
  * UNKNOWN_REQUEST, HOST_NOT_ALLOWED), and messages about authentication that never echo a secret.
  */
 import { describe, expect, it } from 'vitest';
-import type { Diagnostic } from '../../../shared/errors';
-import { validateFlow, type ValidateOptions, type ValidationResult } from '../../../shared/flow/validate';
+import type { Diagnostic } from '#shared/errors';
+import { validateFlow, type ValidateOptions, type ValidationResult } from '#shared/flow/validate';
 import { connections, flowOf } from '../../support/flows';
 
 const http = (id: string, configuration: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ id, type: 'HTTPRequest', configuration: { url: 'https://api.crm.example.com/v2/accounts', ...configuration }, ...extra });

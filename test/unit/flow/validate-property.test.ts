@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Diagnostic } from '../../../shared/errors';
-import { validateFlow, type ValidateOptions, type ValidationResult } from '../../../shared/flow/validate';
-import { STEP_DEFINITIONS } from '../../../shared/steps/registry';
+import type { Diagnostic } from '#shared/errors';
+import { validateFlow, type ValidateOptions, type ValidationResult } from '#shared/flow/validate';
+import { STEP_DEFINITIONS } from '#shared/steps/registry';
 import { flowOf } from '../../support/flows';
 
 const NUM_RUNS = 200;

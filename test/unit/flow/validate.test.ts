@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateFlow } from '../../../shared/flow/validate';
+import { validateFlow } from '#shared/flow/validate';
 import { flowOf } from '../../support/flows';
 
 const http = (id: string, configuration: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ id, type: 'HTTPRequest', configuration: { url: 'https://api.example.com/x', ...configuration }, ...extra });
@@ -144,7 +144,7 @@ describe('validateFlow: one test per error code', () => {
   });
 
   it('LITERAL_SECRET in a connection request: a literal api_key in its path query or an Authorization in its body', async () => {
-    const { requestProblems } = await import('../../../shared/connections/connection');
+    const { requestProblems } = await import('#shared/connections/connection');
     const problems = requestProblems({
       lookup: { method: 'GET', path: '/v1/x?api_key=sk_live_123&q={{q}}' },
       update: { method: 'POST', path: '/v1/y?api_key={{k}}', body: { Authorization: 'Bearer abc', id: '{{id}}' } },

@@ -4,16 +4,16 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../shared/clock';
-import { CredentialUnavailableError } from '../../../shared/connections/token-provider';
-import { IvrflowError } from '../../../shared/errors';
-import { callBackend, CircuitBreakerConfig, type CallAuth, type CallOptions, type PreparedRequest } from '../../../shared/http/call-pipeline';
-import type { HttpClient, HttpFailure, HttpRequest, HttpResponse } from '../../../shared/http/client';
-import { CircuitBreaker, type Admission, type CircuitPolicy, type Recorded } from '../../../shared/resilience/circuit-breaker';
-import { MemoryCircuitStore } from '../../../shared/resilience/memory-circuit-store';
-import { RetryPolicy } from '../../../shared/resilience/retry';
-import { circuitsService, httpService, ServiceContainer } from '../../../shared/services';
-import type { StepContext } from '../../../shared/steps/types';
+import { FakeClock } from '#shared/clock';
+import { CredentialUnavailableError } from '#shared/connections/token-provider';
+import { IvrflowError } from '#shared/errors';
+import { callBackend, CircuitBreakerConfig, type CallAuth, type CallOptions, type PreparedRequest } from '#shared/http/call-pipeline';
+import type { HttpClient, HttpFailure, HttpRequest, HttpResponse } from '#shared/http/client';
+import { CircuitBreaker, type Admission, type CircuitPolicy, type Recorded } from '#shared/resilience/circuit-breaker';
+import { MemoryCircuitStore } from '#shared/resilience/memory-circuit-store';
+import { RetryPolicy } from '#shared/resilience/retry';
+import { circuitsService, httpService, ServiceContainer } from '#shared/services';
+import type { StepContext } from '#shared/steps/types';
 
 /** One scripted answer: a status code, or a failure without a response. */
 type Answer = number | HttpFailure;

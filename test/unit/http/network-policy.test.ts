@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostAllowed, isPrivateAddress, isPrivateHost, parseIPv4, parseIPv6 } from '../../../shared/http/network-policy';
+import { hostAllowed, isPrivateAddress, isPrivateHost, parseIPv4, parseIPv6 } from '#shared/http/network-policy';
 
 /** What the engine sees: the hostname Node's WHATWG URL parser makes of what the user wrote. */
 const refused = (url: string) => isPrivateHost(new URL(url).hostname);

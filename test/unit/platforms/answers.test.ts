@@ -1,8 +1,8 @@
 /** Flat answers for the platforms: dotted keys, string values, and no value ever lost to a key collision. */
 import { describe, expect, it } from 'vitest';
-import { UnprocessableRequestError } from '../../../shared/errors';
-import { answerOf, flatten } from '../../../shared/platforms/answers';
-import type { ExecutionResult } from '../../../shared/steps/types';
+import { UnprocessableRequestError } from '#shared/errors';
+import { answerOf, flatten } from '#shared/platforms/answers';
+import type { ExecutionResult } from '#shared/steps/types';
 
 describe('flatten', () => {
   it('dotted keys and string values; null as empty, empty containers as text', () => {

@@ -8,10 +8,10 @@ import * as crypto from 'node:crypto';
 import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { createBasicAuthorizerHandler } from '../../../functions/basic-authorizer/handler';
-import { logger } from '../../../shared/observability';
-import { BasicCredentialsChecker, parseBasicAuthorization, sameSecret } from '../../../shared/platforms/basic-auth';
-import type { SecretJson, SecretStore } from '../../../shared/stores/secret-store';
-import { MemorySecretStore } from '../../../shared/stores/secrets/memory-secret-store';
+import { logger } from '#shared/observability';
+import { BasicCredentialsChecker, parseBasicAuthorization, sameSecret } from '#shared/platforms/basic-auth';
+import type { SecretJson, SecretStore } from '#shared/stores/secret-store';
+import { MemorySecretStore } from '#shared/stores/secrets/memory-secret-store';
 
 // Every timingSafeEqual call basic-auth.ts makes goes through this spy (the real function still answers).
 vi.mock('node:crypto', async (importOriginal) => {

@@ -5,9 +5,9 @@
  * probe holds the circuit half-open for its lease.
  */
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../shared/clock';
-import { CircuitBreaker, type CircuitEvent, type CircuitRecord, type CircuitStore } from '../../../shared/resilience/circuit-breaker';
-import { MemoryCircuitStore } from '../../../shared/resilience/memory-circuit-store';
+import { FakeClock } from '#shared/clock';
+import { CircuitBreaker, type CircuitEvent, type CircuitRecord, type CircuitStore } from '#shared/resilience/circuit-breaker';
+import { MemoryCircuitStore } from '#shared/resilience/memory-circuit-store';
 
 /** A store whose calls land after `delayMs` of real time while `slow` is set (all, or only the operations named in `only`); the writes still happen. */
 class SlowStore implements CircuitStore {

@@ -7,16 +7,16 @@
  */
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { callbackEndpointService, parseCallbackToken, waitIdOf } from '../../../shared/callbacks/callback-token';
-import { FakeClock, type Randomness } from '../../../shared/clock';
-import { connectionsService } from '../../../shared/connections/auth';
-import type { Connection } from '../../../shared/connections/connection';
-import { ConfigError } from '../../../shared/errors';
-import { advance, NotWaitingError, resume, resultOf, startExecution, type ExecutorDeps } from '../../../shared/executor/executor';
-import { parseSnapshot, POLL_AFTER_MS, type ExecutionSnapshot } from '../../../shared/executor/snapshot';
-import type { Flow } from '../../../shared/flow/schema';
-import type { HttpClient, HttpFailure, HttpRequest, HttpResponse } from '../../../shared/http/client';
-import { ServiceContainer } from '../../../shared/services';
+import { callbackEndpointService, parseCallbackToken, waitIdOf } from '#shared/callbacks/callback-token';
+import { FakeClock, type Randomness } from '#shared/clock';
+import { connectionsService } from '#shared/connections/auth';
+import type { Connection } from '#shared/connections/connection';
+import { ConfigError } from '#shared/errors';
+import { advance, NotWaitingError, resume, resultOf, startExecution, type ExecutorDeps } from '#shared/executor/executor';
+import { parseSnapshot, POLL_AFTER_MS, type ExecutionSnapshot } from '#shared/executor/snapshot';
+import type { Flow } from '#shared/flow/schema';
+import type { HttpClient, HttpFailure, HttpRequest, HttpResponse } from '#shared/http/client';
+import { ServiceContainer } from '#shared/services';
 import { parsed } from '../../support/flows';
 
 const T0 = 1_700_000_000_000;

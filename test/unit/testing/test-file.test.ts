@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { checkTestFile, testFileJsonSchema } from '../../../shared/testing/test-file';
+import { checkTestFile, testFileJsonSchema } from '#shared/testing/test-file';
 
 const committed = JSON.parse(readFileSync(new URL('../../../flow-test.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
