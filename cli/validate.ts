@@ -43,6 +43,17 @@ interface FileReport {
   callerFit?: Pick<CallerFitReport, 'limitMs' | 'deadlineMs' | 'worstCaseMs' | 'paths'> & { caller?: Caller };
 }
 
+/** What every file of one `validate` shares: the options, the flows given, and each folder read once. */
+interface Context {
+  values: ValidateOptions;
+  caller: Caller | undefined;
+  given: Map<string, Flow[]>;
+  /** Flow folders by absolute path. */
+  folders: Map<string, ReturnType<typeof folderResolver>>;
+  /** Workflow configuration folders by path (undefined: the folder does not exist). */
+  configurations: Map<string, ReturnType<typeof workflowConfigurationsIn> | undefined>;
+}
+
 /** Runs `ivrflow validate`; returns the exit code. */
 export async function validateCommand(files: string[], values: ValidateOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
   let caller: Caller | undefined;
@@ -56,10 +67,10 @@ export async function validateCommand(files: string[], values: ValidateOptions, 
     err(`--flows: ${values.flows}: no such folder`);
     return 2;
   }
-  const given = await givenFlows(files);
+  const context: Context = { values, caller, given: await givenFlows(files), folders: new Map(), configurations: new Map() };
   const reports: FileReport[] = [];
   for (const file of files) {
-    const report = file.endsWith('.test.json') ? await validateTestFile(file) : await validateFlowFile(file, values, given, caller);
+    const report = file.endsWith('.test.json') ? await validateTestFile(file) : await validateFlowFile(file, context);
     reports.push(report);
     if (values.json) continue;
     for (const l of formatDiagnostics(file, report.errors, 'error')) err(l);
@@ -93,11 +104,13 @@ async function givenFlows(files: string[]): Promise<Map<string, Flow[]>> {
   return flows;
 }
 
-async function validateFlowFile(file: string, values: ValidateOptions, given: Map<string, Flow[]>, caller: Caller | undefined): Promise<FileReport> {
+async function validateFlowFile(file: string, context: Context): Promise<FileReport> {
+  const { values, caller, given } = context;
   const { value, error } = readJsonFile(file);
   if (error) return { file, valid: false, errors: [error], warnings: [] };
   const flowsDir = resolve(values.flows ?? dirname(file));
-  const folder = await folderResolver(flowsDir, true);
+  if (!context.folders.has(flowsDir)) context.folders.set(flowsDir, folderResolver(flowsDir, true));
+  const folder = await context.folders.get(flowsDir)!;
   const find = (flowId: string, version?: number): Flow | undefined => {
     const list = [...(given.get(flowId) ?? []), ...(folder.flows.get(flowId) ?? [])];
     return version === undefined ? list[0] : list.find((f) => (f.version ?? 1) === version);
@@ -109,13 +122,10 @@ async function validateFlowFile(file: string, values: ValidateOptions, given: Ma
   if (!result.flow) return { file, valid: false, errors, warnings };
 
   const configurationsDir = values.workflowConfigurations ?? join(dirname(flowsDir), 'workflow-configurations');
-  let configurations: Map<string, WorkflowConfigurationInput> | undefined;
-  if (existsSync(configurationsDir)) {
-    const read = workflowConfigurationsIn(configurationsDir);
-    errors.push(...read.problems);
-    configurations = read.configurations;
-  }
-  if (configurations) errors.push(...workflowReferences(result.flow, configurations, find));
+  if (!context.configurations.has(configurationsDir)) context.configurations.set(configurationsDir, existsSync(configurationsDir) ? workflowConfigurationsIn(configurationsDir) : undefined);
+  const read = context.configurations.get(configurationsDir);
+  const configurations = read?.configurations;
+  if (read) errors.push(...read.problems, ...workflowReferences(result.flow, read.configurations, find));
 
   if (!caller) return { file, valid: errors.length === 0, errors, warnings };
   const flows = new Map<string, Flow>();

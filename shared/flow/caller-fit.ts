@@ -12,12 +12,12 @@
  */
 import { ConnectionInput } from '../connections/connection';
 import { BadRequestError, type Diagnostic } from '../errors';
-import { backoffDelayMs, IDEMPOTENT_METHODS, RetryPolicy } from '../resilience/retry';
-import type { ConditionConfig } from '../steps/condition';
+import { backoffDelayMs, isRetryableRequest, RetryPolicy } from '../resilience/retry';
 import type { HttpRequestConfig } from '../steps/http-request';
 import type { IntegrationHubExecuteConfig } from '../steps/integration-hub-execute';
 import type { SubFlowConfig } from '../steps/sub-flow';
 import type { WorkflowExecuteConfig } from '../steps/workflow-execute';
+import { stepBranches } from './branches';
 import { DEFAULT_DEADLINE_MS, type Flow, type Step } from './schema';
 
 // ---------------------------------------------------------------------------------------------
@@ -211,15 +211,9 @@ interface Context {
   inProgress: Set<string>;
 }
 
-/** Where a step can go next: `next`, its branches and (Condition) the steps its configuration names. An End goes nowhere. */
+/** Where a step can go next: the targets of the branches it declares (`stepBranches`). An End goes nowhere. */
 function targetsOf(step: Step): string[] {
-  if (step.type === 'End') return [];
-  const targets = [step.next, ...Object.values(step.branches ?? {})];
-  if (step.type === 'Condition') {
-    const c = step.configuration as ConditionConfig;
-    targets.push(...c.conditions.map((x) => x.nextStepId), c.defaultStepId);
-  }
-  return [...new Set(targets.filter((t): t is string => typeof t === 'string'))];
+  return step.type === 'End' ? [] : [...new Set(stepBranches(step).map((b) => b.target))];
 }
 
 function graphOf(flow: Flow): Graph {
@@ -317,7 +311,7 @@ function stepFigure(flow: Flow, step: Step, index: number, ctx: Context, gaps: s
     case 'HTTPRequest': {
       // The step union is not narrowed by `type` (it is built from the registry): the schema checked this shape.
       const c = step.configuration as HttpRequestConfig;
-      const retryable = IDEMPOTENT_METHODS.has(c.method) || Object.keys(c.headers ?? {}).some((h) => h.toLowerCase() === 'idempotency-key');
+      const retryable = isRetryableRequest(c.method, c.headers ?? {});
       return callFigure(step, c.timeout, c.retryPolicy ?? RetryPolicy.parse({}), retryable, c.async ? ['async: the wait for the callback is not counted'] : []);
     }
     case 'IntegrationHubExecute': {

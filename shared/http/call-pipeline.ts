@@ -23,7 +23,7 @@ import { isFlowFailure, IvrflowError } from '../errors';
 import { countsForBreaker, type FailureType } from '../flow/failures';
 import { renderText } from '../expressions/template';
 import type { Admission, CircuitState } from '../resilience/circuit-breaker';
-import { IDEMPOTENT_METHODS, backoffDelayMs, type RetryPolicy } from '../resilience/retry';
+import { backoffDelayMs, isRetryableRequest, type RetryPolicy } from '../resilience/retry';
 import { circuitsService, httpService } from '../services';
 import { Template } from '../steps/common';
 import { MIN_CALL_MS } from '../budgets';
@@ -180,7 +180,7 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
     }
     return { ...outcome, trace: { ...outcome.trace, circuit } };
   };
-  const retryable = IDEMPOTENT_METHODS.has(request.method) || 'idempotency-key' in request.headers;
+  const retryable = isRetryableRequest(request.method, request.headers);
 
   let attempts = 0;
   /** The last answer, when a renewed credential's resend or a retry comes next. */

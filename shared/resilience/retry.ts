@@ -23,6 +23,15 @@ export type RetryPolicy = z.infer<typeof RetryPolicy>;
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 
 /**
+ * Whether a request may be retried at all: an idempotent method (RFC 9110 §9.2.2), or any method
+ * carrying an `Idempotency-Key` header (IETF draft "The Idempotency-Key HTTP Header Field").
+ * @param headers the request's headers; names compared case-insensitively
+ */
+export function isRetryableRequest(method: string, headers: Readonly<Record<string, unknown>>): boolean {
+  return IDEMPOTENT_METHODS.has(method) || Object.keys(headers).some((name) => name.toLowerCase() === 'idempotency-key');
+}
+
+/**
  * Delay before retry number `retry` (0-based), in ms.
  * Exponential uses "full jitter" (AWS Architecture Blog, "Exponential Backoff and Jitter"):
  * uniform in [0, min(maxDelayMs, initialDelayMs × 2^retry)). Fixed is `initialDelayMs`.

@@ -8,9 +8,6 @@ import { declaredBranches, declaredBranchOf, type DeclaredBranch } from '../flow
 import type { Flow } from '../flow/schema';
 import type { FileResult } from './runner';
 
-// Declared branches moved to shared/flow/branches.ts (the flow graph draws them too); re-exported for existing callers.
-export { declaredBranches, type DeclaredBranch };
-
 /** Steps and branches of one flow (or of all): how many there are, how many were covered, and which were missed. */
 export interface FlowCoverage {
   steps: { total: number; covered: number; missed: string[] };
