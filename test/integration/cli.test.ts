@@ -7,18 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main';
-
-async function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    args,
-    (s) => out.push(s),
-    (s) => err.push(s),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+import { startCrmServer } from '../../examples/backends/crm-server';
+import { cli } from '../support/cli';
 
 let dir: string;
 beforeAll(() => {
@@ -106,5 +96,37 @@ describe('validate', () => {
     const r = await cli(['validate', file, '--flows', 'examples/flows']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/error MISSING_WORKFLOW steps\[\d+\]\.configuration\.workflowId: workflow configuration 'crm-agent' has no workflow 'no-such-workflow' \(it has search-contact\)/);
+  });
+
+  it('--caller: the IVR (worst case 6000 ms: its sub-flow cut at its own 6000 ms deadline) fails connect:3000 and fits connect (8000); a bad caller is exit 2', async () => {
+    const ivr = 'examples/flows/customer-lookup-ivr.json';
+    const short = await cli(['validate', ivr, '--caller', 'connect:3000']);
+    expect(short.code).toBe(1);
+    expect(short.out).toContain(`${ivr}: worst case 6000 ms against 3000 ms (caller connect 3000 ms, deadline 8000 ms):`);
+    expect(short.err).toContain(`${ivr}: error CALLER_DEADLINE_EXCEEDED steps[0]: path subflow-integration → agent-fallback can take 6000 ms in the worst case, more than the 3000 ms limit`);
+    const fits = await cli(['validate', ivr, '--caller', 'connect']);
+    expect(fits.code).toBe(0);
+    expect(fits.err).not.toContain('CALLER_DEADLINE_EXCEEDED');
+    const json = await cli(['validate', ivr, '--caller', 'connect', '--json']);
+    const report = JSON.parse(json.out) as { files: Array<{ callerFit: { limitMs: number; paths: Array<{ path: string[]; worstCaseMs: number }> } }> };
+    expect(report.files[0]!.callerFit.limitMs).toBe(8000);
+    expect(report.files[0]!.callerFit.paths).toContainEqual(expect.objectContaining({ path: ['subflow-integration', 'agent-fallback'], worstCaseMs: 6000 }));
+    for (const bad of ['bogus', 'connect:9000', 'cxone', 'connect:abc']) {
+      const r = await cli(['validate', ivr, '--caller', bad]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^--caller: /);
+    }
+  });
+});
+
+describe('the sample CRM that serve starts on 127.0.0.1:4010', () => {
+  it('refuses a port that is taken (serve then picks a free one) instead of hanging', async () => {
+    const first = await startCrmServer();
+    try {
+      const port = Number(new URL(first.url).port);
+      await expect(startCrmServer({ port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      await first.close();
+    }
   });
 });
