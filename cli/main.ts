@@ -6,6 +6,7 @@
  *   ivrflow validate <file...> [--flows <dir>] [--workflow-configurations <dir>] [--caller <name>[:ms]] [--json]
  *   ivrflow run <flow.json> [--flows <dir>] [--var name=value]... [--vars-file <file>] [--secrets <file>] [--json] [--record <file.test.json>]
  *   ivrflow test [paths...] [--coverage] [--min-branch-coverage <percent>] [--reporter junit --output <file.xml>] [--json]
+ *   ivrflow graph <flow.json> [--flows <dir>] [--format mermaid|dot|svg] [--output <file>] [--execution <file>] [--coverage <file>]
  *   ivrflow serve [--port N] [--data <dir>] [--no-examples]
  *   ivrflow deploy <file...> --api <url>
  *   ivrflow refresh-tokens [--dynamodb-endpoint <url>] [--secrets-endpoint <url>] [--json]
@@ -18,6 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { deployCommand } from './deploy';
+import { graphCommand } from './graph';
 import { invokeCommand } from './invoke';
 import { refreshTokensCommand } from './refresh-tokens';
 import { runCommand } from './run';
@@ -94,6 +96,19 @@ function program(out: (s: string) => void, err: (s: string) => void, done: (code
     .option('--json', 'print the results as JSON')
     .addHelpText('after', example('ivrflow test examples --coverage --min-branch-coverage 90'))
     .action(async (paths: string[], options: Parameters<typeof testCommand>[1]) => done(await testCommand(paths, options, out, err)));
+
+  root
+    .command('graph')
+    .description('Draw a flow as a flowchart (Mermaid, DOT or SVG), its sub-flows and workflows as clusters, with an execution or coverage overlay')
+    .argument('<flow.json>', 'the flow file')
+    .option('--flows <dir>', 'folder of the flows its SubFlow and WorkflowExecute steps call, drawn as nested clusters')
+    .option('--workflow-configurations <dir>', 'folder of workflow configurations (default: workflow-configurations beside the flows folder)')
+    .addOption(new Option('--format <format>', 'the output format').choices(['mermaid', 'dot', 'svg']).default('mermaid'))
+    .option('-o, --output <file>', 'write the drawing to this file instead of stdout')
+    .option('--execution <file.json>', 'overlay a run: an execution record (GET /executions/{id}) or `ivrflow run --json` output')
+    .option('--coverage <coverage.json>', 'overlay coverage: the file `ivrflow test --coverage-json` writes (missed branches dashed red)')
+    .addHelpText('after', example('ivrflow graph examples/flows/customer-lookup-ivr.json --flows examples/flows --format svg -o ivr.svg'))
+    .action(async (file: string, options: Parameters<typeof graphCommand>[1]) => done(await graphCommand(file, options, out, err)));
 
   root
     .command('serve')

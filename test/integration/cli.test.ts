@@ -1,13 +1,14 @@
 /**
  * The `ivrflow` command line as a new user meets it: per-command help, the version, "did you mean"
  * for a mistyped command or flag, INVALID_JSON with its line and column, and sub-flow and workflow
- * references that validate resolves among the files given and the flows folder.
+ * references that validate resolves among the files given and the flows folder, and `graph` with
+ * its formats and overlays.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCrmServer } from '../../examples/backends/crm-server';
+import { DEMO_API_KEY, startCrmServer } from '../../examples/backends/crm-server';
 import { cli } from '../support/cli';
 
 let dir: string;
@@ -23,7 +24,7 @@ function write(name: string, text: string): string {
 }
 
 describe('help and version', () => {
-  it.each(['validate', 'run', 'test', 'serve', 'deploy', 'refresh-tokens', 'invoke'])('ivrflow %s --help prints its own usage, flags and an example, exit 0', async (command) => {
+  it.each(['validate', 'run', 'test', 'graph', 'serve', 'deploy', 'refresh-tokens', 'invoke'])('ivrflow %s --help prints its own usage, flags and an example, exit 0', async (command) => {
     for (const flag of ['--help', '-h']) {
       const r = await cli([command, flag]);
       expect(r.code).toBe(0);
@@ -116,6 +117,85 @@ describe('validate', () => {
       expect(r.code).toBe(2);
       expect(r.err).toMatch(/^--caller: /);
     }
+  });
+});
+
+describe('graph', () => {
+  const ivr = 'examples/flows/customer-lookup-ivr.json';
+  const stepIds = (file: string) => (JSON.parse(readFileSync(file, 'utf8')) as { steps: Array<{ id: string }> }).steps.map((s) => s.id);
+
+  it('draws the IVR as Mermaid by default, its sub-flow as a cluster with --flows', async () => {
+    const alone = await cli(['graph', ivr]);
+    expect(alone.code).toBe(0);
+    expect(alone.out).toMatch(/^flowchart TD\n/);
+    expect(alone.out).not.toContain('subgraph');
+    const nested = await cli(['graph', ivr, '--flows', 'examples/flows']);
+    expect(nested.code).toBe(0);
+    expect(nested.out).toContain('subgraph c0 ["crm-integration (SubFlow subflow-integration)"]');
+    for (const id of [...stepIds(ivr), ...stepIds('examples/flows/crm-integration.json')]) expect(nested.out).toContain(`"${id}<br/>`);
+  });
+
+  it('--format dot and --format svg --output write Graphviz DOT and an SVG drawing every step of the IVR and its sub-flow', async () => {
+    const dot = await cli(['graph', ivr, '--flows', 'examples/flows', '--format', 'dot']);
+    expect(dot.code).toBe(0);
+    expect(dot.out).toMatch(/^digraph "customer-lookup-ivr" \{/);
+    expect(dot.out).toContain('subgraph "cluster_c0"');
+    const file = join(dir, 'ivr.svg');
+    const svg = await cli(['graph', ivr, '--flows', 'examples/flows', '--format', 'svg', '-o', file]);
+    expect(svg).toMatchObject({ code: 0, out: '', err: `${ivr}: svg written to ${file}` });
+    // Graphviz writes '-' as '&#45;' in text.
+    const text = readFileSync(file, 'utf8').replaceAll('&#45;', '-');
+    expect(text).toMatch(/<svg[^>]*>[\s\S]*<\/svg>\n$/);
+    for (const id of [...stepIds(ivr), ...stepIds('examples/flows/crm-integration.json')]) expect(text).toContain(`>${id}</text>`);
+    const bad = await cli(['graph', ivr, '--format', 'png']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("argument 'png' is invalid. Allowed choices are mermaid, dot, svg.");
+  });
+
+  it('--execution overlays a real `ivrflow run --json` against the sample CRM: the path bold and numbered, the rest dimmed', async () => {
+    const crm = await startCrmServer();
+    let run: Awaited<ReturnType<typeof cli>>;
+    try {
+      run = await cli(['run', ivr, '--var', 'dtmf_input=2125551234', '--var', `crm_base_url=${crm.url}`, '--var', `api_key_variable=${DEMO_API_KEY}`, '--json']);
+    } finally {
+      await crm.close();
+    }
+    expect(run.code).toBe(0);
+    const execution = write('run.json', run.out);
+    const r = await cli(['graph', ivr, '--flows', 'examples/flows', '--execution', execution]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/n0\[\["subflow-integration<br\/>SubFlow → crm-integration<br\/>SUCCEEDED · \d+ ms"\]\]/);
+    expect(r.out).toContain('n0 -.->|"1. calls"| c0_n0');
+    expect(r.out).toMatch(/n2\(\["priority-queue<br\/>End: PriorityQueue<br\/>SUCCEEDED · \d+ ms"\]\)/);
+    expect(r.out).toMatch(/classDef taken /);
+    expect(r.out).toMatch(/class [^\n]*n3[^\n]* untaken/);
+  });
+
+  it('--coverage overlays `ivrflow test --coverage-json`: missed branches dashed red', async () => {
+    const coverage = join(dir, 'coverage.json');
+    const t = await cli(['test', 'examples/flows/customer-lookup-ivr.test.json', '--case', 'platinum caller goes to the priority queue', '--coverage-json', coverage]);
+    expect(t.code).toBe(0);
+    const r = await cli(['graph', ivr, '--coverage', coverage]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/classDef missed stroke:#d32f2f/);
+    expect(r.out).toMatch(/linkStyle [\d,]+ [^\n]*stroke-dasharray:5 5/);
+  });
+
+  it('refuses an invalid flow, a missing --flows folder and an overlay that is not one, exit 2 naming the problem', async () => {
+    const broken = await cli(['graph', write('broken-graph.json', '{ "id": "x", ')]);
+    expect(broken.code).toBe(2);
+    expect(broken.err).toMatch(/broken-graph\.json: error INVALID_JSON .*line 1, column/);
+    expect((await cli(['graph', ivr, '--flows', join(dir, 'nowhere')])).err).toContain('no such folder');
+    const notRun = await cli(['graph', ivr, '--execution', write('not-a-run.json', '{"cases": []}')]);
+    expect(notRun.code).toBe(2);
+    expect(notRun.err).toContain('INVALID_EXECUTION');
+    expect(notRun.err).toContain('flow test result');
+    const otherFlow = await cli(['graph', ivr, '--execution', write('other-run.json', '{"flowId": "another", "status": "SUCCEEDED", "trace": []}')]);
+    expect(otherFlow.code).toBe(2);
+    expect(otherFlow.err).toContain("a run of flow 'another', not of 'customer-lookup-ivr'");
+    const notCoverage = await cli(['graph', ivr, '--coverage', write('not-coverage.json', '{"flows": 3}')]);
+    expect(notCoverage.code).toBe(2);
+    expect(notCoverage.err).toContain('INVALID_COVERAGE');
   });
 });
 
