@@ -7,9 +7,10 @@
  *   workflow configurations folder (`--workflow-configurations`, default: `workflow-configurations`
  *   beside the flows folder, when it exists) to a flow: `MISSING_WORKFLOW_CONFIGURATION`,
  *   `MISSING_WORKFLOW`, `MISSING_FLOW`;
- * - with `--caller <name>[:ms]`, caller fit (docs/caller-fit.md): each path's worst case against
- *   min(the flow's deadline, the caller's limit); `CALLER_DEADLINE_EXCEEDED` and
- *   `STEP_TIMEOUT_EXCEEDS_DEADLINE` are errors, `NO_TIMEOUT_FALLBACK` a warning.
+ * - caller fit (docs/caller-fit.md): each path's worst case against min(the flow's deadline, the
+ *   caller's limit). With `--caller <name>[:ms]`, `CALLER_DEADLINE_EXCEEDED` and
+ *   `STEP_TIMEOUT_EXCEEDS_DEADLINE` are errors and the figures are printed; without it the flow's
+ *   `deadlineMs` is the limit and they are warnings. `NO_TIMEOUT_FALLBACK` is always a warning.
  * Exit 0 when every file is valid, 1 otherwise, 2 for bad usage.
  */
 import { existsSync } from 'node:fs';
@@ -75,7 +76,7 @@ export async function validateCommand(files: string[], values: ValidateOptions, 
     if (values.json) continue;
     for (const l of formatDiagnostics(file, report.errors, 'error')) err(l);
     for (const l of formatDiagnostics(file, report.warnings, 'warning')) err(l);
-    if (report.callerFit) for (const l of callerFitLines(report.callerFit)) out(`${file}: ${l}`);
+    if (report.callerFit && caller) for (const l of callerFitLines(report.callerFit)) out(`${file}: ${l}`);
     if (report.valid) out(`${file}: valid${report.cases !== undefined ? ` (flow test file, ${report.cases} case(s))` : report.warnings.length ? ` (${report.warnings.length} warning(s))` : ''}`);
   }
   if (values.json) out(JSON.stringify({ valid: reports.every((f) => f.valid), files: reports }, null, 2));
@@ -127,11 +128,11 @@ async function validateFlowFile(file: string, context: Context): Promise<FileRep
   const configurations = read?.configurations;
   if (read) errors.push(...read.problems, ...workflowReferences(result.flow, read.configurations, find));
 
-  if (!caller) return { file, valid: errors.length === 0, errors, warnings };
+  // Caller fit runs always: without --caller the flow's deadlineMs is the limit and its findings are warnings.
   const flows = new Map<string, Flow>();
   for (const id of new Set([...given.keys(), ...folder.flows.keys()])) flows.set(id, find(id)!);
   const fit = callerFit(result.flow, {
-    caller,
+    ...(caller ? { caller } : {}),
     flows,
     ...(configurations
       ? {
@@ -144,7 +145,7 @@ async function validateFlowFile(file: string, context: Context): Promise<FileRep
   });
   errors.push(...fit.errors);
   warnings.push(...fit.warnings);
-  return { file, valid: errors.length === 0, errors, warnings, callerFit: { caller, limitMs: fit.limitMs, deadlineMs: fit.deadlineMs, worstCaseMs: fit.worstCaseMs, paths: fit.paths } };
+  return { file, valid: errors.length === 0, errors, warnings, callerFit: { ...(caller ? { caller } : {}), limitMs: fit.limitMs, deadlineMs: fit.deadlineMs, worstCaseMs: fit.worstCaseMs, paths: fit.paths } };
 }
 
 /** The caller-fit figures: the limit, then each path's worst case (worst first, at most 20 lines). */

@@ -47,13 +47,28 @@ export interface FunctionSpec {
   publicUrl?: boolean;
   /** Executor-class: the stack's `reservedConcurrency` applies to it. */
   reservedConcurrency?: boolean;
+  /**
+   * Packages left out of the bundle and shipped beside it (`node_modules/<name>` in the asset),
+   * for code that loads them by a dynamic `import()` on a rare path only (the graph's SVG renderer,
+   * 800 KB of WASM): the bundle, and so every cold start, stays without them.
+   */
+  lazyModules?: readonly string[];
 }
 
 const EXECUTOR: Access = { definitions: 'read', state: 'execution', secrets: 'executor' };
 
 /** Every function of ivrflow, by key. */
 export const FUNCTIONS = {
-  flowApi: { id: 'FlowApi', dir: 'flow-api', trigger: { type: 'http', routes: ROUTES.flowApi, authorization: 'operator' }, timeoutMs: 30_000, access: { definitions: 'manage', state: 'operator', secrets: 'connections' }, tables: true },
+  flowApi: {
+    id: 'FlowApi',
+    dir: 'flow-api',
+    trigger: { type: 'http', routes: ROUTES.flowApi, authorization: 'operator' },
+    timeoutMs: 30_000,
+    access: { definitions: 'manage', state: 'operator', secrets: 'connections' },
+    tables: true,
+    // GET /flows/{flowId}/graph?format=svg renders with Graphviz compiled to WASM (shared/flow/graph-svg.ts).
+    lazyModules: ['@hpcc-js/wasm-graphviz'],
+  },
   flowExecutor: { id: 'FlowExecutor', dir: 'flow-executor', trigger: { type: 'http', routes: ROUTES.flowExecutor, authorization: 'caller' }, timeoutMs: 30_000, access: EXECUTOR, tables: true, publicUrl: true, reservedConcurrency: true },
   webhookCallback: {
     id: 'WebhookCallback',

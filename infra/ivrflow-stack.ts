@@ -112,6 +112,7 @@ export class IvrflowStack extends Stack {
       const callerSecret = callerAuthorization.type === 'basic' ? (callerAuthorization.secretName ?? 'basic') : 'basic';
       const fn = new IvrflowFunction(this, spec.id, {
         entry: entry(spec.dir),
+        ...(spec.lazyModules ? { lazyModules: spec.lazyModules } : {}),
         timeout: Duration.millis(spec.timeoutMs),
         ...(spec.reservedConcurrency && props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
         environment: {

@@ -1,6 +1,7 @@
 /**
  * flow-api Lambda: `PUT /flows/{flowId}`, `GET /flows/{flowId}[?version=N]`, `GET /flows[?limit=&cursor=]`,
- * `DELETE /flows/{flowId}`, `POST /flows/validate`; circuits: `GET /circuits`, `GET /circuits/{key}`
+ * `DELETE /flows/{flowId}`, `GET /flows/{flowId}/graph[?format=mermaid|dot|svg&version=N]` (docs/graph.md),
+ * `POST /flows/validate[?caller=<name>[:ms]]` (caller fit: docs/caller-fit.md); circuits: `GET /circuits`, `GET /circuits/{key}`
  * (key URL-encoded), `DELETE /circuits/{key}` (operator reset); connections: `PUT /connections/{name}`
  * (201 created / 200 replaced), `GET /connections/{name}`, `GET /connections[?limit=&cursor=]`,
  * `DELETE /connections/{name}` (credentials write-only); workflow configurations:
@@ -9,6 +10,8 @@
  */
 import middy from '@middy/core';
 import { httpErrors, intQuery, json, readJsonBody, router, type ApiEvent, type ApiResult } from '#shared/api/http';
+import { GRAPH_FORMATS, type GraphFormat } from '#shared/api/flow-service';
+import { BadRequestError } from '#shared/errors';
 import { circuitKeyParam, configurationIdParam, connectionNameParam, flowIdParam } from '#shared/api/params';
 import { fromEnvironment } from '../roots/adapters';
 import { flowApiRoot, type FlowApiRoot } from './root';
@@ -22,6 +25,10 @@ export function createFlowApiHandler(services: () => FlowApiRoot) {
       return json(result.version === 1 ? 201 : 200, result);
     },
     'GET /flows/{flowId}': async (event) => json(200, await services().flowService.get(flowIdParam(event), intQuery(event, 'version', { min: 1, max: 1e9 }))),
+    'GET /flows/{flowId}/graph': async (event) => {
+      const { contentType, body } = await services().flowService.graph(flowIdParam(event), graphFormatQuery(event), intQuery(event, 'version', { min: 1, max: 1e9 }));
+      return { statusCode: 200, headers: { 'content-type': contentType }, body };
+    },
     'GET /flows': async (event) => json(200, await services().flowService.list(intQuery(event, 'limit', { min: 1, max: 100 }) ?? 25, event.queryStringParameters?.['cursor'])),
     'DELETE /flows/{flowId}': async (event) => {
       await services().flowService.delete(flowIdParam(event));
@@ -53,11 +60,19 @@ export function createFlowApiHandler(services: () => FlowApiRoot) {
       return { statusCode: 204 };
     },
     'POST /flows/validate': async (event) => {
-      const report = await services().flowService.check(readJsonBody(event));
+      const caller = event.queryStringParameters?.['caller'];
+      const report = await services().flowService.check(readJsonBody(event), caller === undefined ? {} : { caller });
       return json(report.valid ? 200 : 422, report);
     },
   });
   return middy<ApiEvent, ApiResult>(routes).use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
+}
+
+/** `?format=` of the graph route: mermaid (the default), dot or svg. @throws BadRequestError 400 INVALID_PARAMETER */
+function graphFormatQuery(event: ApiEvent): GraphFormat {
+  const format = event.queryStringParameters?.['format'] ?? 'mermaid';
+  if (!Object.hasOwn(GRAPH_FORMATS, format)) throw new BadRequestError('INVALID_PARAMETER', `format must be one of ${Object.keys(GRAPH_FORMATS).join(', ')}; got '${format.slice(0, 40)}'`);
+  return format as GraphFormat;
 }
 
 /** The Lambda handler: the flow-api routes over its root built from the environment on first invocation. */

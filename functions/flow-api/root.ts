@@ -31,11 +31,12 @@ export function flowApiRoot(config: ServiceConfig, adapters: Adapters): FlowApiR
   const { circuits, circuitStore } = circuitsOf(config, a, instanceId);
   const { secrets, names, tokenRegistry } = tokensOf(config, a, instanceId);
   const { connectionStore } = connectionsOf(config, a);
+  const workflowConfigurations = workflowConfigurationsOf(config, a).store;
   return {
-    flowService: new FlowService({ flows, clock: a.clock, allowPrivateHosts: config.allowPrivateNetworks, connections: connectionStore }),
+    flowService: new FlowService({ flows, clock: a.clock, allowPrivateHosts: config.allowPrivateNetworks, connections: connectionStore, workflowConfigurations }),
     circuitService: new CircuitService(circuitStore, circuits),
     connectionService: new ConnectionService({ store: connectionStore, secrets, names, registry: tokenRegistry, clock: a.clock, allowPrivateHosts: config.allowPrivateNetworks }),
-    workflowConfigurationService: new WorkflowConfigurationService({ store: workflowConfigurationsOf(config, a).store, flows, connections: connectionStore, clock: a.clock }),
+    workflowConfigurationService: new WorkflowConfigurationService({ store: workflowConfigurations, flows, connections: connectionStore, clock: a.clock }),
     tokenRegistry,
   };
 }

@@ -8,10 +8,28 @@ import { Construct } from 'constructs';
 export interface IvrflowFunctionProps extends Omit<NodejsFunctionProps, 'entry'> {
   /** Path of the handler module (functions/<name>/handler.ts). */
   entry: string;
+  /**
+   * Packages kept out of the bundle and copied into the asset's `node_modules` (their
+   * `package.json` and `main` file; they must have no dependencies), for a dynamic `import()`
+   * that only a rare path runs. The AWS SDK stays external as NodejsFunction's default.
+   * @default none
+   */
+  lazyModules?: readonly string[];
+}
+
+/** The copy of a package's `package.json` and `main` file into the bundle's node_modules, as one shell command (Node, so it runs wherever the bundling does). */
+function copyPackage(inputDir: string, outputDir: string, name: string): string {
+  const script = [
+    "const fs=require('fs'),path=require('path');",
+    'const [from,to]=process.argv.slice(1);',
+    "const pkg=JSON.parse(fs.readFileSync(path.join(from,'package.json'),'utf8'));",
+    "for(const f of ['package.json',pkg.main]){fs.mkdirSync(path.dirname(path.join(to,f)),{recursive:true});fs.copyFileSync(path.join(from,f),path.join(to,f));}",
+  ].join('');
+  return `node -e "${script}" "${inputDir}/node_modules/${name}" "${outputDir}/node_modules/${name}"`;
 }
 
 export class IvrflowFunction extends NodejsFunction {
-  constructor(scope: Construct, id: string, props: IvrflowFunctionProps) {
+  constructor(scope: Construct, id: string, { lazyModules = [], ...props }: IvrflowFunctionProps) {
     const logGroup = props.logGroup ?? new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH });
     super(scope, id, {
       runtime: Runtime.NODEJS_24_X,
@@ -22,7 +40,23 @@ export class IvrflowFunction extends NodejsFunction {
       ...props,
       logGroup,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
-      bundling: { minify: true, sourceMap: true, format: OutputFormat.CJS, target: 'node22', ...props.bundling },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        format: OutputFormat.CJS,
+        target: 'node22',
+        ...(lazyModules.length
+          ? {
+              externalModules: ['@aws-sdk/*', ...lazyModules],
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (inputDir: string, outputDir: string) => lazyModules.map((name) => copyPackage(inputDir, outputDir, name)),
+              },
+            }
+          : {}),
+        ...props.bundling,
+      },
     });
   }
 }

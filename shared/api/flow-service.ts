@@ -1,14 +1,19 @@
 /**
  * The Flow API's core (docs/architecture.md, "Flow definitions in DynamoDB" and "Validation"):
- * deploy (validate, then store the next version), read, list, delete and validate-only. HTTP-free:
- * handlers and the local server call it.
+ * deploy (validate, then store the next version), read, list, delete, validate-only with caller
+ * fit (docs/caller-fit.md) and the flow's graph (docs/graph.md). HTTP-free: handlers and the local
+ * server call it.
  */
 import type { Clock } from '../clock';
 import { BadRequestError, FlowValidationError, NotFoundError, VersionConflictError, type Diagnostic } from '../errors';
+import { callerFit, parseCaller, type Caller, type CallerFitReport } from '../flow/caller-fit';
+import { dotOf, mermaidOf } from '../flow/graph';
+import { svgOf } from '../flow/graph-svg';
 import type { Flow } from '../flow/schema';
 import { preview, validateFlow } from '../flow/validate';
-import { connectionHosts } from '../connections/connection';
+import { connectionHosts, type Connection } from '../connections/connection';
 import type { ConnectionStore, FlowStore, FlowSummary, Page } from '../stores/ports';
+import type { WorkflowConfiguration, WorkflowConfigurationReader } from '../workflows/workflow-configuration';
 
 /** What the flow service is built from: the flow store, the clock, and optionally the connections flows may name. */
 export interface FlowServiceProps {
@@ -16,8 +21,33 @@ export interface FlowServiceProps {
   clock: Clock;
   /** Accept loopback/private hosts in flows (local development only). @default false */
   allowPrivateHosts?: boolean;
-  /** Connections flows may name (checked on deploy: `MISSING_CONNECTION`, `UNKNOWN_REQUEST`, hosts). @default not checked */
+  /** Connections flows may name (checked on deploy: `MISSING_CONNECTION`, `UNKNOWN_REQUEST`, hosts; caller fit reads their timeouts). @default not checked */
   connections?: ConnectionStore;
+  /** Workflow configurations, through which WorkflowExecute steps reach their flows (caller fit, graph clusters). @default none */
+  workflowConfigurations?: WorkflowConfigurationReader;
+}
+
+/** The formats of `GET /flows/{flowId}/graph`, and the media type each is served as. */
+export const GRAPH_FORMATS = { mermaid: 'text/vnd.mermaid; charset=utf-8', dot: 'text/vnd.graphviz; charset=utf-8', svg: 'image/svg+xml' } as const;
+/** A format of `GET /flows/{flowId}/graph`. */
+export type GraphFormat = keyof typeof GRAPH_FORMATS;
+
+/** At most this many flows are read for one flow's sub-flows and workflows (recursively); past it calls are drawn and figured unresolved. */
+export const MAX_CALLED_FLOWS = 50;
+
+/** What `POST /flows/validate` answers: the diagnostics, and caller fit's figures (docs/caller-fit.md) when the flow is valid. */
+export interface CheckResult {
+  valid: boolean;
+  errors: Diagnostic[];
+  warnings: Diagnostic[];
+  callerFit?: Pick<CallerFitReport, 'limitMs' | 'deadlineMs' | 'worstCaseMs' | 'worstCaseExact' | 'paths' | 'pathsTruncated'> & { caller?: Caller };
+}
+
+/** The flows a flow calls, as caller fit and the graph read them. */
+interface CalledFlows {
+  flows: Map<string, Flow>;
+  workflowFlowId: (configurationId: string, workflowId: string) => string | undefined;
+  connections: Map<string, Connection>;
 }
 
 /** What a deploy stored: the flow, its new version and the validation warnings. */
@@ -83,9 +113,90 @@ export class FlowService {
     if (!(await this.props.flows.deleteFlow(flowId))) throw new NotFoundError(`flow '${flowId}' does not exist`);
   }
 
-  /** Diagnostics only; stores nothing. */
-  async check(raw: unknown): Promise<{ valid: boolean; errors: Diagnostic[]; warnings: Diagnostic[] }> {
-    const { valid, errors, warnings } = await this.validate(raw);
-    return { valid, errors, warnings };
+  /**
+   * Diagnostics only; stores nothing. A valid flow is also checked for caller fit
+   * (docs/caller-fit.md) over the stored flows it calls: against `caller` (`connect`,
+   * `connect:3000`, `twilio`, `cxone:<ms>`, `genesys:<ms>`, `<ms>`) `CALLER_DEADLINE_EXCEEDED` and
+   * `STEP_TIMEOUT_EXCEEDS_DEADLINE` are errors; without one the flow's `deadlineMs` is the limit and
+   * they are warnings.
+   * @throws CallerError (400 INVALID_CALLER) for a caller that is none of those
+   */
+  async check(raw: unknown, options: { caller?: string } = {}): Promise<CheckResult> {
+    const caller = options.caller === undefined ? undefined : parseCaller(options.caller);
+    const { flow, errors, warnings } = await this.validate(raw);
+    if (!flow) return { valid: false, errors, warnings };
+    const called = await this.calledFlows(flow);
+    const fit = callerFit(flow, {
+      ...(caller ? { caller } : {}),
+      flows: called.flows,
+      workflowFlow: (configurationId, workflowId) => {
+        const flowId = called.workflowFlowId(configurationId, workflowId);
+        return flowId === undefined ? undefined : called.flows.get(flowId);
+      },
+      connectionTimeoutMs: (name, request) => {
+        const connection = called.connections.get(name);
+        return connection && (connection.requests?.[request]?.timeoutMs ?? connection.timeoutMs);
+      },
+    });
+    const all = { errors: [...errors, ...fit.errors], warnings: [...warnings, ...fit.warnings] };
+    const { limitMs, deadlineMs, worstCaseMs, worstCaseExact, paths, pathsTruncated } = fit;
+    return { valid: all.errors.length === 0, ...all, callerFit: { ...(caller ? { caller } : {}), limitMs, deadlineMs, worstCaseMs, worstCaseExact, paths, pathsTruncated } };
+  }
+
+  /**
+   * A stored flow drawn as a flowchart (docs/graph.md), the latest version of each flow it calls
+   * (SubFlow, and WorkflowExecute through its workflow configuration) as a nested cluster.
+   * @param format `mermaid` (GitHub renders it), `dot` (Graphviz) or `svg` (rendered in-process by Graphviz compiled to WASM)
+   * @returns the drawing and its media type ({@link GRAPH_FORMATS})
+   * @throws NotFoundError (404) when the flow or that version does not exist
+   */
+  async graph(flowId: string, format: GraphFormat, version?: number): Promise<{ contentType: string; body: string }> {
+    const flow = await this.get(flowId, version);
+    const { flows, workflowFlowId } = await this.calledFlows(flow);
+    const options = { flows, workflowFlowId };
+    const body = format === 'mermaid' ? mermaidOf(flow, options) : format === 'dot' ? dotOf(flow, options) : await svgOf(dotOf(flow, options));
+    return { contentType: GRAPH_FORMATS[format], body };
+  }
+
+  /**
+   * The stored flows `flow` calls, recursively (latest versions; at most {@link MAX_CALLED_FLOWS}),
+   * the workflow configurations its WorkflowExecute steps name literally, and the connections its
+   * IntegrationHubExecute steps name.
+   */
+  private async calledFlows(flow: Flow): Promise<CalledFlows> {
+    const flows = new Map<string, Flow>();
+    const connections = new Map<string, Connection>();
+    const workflows = new Map<string, string>();
+    const configurations = new Map<string, WorkflowConfiguration | undefined>();
+    const queue: Flow[] = [flow];
+    const visit = async (flowId: string) => {
+      if (flows.has(flowId) || flowId === flow.id || flows.size >= MAX_CALLED_FLOWS) return;
+      const called = await this.props.flows.getFlow(flowId);
+      if (called) {
+        flows.set(flowId, called);
+        queue.push(called);
+      }
+    };
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      for (const step of next.steps) {
+        const c = step.configuration as Record<string, unknown>;
+        if (step.type === 'SubFlow' && typeof c['flowId'] === 'string') await visit(c['flowId']);
+        else if (step.type === 'IntegrationHubExecute' && typeof c['connectName'] === 'string' && this.props.connections && !connections.has(c['connectName'])) {
+          const connection = await this.props.connections.getConnection(c['connectName']);
+          if (connection) connections.set(connection.name, connection);
+        } else if (step.type === 'WorkflowExecute' && this.props.workflowConfigurations) {
+          const { configurationId, workflowId } = c as { configurationId: string; workflowId: string };
+          if (configurationId.includes('{{') || workflowId.includes('{{')) continue;
+          if (!configurations.has(configurationId)) configurations.set(configurationId, await this.props.workflowConfigurations.get(configurationId));
+          const flowId = configurations.get(configurationId)?.workflows[workflowId]?.flowId;
+          if (flowId === undefined) continue;
+          workflows.set(`${configurationId}/${workflowId}`, flowId);
+          await visit(flowId);
+        }
+      }
+    }
+    // The flow itself, for a sub-flow that calls it back (drawn and figured as a recursion).
+    if (!flows.has(flow.id)) flows.set(flow.id, flow);
+    return { flows, connections, workflowFlowId: (configurationId, workflowId) => workflows.get(`${configurationId}/${workflowId}`) };
   }
 }

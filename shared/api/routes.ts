@@ -6,6 +6,7 @@ export const ROUTES = {
   flowApi: [
     'PUT /flows/{flowId}',
     'GET /flows/{flowId}',
+    'GET /flows/{flowId}/graph',
     'GET /flows',
     'DELETE /flows/{flowId}',
     'POST /flows/validate',

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startTestStack } from '../support/local';
 
@@ -155,5 +156,79 @@ describe('ivrflow deploy', () => {
     expect(bad.err).toContainEqual('test/fixtures/broken-flow.json: error OUT_OF_BOUNDS steps[0].configuration.timeout: timeout 90000 is too big: must be <= 30000');
     expect(bad.err.join('\n')).toMatch(/missing.json: ENOENT/);
     expect((await deploy('examples/flows/crm-integration.json')).code).toBe(2);
+  });
+});
+
+describe('Flow API: graph and caller fit over the stored flows', () => {
+  const example = (id: string) => JSON.parse(readFileSync(`examples/flows/${id}.json`, 'utf8')) as { id: string; steps: Array<{ id: string }> };
+  beforeAll(async () => {
+    // The stored flows the IVRs call: the IVR's sub-flow, the workflow and its configuration, the connection account-lookup-hub names.
+    const crm = { baseUrl: 'http://127.0.0.1:9', timeoutMs: 2500, authentication: { type: 'none' }, requests: { 'lookup-account': { path: '/a' }, 'create-ticket': { method: 'POST', path: '/t', timeoutMs: 800 } } };
+    expect((await api(base, 'PUT', '/connections/crm', crm)).status).toBeLessThan(300);
+    for (const id of ['crm-integration', 'customer-lookup-ivr', 'crm-search-contact', 'account-lookup-hub']) expect((await api(base, 'PUT', `/flows/${id}`, example(id))).status).toBeLessThan(300);
+    const configuration = JSON.parse(readFileSync('examples/workflow-configurations/crm-agent.json', 'utf8')) as unknown;
+    expect((await api(base, 'PUT', '/workflow-configurations/crm-agent', configuration)).status).toBeLessThan(300);
+    expect((await api(base, 'PUT', '/flows/agent-screen-pop-ivr', example('agent-screen-pop-ivr'))).status).toBeLessThan(300);
+  });
+  const graph = async (path: string) => {
+    const res = await fetch(`${base}${path}`);
+    return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+  };
+
+  it('GET /flows/{id}/graph draws the IVR as Mermaid by default, its stored sub-flow as a cluster', async () => {
+    const r = await graph('/flows/customer-lookup-ivr/graph');
+    expect(r).toMatchObject({ status: 200, type: 'text/vnd.mermaid; charset=utf-8' });
+    expect(r.text).toMatch(/^flowchart TD\n/);
+    expect(r.text).toContain('subgraph c0 ["crm-integration (SubFlow subflow-integration)"]');
+    for (const id of [...example('customer-lookup-ivr').steps, ...example('crm-integration').steps].map((s) => s.id)) expect(r.text).toContain(`"${id}<br/>`);
+  });
+
+  it('?format=svg renders SVG, ?format=dot DOT, ?version= an older version; a WorkflowExecute step gets its workflow flow as a cluster', async () => {
+    const svg = await graph('/flows/customer-lookup-ivr/graph?format=svg');
+    expect(svg).toMatchObject({ status: 200, type: 'image/svg+xml' });
+    expect(svg.text).toMatch(/^<\?xml[\s\S]*<svg[\s\S]*<\/svg>\n?$/);
+    expect(svg.text.replaceAll('&#45;', '-')).toContain('>http-customer-lookup</text>');
+    const dot = await graph('/flows/customer-lookup-ivr/graph?format=dot&version=1');
+    expect(dot).toMatchObject({ status: 200, type: 'text/vnd.graphviz; charset=utf-8' });
+    expect(dot.text).toMatch(/^digraph "customer-lookup-ivr" \{/);
+    const workflow = await graph('/flows/agent-screen-pop-ivr/graph');
+    expect(workflow.status).toBe(200);
+    expect(workflow.text).toMatch(/subgraph c0 \["crm-search-contact \(WorkflowExecute [^)]+\)"\]/);
+  });
+
+  it('refuses a bad format (400), a malformed id (400) and a flow or version that does not exist (404)', async () => {
+    const bad = await api(base, 'GET', '/flows/customer-lookup-ivr/graph?format=png');
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: 'INVALID_PARAMETER', message: "format must be one of mermaid, dot, svg; got 'png'" } } });
+    expect((await api(base, 'GET', `/flows/${encodeURIComponent('bad id!')}/graph`)).status).toBe(400);
+    expect((await api(base, 'GET', '/flows/never-deployed/graph')).body.error.code).toBe('NOT_FOUND');
+    expect((await api(base, 'GET', '/flows/customer-lookup-ivr/graph?version=999')).status).toBe(404);
+    expect((await api(base, 'GET', '/flows/customer-lookup-ivr/graph?version=abc')).status).toBe(400);
+  });
+
+  it('POST /flows/validate?caller=connect:3000 refuses the IVR (worst case 6000 ms: its stored sub-flow cut at its 6000 ms deadline), connect (8000) accepts it', async () => {
+    const ivr = example('customer-lookup-ivr');
+    const short = await api(base, 'POST', '/flows/validate?caller=connect:3000', ivr);
+    expect(short.status).toBe(422);
+    const body = short.body as unknown as { valid: boolean; errors: Array<{ code: string; message: string }>; callerFit: { limitMs: number; worstCaseMs: number; caller: { name: string } } };
+    expect(body.valid).toBe(false);
+    const exceeded = body.errors.find((e) => e.code === 'CALLER_DEADLINE_EXCEEDED');
+    expect(exceeded?.message).toContain('can take 6000 ms in the worst case, more than the 3000 ms limit');
+    expect(body.callerFit).toMatchObject({ limitMs: 3000, worstCaseMs: 6000, caller: { name: 'connect' } });
+    const fits = await api(base, 'POST', '/flows/validate?caller=connect', ivr);
+    expect(fits).toMatchObject({ status: 200, body: { valid: true, callerFit: { limitMs: 8000, worstCaseMs: 6000 } } });
+    // Without a caller, the flow's own deadline is the limit and the findings are warnings.
+    const none = await api(base, 'POST', '/flows/validate', ivr);
+    expect(none).toMatchObject({ status: 200, body: { valid: true, warnings: [expect.objectContaining({ code: 'SUBFLOW_DEADLINE_EXCEEDED' })] } });
+    expect(none.body).not.toHaveProperty('callerFit.caller');
+    expect(await api(base, 'POST', '/flows/validate?caller=connect:9000', ivr)).toMatchObject({ status: 400, body: { error: { code: 'INVALID_CALLER' } } });
+    expect((await api(base, 'POST', '/flows/validate?caller=bogus', ivr)).status).toBe(400);
+  });
+
+  it("caller fit reads the stored connection's request timeouts: lookup-account 2 attempts × 2500 ms + 100 ms backoff = 5100 ms, create-ticket 800 ms (5900 ms within the 6000 ms deadline)", async () => {
+    const r = await api(base, 'POST', '/flows/validate?caller=twilio', example('account-lookup-hub'));
+    const body = r.body as unknown as { valid: boolean; errors: unknown[]; callerFit: { worstCaseMs: number; paths: Array<{ path: string[]; worstCaseMs: number }> } };
+    expect(body.errors).toEqual([]);
+    expect(body.callerFit.paths).toContainEqual({ path: ['format-phone', 'lookup-account', 'agent-fallback'], worstCaseMs: 5100, endsBy: 'End' });
+    expect(body.callerFit.worstCaseMs).toBe(5100 + 800);
   });
 });
