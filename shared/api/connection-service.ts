@@ -50,7 +50,7 @@ export class ConnectionService {
   async put(name: string, raw: unknown): Promise<{ connection: ConnectionView; created: boolean }> {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new BadRequestError('INVALID_BODY', 'the body must be a JSON object (a connection definition)');
     const parsed = ConnectionInput.safeParse(raw, { reportInput: true });
-    if (!parsed.success) throw invalid(diagnosticsOf(parsed.error.issues));
+    if (!parsed.success) throw invalid(diagnosticsOf(parsed.error.issues, { type: ConnectionInput, input: raw }));
     const input = parsed.data;
     const problems: Diagnostic[] = requestProblems(input.requests);
     const urls = [{ path: 'baseUrl', url: input.baseUrl }, ...(input.authentication.type === 'oauth2' ? [{ path: 'authentication.tokenEndpoint', url: input.authentication.tokenEndpoint }] : [])];

@@ -33,7 +33,7 @@ export class WorkflowConfigurationService {
   async put(configurationId: string, raw: unknown): Promise<{ configuration: WorkflowConfiguration; created: boolean }> {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new BadRequestError('INVALID_BODY', 'the body must be a JSON object (a workflow configuration)');
     const parsed = WorkflowConfigurationInput.safeParse(raw, { reportInput: true });
-    const problems: Diagnostic[] = parsed.success ? [] : diagnosticsOf(parsed.error.issues);
+    const problems: Diagnostic[] = parsed.success ? [] : diagnosticsOf(parsed.error.issues, { type: WorkflowConfigurationInput, input: raw });
     if (parsed.success) {
       const input = parsed.data;
       if (input.connection !== undefined && !(await this.props.connections.getConnection(input.connection))) {

@@ -130,7 +130,7 @@ export type TestFile = z.infer<typeof TestFile>;
  */
 export function checkTestFile(raw: unknown): { file: TestFile; errors: [] } | { file?: undefined; errors: Diagnostic[] } {
   const parsed = TestFile.safeParse(raw);
-  return parsed.success ? { file: parsed.data, errors: [] } : { errors: diagnosticsOf(parsed.error.issues) };
+  return parsed.success ? { file: parsed.data, errors: [] } : { errors: diagnosticsOf(parsed.error.issues, { type: TestFile, input: raw }) };
 }
 
 /** The JSON Schema (draft 2020-12) of test files, shipped as `flow-test.schema.json`. */

@@ -319,19 +319,31 @@ describe('connections API', () => {
       expect(res.body.error.code).toBe('INVALID_BODY');
     }
 
-    const refused: Array<{ body: unknown; code: string; path: string }> = [
-      { body: { ...valid, extra: true }, code: 'UNKNOWN_KEY', path: 'extra' },
-      { body: { ...valid, authentication: { ...valid.authentication, audience: 'x' } }, code: 'UNKNOWN_KEY', path: 'authentication.audience' },
+    const refused: Array<{ body: unknown; code: string; path: string; message?: string }> = [
+      { body: { ...valid, extra: true }, code: 'UNKNOWN_KEY', path: 'extra', message: "unknown key 'extra'; valid keys here: baseUrl, allowedHosts, timeoutMs, authentication, webhookSigningSecret, requests" },
+      {
+        body: { ...valid, timeout: 3000 },
+        code: 'UNKNOWN_KEY',
+        path: 'timeout',
+        message: "unknown key 'timeout' (did you mean 'timeoutMs'?); valid keys here: baseUrl, allowedHosts, timeoutMs, authentication, webhookSigningSecret, requests",
+      },
+      {
+        body: { ...valid, authentication: { ...valid.authentication, audience: 'x' } },
+        code: 'UNKNOWN_KEY',
+        path: 'authentication.audience',
+        message: "unknown key 'audience'; valid keys here: type, tokenEndpoint, clientId, clientSecret, scopes, clientAuthentication",
+      },
+      { body: { ...valid, requests: { lookup: { ...LOOKUP, verb: 'GET' } } }, code: 'UNKNOWN_KEY', path: 'requests.lookup.verb', message: "unknown key 'verb'; valid keys here: method, path, headers, body, responseMapping, timeoutMs" },
       { body: { ...valid, baseUrl: 'not a url' }, code: 'INVALID_VALUE', path: 'baseUrl' },
       { body: { ...valid, authentication: { ...valid.authentication, tokenEndpoint: 'ftp://127.0.0.1/token' } }, code: 'INVALID_VALUE', path: 'authentication.tokenEndpoint' },
       { body: { ...valid, requests: { lookup: { ...LOOKUP, path: '/v2/accounts?phone={{phone' } } }, code: 'BAD_EXPRESSION', path: 'requests.lookup.path' },
       { body: { ...valid, requests: { lookup: { ...LOOKUP, path: '/v2/accounts/{{ 1 + }}' } } }, code: 'BAD_EXPRESSION', path: 'requests.lookup.path' },
     ];
-    for (const { body, code, path } of refused) {
+    for (const { body, code, path, message } of refused) {
       const res = await call(main, 'PUT', '/connections/api-crm', body);
       expect(res.status, res.text).toBe(422);
       expect(res.body.error.code).toBe('INVALID_CONNECTION');
-      expect(res.body.error.details, res.text).toContainEqual(expect.objectContaining({ code, path }));
+      expect(res.body.error.details, res.text).toContainEqual(expect.objectContaining({ code, path, ...(message ? { message } : {}) }));
     }
 
     const after = await call<ConnectionView>(main, 'GET', '/connections/api-crm');

@@ -11,15 +11,75 @@ import { FlowSchema, StepSchema, type Step } from '../schema';
 import type { ValidationResult } from './context';
 import { fieldName, formatPath, got, kindOf, own, preview, quoted, SECRET_KEY } from './messages';
 
-/** Context for messages about one step. */
+/** Context for messages about one definition or step. */
 interface IssueContext {
   /** The step's `type`, when it is a registered one. */
   stepType?: string;
+  /** The schema the issues' paths start at, the value it parsed, and the length of the prefix before it (2 for `steps[i]`): an unknown key's message then lists the keys valid there. */
+  schema?: { type: z.ZodType; input: unknown; prefix?: number };
 }
 
-/** zod issues of any definition (a connection...) as diagnostics, with the same messages as a flow's (values under secret-like keys never shown). */
-export function diagnosticsOf(issues: readonly z.core.$ZodIssue[]): Diagnostic[] {
-  return issues.flatMap((i) => mapIssue(i, []));
+/**
+ * zod issues of any definition (a connection...) as diagnostics, with the same messages as a
+ * flow's (values under secret-like keys never shown). Given the schema and the value it parsed,
+ * an unknown key's message names the keys valid at its place (and the closest one).
+ */
+export function diagnosticsOf(issues: readonly z.core.$ZodIssue[], schema?: { type: z.ZodType; input: unknown }): Diagnostic[] {
+  return issues.flatMap((i) => mapIssue(i, [], schema ? { schema } : {}));
+}
+
+/**
+ * The keys an object may have at `path` of `input` parsed by `schema`, or undefined when the
+ * schema there is not one object (a union whose form the input does not pick, a record...).
+ * Optional, default and nullable wrappers are looked through; records and arrays step into their
+ * value; a discriminated union takes the form the input's discriminator names.
+ */
+export function validKeysAt(schema: z.ZodType, path: readonly PropertyKey[], input: unknown): string[] | undefined {
+  let type: z.ZodType | undefined = schema;
+  let value = input;
+  for (let i = 0; ; i++) {
+    for (;;) {
+      if (type instanceof z.ZodOptional || type instanceof z.ZodNullable || type instanceof z.ZodDefault) type = type.unwrap() as z.ZodType;
+      else if (type instanceof z.ZodLazy) type = type.unwrap() as z.ZodType;
+      else if (type instanceof z.ZodPipe) type = type.in as z.ZodType;
+      else if (type instanceof z.ZodUnion) {
+        const discriminator: unknown = (type.def as { discriminator?: unknown }).discriminator;
+        const tag: unknown = typeof discriminator === 'string' ? own(value, discriminator) : undefined;
+        const options = type.options as z.ZodType[];
+        type = tag === undefined ? undefined : options.find((o) => o instanceof z.ZodObject && (o.shape as Record<string, z.ZodType>)[discriminator as string]?.safeParse(tag).success);
+        if (!type) return undefined;
+      } else break;
+    }
+    if (i === path.length) return type instanceof z.ZodObject ? Object.keys(type.shape) : undefined;
+    const key = path[i]!;
+    if (type instanceof z.ZodObject) type = (type.shape as Record<string, z.ZodType | undefined>)[String(key)];
+    else if (type instanceof z.ZodRecord) type = type.valueType as z.ZodType;
+    else if (type instanceof z.ZodArray) type = type.element as z.ZodType;
+    else return undefined;
+    if (!type) return undefined;
+    value = typeof key === 'symbol' ? undefined : own(value, String(key));
+  }
+}
+
+/** The valid key closest to `key` by edit distance (Levenshtein), when it is close enough to be a typo (at most a third of its length). */
+function closestKey(key: string, valid: readonly string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of valid) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (!best || distance < best.distance) best = { key: candidate, distance };
+  }
+  return best && best.distance <= Math.max(1, Math.floor(Math.max(key.length, best.key.length) / 3)) ? best.key : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  if (a.length > 64 || b.length > 64) return Math.abs(a.length - b.length) + 64;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length]!;
 }
 
 function mapIssue(issue: z.core.$ZodIssue, prefix: ReadonlyArray<PropertyKey>, context: IssueContext = {}): Diagnostic[] {
@@ -42,10 +102,16 @@ function describeIssue(issue: z.core.$ZodIssue, path: PropertyKey[], at: string,
       const inBranches = path[path.length - 1] === 'branches';
       const definition = context.stepType === undefined ? undefined : getStepDefinition(context.stepType);
       const allowed = definition ? `; ${definition.type} steps take ${[...definition.branches, 'Default'].join(', ')}` : ': not one this step type can take';
+      const valid = inBranches || !context.schema ? undefined : validKeysAt(context.schema.type, path.slice(context.schema.prefix ?? 0), context.schema.input);
+      const keysHint = (key: string) => {
+        if (!valid) return '';
+        const closest = closestKey(key, valid);
+        return `${closest ? ` (did you mean ${quoted(closest)}?)` : ''}; valid keys here: ${valid.join(', ')}`;
+      };
       return issue.keys.map((key) => ({
         code: inBranches ? 'UNKNOWN_BRANCH' : 'UNKNOWN_KEY',
         path: formatPath([...path, key]),
-        message: inBranches ? `unknown branch ${quoted(key)}${allowed}` : `unknown key ${quoted(key)}`,
+        message: inBranches ? `unknown branch ${quoted(key)}${allowed}` : `unknown key ${quoted(key)}${keysHint(key)}`,
       }));
     }
     case 'invalid_union': {
@@ -171,7 +237,7 @@ export interface ParsedStep {
 /** Parses the flow without its steps; pushes its problems. @returns whether it parsed. */
 export function checkShell(raw: unknown, errors: Diagnostic[]): boolean {
   const shell = FlowShell.safeParse(raw, PARSE);
-  if (!shell.success) errors.push(...shell.error.issues.flatMap((i) => mapIssue(i, [])));
+  if (!shell.success) errors.push(...shell.error.issues.flatMap((i) => mapIssue(i, [], { schema: { type: FlowShell, input: raw } })));
   else if (shell.data.finishReserveMs !== undefined && shell.data.finishReserveMs >= shell.data.deadlineMs) {
     errors.push({ code: 'INVALID_VALUE', path: 'finishReserveMs', message: `finishReserveMs (${shell.data.finishReserveMs}) must be below deadlineMs (${shell.data.deadlineMs}): the reserve is kept back from the run's own time` });
   }
@@ -190,7 +256,7 @@ export function parseSteps(raw: unknown, errors: Diagnostic[]): { rawSteps: unkn
     const parsed = StepSchema.safeParse(s, PARSE);
     if (parsed.success) return void steps.push({ step: parsed.data, index });
     const type = own(s, 'type');
-    const context: IssueContext = typeof type === 'string' && getStepDefinition(type) ? { stepType: type } : {};
+    const context: IssueContext = { ...(typeof type === 'string' && getStepDefinition(type) ? { stepType: type } : {}), schema: { type: StepSchema, input: s, prefix: 2 } };
     errors.push(...parsed.error.issues.flatMap((i) => mapIssue(i, ['steps', index], context)));
     // Drop the offending keys and try again, so the rest of the step is still checked.
     const repaired = StepSchema.safeParse(withoutIssues(s, parsed.error.issues));

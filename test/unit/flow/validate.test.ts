@@ -224,7 +224,13 @@ describe('validateFlow: messages name the offending value', () => {
 
   it('an unknown step type, key or branch', async () => {
     expect(await messageAt(flowOf([{ id: 'a', type: 'Teleport', configuration: {} }]), 'steps[0].type')).toMatch(/^unknown step type 'Teleport'; known types: HTTPRequest, /);
-    expect(await messageAt(flowOf([http('a', { foo: 1 })]), 'steps[0].configuration.foo')).toBe("unknown key 'foo'");
+    expect(await messageAt(flowOf([http('a', { foo: 1 })]), 'steps[0].configuration.foo')).toBe(
+      "unknown key 'foo'; valid keys here: url, method, headers, body, timeout, retryPolicy, authentication, responseMapping, defaultResponse, when, circuitBreaker, async",
+    );
+    // A typo is named, at any depth; the form of a union is the one its discriminator picks.
+    expect(await messageAt(flowOf([http('a', { retryPolicy: { maxRetry: 2 } })]), 'steps[0].configuration.retryPolicy.maxRetry')).toMatch(/^unknown key 'maxRetry' \(did you mean 'maxRetries'\?\); valid keys here: maxRetries, /);
+    expect(await messageAt({ ...flowOf([end('a')]), deadline: 3000 }, 'deadline')).toMatch(/^unknown key 'deadline' \(did you mean 'deadlineMs'\?\); valid keys here: \$schema, id, name, /);
+    expect(await messageAt(flowOf([{ id: 'e', type: 'End', configuration: { outcom: 'x' } }]), 'steps[0].configuration.outcom')).toMatch(/^unknown key 'outcom' \(did you mean 'outcome'\?\); valid keys here: /);
     expect(await messageAt(flowOf([http('a', {}, { branches: { OnFoo: 'a' } })]), 'steps[0].branches.OnFoo')).toMatch(/^unknown branch 'OnFoo'; HTTPRequest steps take OnSuccess, .*Default$/);
   });
 
