@@ -13,8 +13,25 @@ import type { CircuitEvent } from './resilience/circuit-breaker';
 
 /** The Powertools logger of this function (service name `POWERTOOLS_SERVICE_NAME`, else `ivrflow`). */
 export const logger = new Logger({ serviceName: serviceName() });
-/** The Powertools EMF metrics of this function, namespace `ivrflow` (flushed by the `logMetrics` middleware). */
-export const metrics = new Metrics({ namespace: 'ivrflow', serviceName: serviceName() });
+/** The start of the warning Powertools Metrics gives when an invocation published no metric. */
+export const EMPTY_METRICS_WARNING = 'No application metrics to publish';
+
+/**
+ * The logger Metrics reports its own problems to: this function's structured logger, without the
+ * empty-metrics warning. An invocation that counts nothing (a `GET /flows`) is normal here, and
+ * Powertools warns on every one (`throwOnEmptyMetrics: false` only keeps it from throwing).
+ */
+const metricsLogger = {
+  debug: (...content: unknown[]) => logger.debug(String(content[0])),
+  info: (...content: unknown[]) => logger.info(String(content[0])),
+  warn: (...content: unknown[]) => {
+    if (!String(content[0]).startsWith(EMPTY_METRICS_WARNING)) logger.warn(String(content[0]));
+  },
+  error: (...content: unknown[]) => logger.error(String(content[0])),
+};
+
+/** The Powertools EMF metrics of this function, namespace `ivrflow`, flushed by the `logMetrics` middleware of every handler. */
+export const metrics = new Metrics({ namespace: 'ivrflow', serviceName: serviceName(), logger: metricsLogger });
 
 /** Step metrics as EMF: `StepErrors` with the dimensions `stepType`, `failureType`, `statusCode` (what the functions provide; in-process runs count nothing). */
 export const emfStepMetrics: StepMetrics = {

@@ -9,13 +9,14 @@
  * path parameters are checked first (shared/api/params.ts), so a malformed one is a 400.
  */
 import middy from '@middy/core';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { httpErrors, intQuery, json, readJsonBody, router, type ApiEvent, type ApiResult } from '#shared/api/http';
 import { GRAPH_FORMATS, type GraphFormat } from '#shared/api/flow-service';
 import { BadRequestError } from '#shared/errors';
 import { circuitKeyParam, configurationIdParam, connectionNameParam, flowIdParam } from '#shared/api/params';
 import { fromEnvironment } from '../roots/adapters';
 import { flowApiRoot, type FlowApiRoot } from './root';
-import { logger } from '#shared/observability';
+import { logger, metrics } from '#shared/observability';
 
 /** The handler over given services (the local server and tests inject theirs). */
 export function createFlowApiHandler(services: () => FlowApiRoot) {
@@ -65,7 +66,9 @@ export function createFlowApiHandler(services: () => FlowApiRoot) {
       return json(report.valid ? 200 : 422, report);
     },
   });
-  return middy<ApiEvent, ApiResult>(routes).use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
+  return middy<ApiEvent, ApiResult>(routes)
+    .use(logMetrics(metrics))
+    .use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 
 /** `?format=` of the graph route: mermaid (the default), dot or svg. @throws BadRequestError 400 INVALID_PARAMETER */
