@@ -94,3 +94,45 @@ export function reportStoreFailure(event: StoreFailureEvent): void {
     logger.warn('session store unavailable: the call runs without its saved session', { flowId: event.flowId, error });
   }
 }
+
+/** How an execution ended, for its metrics (the lifecycle's ending kinds). */
+export type EndingKind = 'run' | 'continued' | 'abandoned' | 'engine_failure';
+
+/**
+ * What an ended execution publishes (from the execution lifecycle's single finish point):
+ * - `Executions` (Count) and `ExecutionDuration` (Milliseconds), each with the dimension sets
+ *   {flowId, status} and {status} (Powertools adds `service` to each); never the execution id,
+ *   which would make one metric per call;
+ * - one audit line per failed step, sub-flows included (`audit: "step_failure"`, executionId,
+ *   flowId, flowVersion, stepId (a path `<callingStepId>/<stepId>` inside a sub-flow), errorType (the
+ *   failure taxonomy's type), statusCode, bodySha256, attempt, timestamp; statusCode and bodySha256
+ *   are left out when there was no response): never a body, never a credential.
+ */
+export function reportExecutionEnded(result: ExecutionResult): void {
+  // One EMF document per execution, with both dimension sets, apart from the invocation's other metrics.
+  const execution = new Metrics({ namespace: 'ivrflow', serviceName: serviceName(), logger: metricsLogger });
+  execution.addDimensions({ flowId: result.flowId, status: result.status }).addDimensions({ status: result.status });
+  execution.addMetric('Executions', MetricUnit.Count, 1);
+  execution.addMetric('ExecutionDuration', MetricUnit.Milliseconds, result.durationMs);
+  execution.publishStoredMetrics();
+  const audit = (trace: ExecutionResult['trace'], flowId: string, flowVersion: number, prefix: string) => {
+    for (const entry of trace) {
+      const stepId = `${prefix}${entry.stepId}`;
+      if (entry.status === 'FAILED' && entry.error)
+        logger.warn('step failed', {
+          audit: 'step_failure',
+          executionId: result.executionId,
+          flowId,
+          flowVersion,
+          stepId,
+          errorType: entry.error.type,
+          statusCode: entry.statusCode ?? entry.error.statusCode ?? null,
+          bodySha256: entry.bodySha256 ?? null,
+          attempt: entry.attempts ?? 1,
+          timestamp: new Date().toISOString(),
+        });
+      if (entry.subFlow) audit(entry.subFlow.trace, entry.subFlow.flowId, entry.subFlow.version, `${stepId}/`);
+    }
+  };
+  audit(result.trace, result.flowId, result.flowVersion, '');
+}

@@ -11,7 +11,8 @@ import { dynamoDbClient, secretsManagerClient } from '#shared/config/aws-clients
 import { configFromEnv, type ServiceConfig } from '#shared/config/runtime';
 import type { TokenEvent } from '#shared/connections/token-provider';
 import { NodeHttpClient, type HttpClient } from '#shared/http/client';
-import { emfStepMetrics, reportCircuitEvent, reportTokenEvent } from '#shared/observability';
+import { emfStepMetrics, reportCircuitEvent, reportExecutionEnded, reportTokenEvent } from '#shared/observability';
+import type { ExecutionResult } from '#shared/steps/types';
 import type { CircuitEvent } from '#shared/resilience/circuit-breaker';
 import type { StepMetrics } from '#shared/services';
 
@@ -27,6 +28,8 @@ export interface Adapters {
   onTokenEvent?: (event: TokenEvent) => void;
   /** @default nothing counted (deployed functions: EMF) */
   stepMetrics?: StepMetrics;
+  /** Called once per ended execution (the lifecycle's `onEnded`). @default nothing (deployed functions: metrics and audit lines, `reportExecutionEnded`) */
+  onExecutionEnded?: (result: ExecutionResult) => void;
 }
 
 /** The adapters with their defaults filled in. */
@@ -38,6 +41,7 @@ export function resolved(config: ServiceConfig, adapters: Adapters): Required<Ad
     onCircuitEvent: reportCircuitEvent,
     onTokenEvent: reportTokenEvent,
     stepMetrics: { failure: () => undefined },
+    onExecutionEnded: () => undefined,
     ...adapters,
   };
 }
@@ -57,5 +61,5 @@ export function lazy<T>(build: () => T): () => T {
 
 /** A deployed function's root: its configuration from the environment, the AWS SDK clients with the store timeouts, EMF step metrics; built on first use. */
 export function fromEnvironment<T>(build: (config: ServiceConfig, adapters: Adapters) => T): () => T {
-  return lazy(() => build(configFromEnv(), { dynamodb: dynamoDbClient(), secretsManager: secretsManagerClient(), stepMetrics: emfStepMetrics }));
+  return lazy(() => build(configFromEnv(), { dynamodb: dynamoDbClient(), secretsManager: secretsManagerClient(), stepMetrics: emfStepMetrics, onExecutionEnded: reportExecutionEnded }));
 }

@@ -53,6 +53,6 @@ export function executionRoot(config: ServiceConfig, adapters: Adapters): Execut
     .provide(waitRegistryService, { register: (executionId, waitId, wait) => state.registerWait(executionId, waitId, wait) })
     .provide(agentEventsService, new AgentEventService({ store: new DynamoAgentEventStore({ tableName: config.stateTable, client }), clock: a.clock }))
     .provide(workflowConfigurationsService, workflowConfigurationsOf(config, a).reader);
-  const executionService = new ExecutionService({ flows, state, http: a.http, clock: a.clock, randomness: a.randomness, circuits, services });
+  const executionService = new ExecutionService({ flows, state, http: a.http, clock: a.clock, randomness: a.randomness, circuits, services, onEnded: a.onExecutionEnded });
   return { executionService, callbackService: new CallbackService({ executions: executionService, state, connections, secrets, names, clock: a.clock }) };
 }
