@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoDbClient } from '../config/aws-clients';
 import { createTableInput, DEFINITIONS_TABLE, STATE_TABLE, type TableDefinition } from '../stores/dynamodb/tables';
 
@@ -29,7 +29,7 @@ export interface DynamoDbLocal {
   stop(): Promise<void>;
   /**
    * Starts it again on the same port with the same options (stopping the running process first,
-   * without calling `onExit`) and resolves once it accepts connections. An in-memory database
+   * without calling `onExit`) and resolves once it answers requests. An in-memory database
    * comes back empty: create the tables again ({@link ensureTables}).
    * @throws Error when the port has been taken meanwhile, when {@link DynamoDbLocal.stop} is called
    * during the restart, or as {@link startDynamoDbLocal} does.
@@ -185,13 +185,30 @@ function launch(emulator: string, port: number, options: DynamoDbLocalOptions): 
   return instance;
 }
 
-/** Waits until the instance accepts connections on `port`. @throws Error naming the cause. */
+/**
+ * Whether DynamoDB Local on `port` answers a request (ListTables): Jetty accepts connections a
+ * moment before the database behind it answers, and a caller's first request must not land there.
+ */
+async function answers(port: number): Promise<boolean> {
+  if (!(await accepts(port))) return false;
+  const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: `http://127.0.0.1:${port}`, maxAttempts: 1, requestHandler: { connectionTimeout: 500, requestTimeout: 1000 } });
+  try {
+    await client.send(new ListTablesCommand({ Limit: 1 }));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Waits until the instance answers requests on `port`. @throws Error naming the cause. */
 async function waitUntilReady(instance: Instance, port: number, timeoutMs: number): Promise<void> {
   const spawnError = new Promise<never>((_, reject) => instance.child.once('error', (err) => reject(new Error(`could not start DynamoDB Local: ${err.message}`))));
   spawnError.catch(() => undefined);
   const giveUpAt = Date.now() + timeoutMs;
   for (;;) {
-    if ((await Promise.race([accepts(port), spawnError])) && !instance.exited) break;
+    if ((await Promise.race([answers(port), spawnError])) && !instance.exited) break;
     if (instance.exited || Date.now() > giveUpAt) {
       instance.stopping = true;
       instance.signal('SIGKILL');
