@@ -1,21 +1,50 @@
 /**
- * Structured logs and EMF metrics (Powertools for AWS Lambda; docs/architecture.md,
- * "Observability"), one instance of each per Lambda. Handlers flush metrics with Powertools'
- * `logMetrics` middleware.
+ * Structured logs and EMF metrics (Powertools for AWS Lambda; docs/operating.md), one instance of
+ * each per Lambda. Handlers add the Lambda context to every line (`injectLambdaContext`) and flush
+ * metrics on every invocation (`logMetrics`, with the `ColdStart` metric).
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
+import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
 import { serviceName } from './config/env';
 import type { TokenEvent } from './connections/token-provider';
-import type { StepMetrics } from './services';
-import type { ExecutionResult } from './steps/types';
+import { currentLogKeys } from './log-context';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from './metric-names';
+import type { ExecutionResult, TraceEntry } from './steps/types';
 import type { CircuitEvent } from './resilience/circuit-breaker';
 
-/** The Powertools logger of this function (service name `POWERTOOLS_SERVICE_NAME`, else `ivrflow`). */
-export const logger = new Logger({ serviceName: serviceName() });
+/**
+ * Powertools' JSON line (`level`, `message`, `timestamp`, `service`, the Lambda context's
+ * `cold_start`, `function_name`, `function_request_id`, ...) plus, inside a step, the execution's
+ * keys (`executionId`, `flowId`, `flowVersion`, `contactId`, `stepId`: shared/log-context.ts).
+ */
+class IvrflowLogFormatter extends LogFormatter {
+  formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
+    const context = attributes.lambdaContext;
+    return new LogItem({
+      attributes: {
+        level: attributes.logLevel,
+        message: attributes.message,
+        timestamp: this.formatTimestamp(attributes.timestamp),
+        service: attributes.serviceName,
+        cold_start: context?.coldStart,
+        function_arn: context?.invokedFunctionArn,
+        function_memory_size: context?.memoryLimitInMB,
+        function_name: context?.functionName,
+        function_request_id: context?.awsRequestId,
+        sampling_rate: attributes.sampleRateValue,
+        xray_trace_id: attributes.xRayTraceId,
+        ...currentLogKeys(),
+      },
+    }).addAttributes(additional);
+  }
+}
+
+/** The Powertools logger of this function (service name `POWERTOOLS_SERVICE_NAME`, else `ivrflow`; level `POWERTOOLS_LOG_LEVEL`). */
+export const logger = new Logger({ serviceName: serviceName(), logFormatter: new IvrflowLogFormatter() });
 /** The start of the warning Powertools Metrics gives when an invocation published no metric. */
 export const EMPTY_METRICS_WARNING = 'No application metrics to publish';
-
 /**
  * The logger Metrics reports its own problems to: this function's structured logger, without the
  * empty-metrics warning. An invocation that counts nothing (a `GET /flows`) is normal here, and
@@ -30,19 +59,12 @@ const metricsLogger = {
   error: (...content: unknown[]) => logger.error(String(content[0])),
 };
 
-/** The Powertools EMF metrics of this function, namespace `ivrflow`, flushed by the `logMetrics` middleware of every handler. */
-export const metrics = new Metrics({ namespace: 'ivrflow', serviceName: serviceName(), logger: metricsLogger });
+const newMetrics = () => new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE, logger: metricsLogger });
 
-/** Step metrics as EMF: `StepErrors` with the dimensions `stepType`, `failureType`, `statusCode` (what the functions provide; in-process runs count nothing). */
-export const emfStepMetrics: StepMetrics = {
-  failure(stepType, failureType, statusCode) {
-    const metric = metrics.singleMetric();
-    metric.addDimensions({ stepType, failureType, statusCode: statusCode === null ? 'none' : String(statusCode) });
-    metric.addMetric('StepErrors', MetricUnit.Count, 1);
-  },
-};
+/** The Powertools EMF metrics of this function (namespace `ivrflow`, service `ivrflow`), flushed by the `logMetrics` middleware of every handler. */
+export const metrics = newMetrics();
 
-/** Logs and counts circuit-breaker events: transitions (`CircuitOpened`, ...) and an unreachable store. */
+/** Logs and counts circuit-breaker events: transitions (`CircuitOpened`, ...) and an unreachable store (`BreakerStoreUnavailable`). */
 export function reportCircuitEvent(event: CircuitEvent): void {
   if (event.type === 'transition') {
     logger.warn('circuit state changed', { circuitKey: event.key, from: event.from, to: event.to });
@@ -53,12 +75,12 @@ export function reportCircuitEvent(event: CircuitEvent): void {
       circuitKey: event.key,
       error: event.error instanceof Error ? event.error.message : String(event.error),
     });
-    metrics.addMetric('CircuitStoreUnavailable', MetricUnit.Count, 1);
+    metrics.addMetric('BreakerStoreUnavailable', MetricUnit.Count, 1);
   }
 }
 
 /**
- * Logs and counts token events: `TokenRefreshed`, `TokenRefreshFailures`, and `TokenScopeDrift`
+ * Logs and counts token events: `TokenRefreshes`, `TokenRefreshFailures`, and `TokenScopeDrift`
  * when the server granted fewer scopes than requested (a warning naming the missing scopes).
  * Events never carry a secret or a token.
  */
@@ -66,7 +88,7 @@ export function reportTokenEvent(event: TokenEvent): void {
   const about = { tokenSource: event.source, tokenEndpoint: event.tokenEndpoint, clientId: event.clientId, scopes: event.scopes, reason: event.reason };
   if (event.type === 'token_acquired') {
     logger.info('access token refreshed', { ...about, expiresAt: new Date(event.expiresAt).toISOString(), onCallerPath: event.onCallerPath });
-    metrics.addMetric('TokenRefreshed', MetricUnit.Count, 1);
+    metrics.addMetric('TokenRefreshes', MetricUnit.Count, 1);
     if (event.missingScopes.length > 0) {
       logger.warn('scope drift: the token endpoint granted fewer scopes than requested', { ...about, missingScopes: event.missingScopes });
       metrics.addMetric('TokenScopeDrift', MetricUnit.Count, 1);
@@ -98,41 +120,64 @@ export function reportStoreFailure(event: StoreFailureEvent): void {
 /** How an execution ended, for its metrics (the lifecycle's ending kinds). */
 export type EndingKind = 'run' | 'continued' | 'abandoned' | 'engine_failure';
 
+/** One EMF document: `values` (name → value or values) under every set of `dimensionSets` (plus `service`). */
+function publish(dimensionSets: Array<Record<string, string>>, unit: Unit, values: Record<string, number | number[]>): void {
+  const doc = newMetrics();
+  for (const set of dimensionSets) doc.addDimensions(set);
+  for (const [name, value] of Object.entries(values)) for (const v of Array.isArray(value) ? value : [value]) doc.addMetric(name, unit, v);
+  doc.publishStoredMetrics();
+}
+
+/** Every step of a trace, sub-flows' steps included, with the flow it belongs to and its path. */
+function* stepsOf(trace: TraceEntry[], flowId: string, flowVersion: number, prefix = ''): Generator<{ entry: TraceEntry; flowId: string; flowVersion: number; stepId: string }> {
+  for (const entry of trace) {
+    const stepId = `${prefix}${entry.stepId}`;
+    yield { entry, flowId, flowVersion, stepId };
+    if (entry.subFlow) yield* stepsOf(entry.subFlow.trace, entry.subFlow.flowId, entry.subFlow.version, `${stepId}/`);
+  }
+}
+
 /**
- * What an ended execution publishes (from the execution lifecycle's single finish point):
- * - `Executions` (Count) and `ExecutionDuration` (Milliseconds), each with the dimension sets
- *   {flowId, status} and {status} (Powertools adds `service` to each); never the execution id,
- *   which would make one metric per call;
- * - one audit line per failed step, sub-flows included (`audit: "step_failure"`, executionId,
- *   flowId, flowVersion, stepId (a path `<callingStepId>/<stepId>` inside a sub-flow), errorType (the
- *   failure taxonomy's type), statusCode, bodySha256, attempt, timestamp; statusCode and bodySha256
- *   are left out when there was no response): never a body, never a credential.
+ * What an ended execution publishes (from the execution lifecycle's single finish point), in EMF
+ * documents of bounded dimensions (never the execution id, never a variable; Powertools adds
+ * `service`, always `ivrflow`):
+ * - `Executions` (Count) with the sets {flowId, status} and {status};
+ * - `ExecutionDuration` (Milliseconds) with {flowId} and {} (service only);
+ * - `StepErrors` (Count) per failed step, sub-flows included, with {flowId, errorType} and
+ *   {errorType} (`errorType` is the failure taxonomy's type: `http_5xx`, `timeout`, ...);
+ * - `StepDuration` (Milliseconds) per step with {stepType};
+ * - one audit line per failed step (`audit: "step_failure"`, executionId, flowId, flowVersion,
+ *   stepId (a path `<callingStepId>/<stepId>` inside a sub-flow), errorType, statusCode, bodySha256,
+ *   attempt, timestamp; statusCode and bodySha256 are left out when there was no response): never
+ *   a body, never a credential.
  */
 export function reportExecutionEnded(result: ExecutionResult): void {
-  // One EMF document per execution, with both dimension sets, apart from the invocation's other metrics.
-  const execution = new Metrics({ namespace: 'ivrflow', serviceName: serviceName(), logger: metricsLogger });
-  execution.addDimensions({ flowId: result.flowId, status: result.status }).addDimensions({ status: result.status });
-  execution.addMetric('Executions', MetricUnit.Count, 1);
-  execution.addMetric('ExecutionDuration', MetricUnit.Milliseconds, result.durationMs);
-  execution.publishStoredMetrics();
-  const audit = (trace: ExecutionResult['trace'], flowId: string, flowVersion: number, prefix: string) => {
-    for (const entry of trace) {
-      const stepId = `${prefix}${entry.stepId}`;
-      if (entry.status === 'FAILED' && entry.error)
-        logger.warn('step failed', {
-          audit: 'step_failure',
-          executionId: result.executionId,
-          flowId,
-          flowVersion,
-          stepId,
-          errorType: entry.error.type,
-          statusCode: entry.statusCode ?? entry.error.statusCode ?? null,
-          bodySha256: entry.bodySha256 ?? null,
-          attempt: entry.attempts ?? 1,
-          timestamp: new Date().toISOString(),
-        });
-      if (entry.subFlow) audit(entry.subFlow.trace, entry.subFlow.flowId, entry.subFlow.version, `${stepId}/`);
-    }
-  };
-  audit(result.trace, result.flowId, result.flowVersion, '');
+  const { flowId, status } = result;
+  publish([{ flowId, status }, { status }], MetricUnit.Count, { Executions: 1 });
+  publish([{ flowId }, {}], MetricUnit.Milliseconds, { ExecutionDuration: result.durationMs });
+  const failures = new Map<string, number>();
+  const durations = new Map<string, number[]>();
+  for (const { entry, flowId: stepFlowId, flowVersion, stepId } of stepsOf(result.trace, flowId, result.flowVersion)) {
+    durations.set(entry.type, [...(durations.get(entry.type) ?? []), entry.durationMs]);
+    if (entry.status !== 'FAILED' || !entry.error) continue;
+    const key = `${stepFlowId}\n${entry.error.type}`;
+    failures.set(key, (failures.get(key) ?? 0) + 1);
+    logger.warn('step failed', {
+      audit: 'step_failure',
+      executionId: result.executionId,
+      flowId: stepFlowId,
+      flowVersion,
+      stepId,
+      errorType: entry.error.type,
+      statusCode: entry.statusCode ?? entry.error.statusCode ?? null,
+      bodySha256: entry.bodySha256 ?? null,
+      attempt: entry.attempts ?? 1,
+      timestamp: new Date().toISOString(),
+    });
+  }
+  for (const [key, count] of failures) {
+    const [stepFlowId, errorType] = key.split('\n') as [string, string];
+    publish([{ flowId: stepFlowId, errorType }, { errorType }], MetricUnit.Count, { StepErrors: count });
+  }
+  for (const [stepType, values] of durations) publish([{ stepType }], MetricUnit.Milliseconds, { StepDuration: values });
 }

@@ -67,14 +67,3 @@ let breakers = 0;
  * Lambda functions provide one over the `State` table.
  */
 export const circuitsService = defineService<CircuitBreaker>('circuits', (services) => new CircuitBreaker({ store: processCircuits, clock: services.get(clockService), instanceId: `process-${process.pid}-${++breakers}` }));
-
-/** Counts step failures by step type, failure class and HTTP status (step errors by class and status code). */
-export interface StepMetrics {
-  failure(stepType: string, failureType: string, statusCode: number | null): void;
-}
-
-/**
- * Step metrics. Default: nothing counted (CLI runs, tests: no metric line mixes with a command's
- * output); the deployed functions provide EMF metrics (`emfStepMetrics` in shared/observability.ts).
- */
-export const stepMetricsService = defineService<StepMetrics>('stepMetrics', () => ({ failure: () => undefined }));

@@ -9,6 +9,7 @@
  * Bad parameters are 400 with codes MISSING_PARAMETER, INVALID_PARAMETER, DATA_TOO_LARGE.
  */
 import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { customEventParams, MAX_EVENT_DATA_BYTES, MAX_NEXT_EVENT_TIMEOUT_S } from '#shared/agents/agent-events';
 import { httpErrors, intQuery, json, readTextBody, router, type ApiEvent, type ApiResult } from '#shared/api/http';
@@ -43,7 +44,8 @@ export function createAgentEventsHandler(services: () => AgentEventsRoot) {
     'GET /agents/{agentId}/next-event': async (event) => json(200, await services().agentEventService.nextEvents(agentIdParam(event), intQuery(event, 'timeout', { min: 0, max: MAX_NEXT_EVENT_TIMEOUT_S }) ?? 0)),
   });
   return middy<ApiEvent, ApiResult>(routes)
-    .use(logMetrics(metrics))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 

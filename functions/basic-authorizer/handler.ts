@@ -5,9 +5,12 @@
  * (`{ "username", "password" }`), cached for 5 minutes; API Gateway caches each answer by the
  * Authorization header as well. Answers `{ isAuthorized }`; never throws for a caller's input.
  */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerResult } from 'aws-lambda';
 import { ENV, requiredEnv } from '#shared/config/env';
-import { logger } from '#shared/observability';
+import { logger, metrics } from '#shared/observability';
 import { BasicCredentialsChecker } from '#shared/platforms/basic-auth';
 import { secretsManagerClient } from '#shared/config/aws-clients';
 import { SecretsManagerSecretStore } from '#shared/stores/secrets/secrets-manager-store';
@@ -17,7 +20,7 @@ import type { SecretStore } from '#shared/stores/secret-store';
 /** The handler over a given secret store (tests inject theirs). */
 export function createBasicAuthorizerHandler(secrets: () => SecretStore, secretId: () => string) {
   let checker: BasicCredentialsChecker | undefined;
-  return async (event: APIGatewayRequestAuthorizerEventV2): Promise<APIGatewaySimpleAuthorizerResult> => {
+  return middy(async (event: APIGatewayRequestAuthorizerEventV2): Promise<APIGatewaySimpleAuthorizerResult> => {
     checker ??= new BasicCredentialsChecker({ secrets: secrets(), secretId: secretId() });
     const header = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
     try {
@@ -26,7 +29,9 @@ export function createBasicAuthorizerHandler(secrets: () => SecretStore, secretI
       logger.error('caller credentials cannot be checked', { error: err as Error });
       return { isAuthorized: false };
     }
-  };
+  })
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
 }
 
 /** The Lambda handler over its root: one secret store, and the one secret it reads (no tables), both built on first invocation. */

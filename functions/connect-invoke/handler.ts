@@ -4,6 +4,7 @@
  * `Parameters.responseType` JSON) under 32 KB; caller mistakes are coded answers, not errors.
  */
 import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
 import { fromEnvironment } from '../roots/adapters';
@@ -17,7 +18,9 @@ export function createConnectInvokeHandler(services: () => ExecutionRoot) {
     const answer = await invokeFromConnect(services().executionService, event, context.getRemainingTimeInMillis());
     logger.info('connect invocation', { status: answer['ivrflow_status'], branch: answer['ivrflow_branch'], executionId: answer['ivrflow_execution_id'], error: answer['ivrflow_error'] });
     return answer;
-  }).use(logMetrics(metrics));
+  })
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
 }
 
 /** The Lambda handler: Amazon Connect invocations over the execution root built from the environment on first invocation. */

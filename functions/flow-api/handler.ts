@@ -9,6 +9,7 @@
  * path parameters are checked first (shared/api/params.ts), so a malformed one is a 400.
  */
 import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { httpErrors, intQuery, json, readJsonBody, router, type ApiEvent, type ApiResult } from '#shared/api/http';
 import { GRAPH_FORMATS, type GraphFormat } from '#shared/api/flow-service';
@@ -67,7 +68,8 @@ export function createFlowApiHandler(services: () => FlowApiRoot) {
     },
   });
   return middy<ApiEvent, ApiResult>(routes)
-    .use(logMetrics(metrics))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 

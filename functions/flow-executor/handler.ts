@@ -8,6 +8,7 @@
  * A thin middy adapter over {@link ExecutionService}; path parameters are checked first (shared/api/params.ts).
  */
 import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { httpErrors, intQuery, json, router, type ApiEvent, type ApiResult } from '#shared/api/http';
 import { readExecutionCall, shapeAnswer } from '#shared/platforms/http-callers';
@@ -35,7 +36,8 @@ export function createFlowExecutorHandler(services: () => ExecutionRoot) {
     'GET /executions/{executionId}': async (event) => json(200, await services().executionService.get(executionIdParam(event), intQuery(event, 'waitMs', { min: 0, max: MAX_LONG_POLL_MS }) ?? 0)),
   });
   return middy<ApiEvent, ApiResult>(routes)
-    .use(logMetrics(metrics))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(httpErrors((message, error, requestId) => logger.error(message, { error: error as Error, requestId })));
 }
 

@@ -11,10 +11,9 @@ import { dynamoDbClient, secretsManagerClient } from '#shared/config/aws-clients
 import { configFromEnv, type ServiceConfig } from '#shared/config/runtime';
 import type { TokenEvent } from '#shared/connections/token-provider';
 import { NodeHttpClient, type HttpClient } from '#shared/http/client';
-import { emfStepMetrics, reportCircuitEvent, reportExecutionEnded, reportTokenEvent } from '#shared/observability';
+import { reportCircuitEvent, reportExecutionEnded, reportTokenEvent } from '#shared/observability';
 import type { ExecutionResult } from '#shared/steps/types';
 import type { CircuitEvent } from '#shared/resilience/circuit-breaker';
-import type { StepMetrics } from '#shared/services';
 
 /** The SDK clients and process-level adapters a composition root is built from; those left out take the defaults of {@link resolved}. */
 export interface Adapters {
@@ -26,9 +25,7 @@ export interface Adapters {
   randomness?: Randomness;
   onCircuitEvent?: (event: CircuitEvent) => void;
   onTokenEvent?: (event: TokenEvent) => void;
-  /** @default nothing counted (deployed functions: EMF) */
-  stepMetrics?: StepMetrics;
-  /** Called once per ended execution (the lifecycle's `onEnded`). @default nothing (deployed functions: metrics and audit lines, `reportExecutionEnded`) */
+  /** Called once per ended execution (the lifecycle's `onEnded`). @default its metrics and audit lines (`reportExecutionEnded`) */
   onExecutionEnded?: (result: ExecutionResult) => void;
 }
 
@@ -40,8 +37,7 @@ export function resolved(config: ServiceConfig, adapters: Adapters): Required<Ad
     randomness: systemRandomness,
     onCircuitEvent: reportCircuitEvent,
     onTokenEvent: reportTokenEvent,
-    stepMetrics: { failure: () => undefined },
-    onExecutionEnded: () => undefined,
+    onExecutionEnded: reportExecutionEnded,
     ...adapters,
   };
 }
@@ -59,7 +55,7 @@ export function lazy<T>(build: () => T): () => T {
   };
 }
 
-/** A deployed function's root: its configuration from the environment, the AWS SDK clients with the store timeouts, EMF step metrics; built on first use. */
+/** A deployed function's root: its configuration from the environment, the AWS SDK clients with the store timeouts; built on first use. */
 export function fromEnvironment<T>(build: (config: ServiceConfig, adapters: Adapters) => T): () => T {
-  return lazy(() => build(configFromEnv(), { dynamodb: dynamoDbClient(), secretsManager: secretsManagerClient(), stepMetrics: emfStepMetrics, onExecutionEnded: reportExecutionEnded }));
+  return lazy(() => build(configFromEnv(), { dynamodb: dynamoDbClient(), secretsManager: secretsManagerClient() }));
 }

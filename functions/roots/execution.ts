@@ -10,7 +10,7 @@ import { ExecutionService } from '#shared/api/execution-service';
 import { callbackEndpointService, waitRegistryService } from '#shared/callbacks/callback-token';
 import type { ServiceConfig } from '#shared/config/runtime';
 import { connectionsService, secretNamesService, secretStoreService, tokenProviderService } from '#shared/connections/auth';
-import { circuitsService, clockService, httpService, ServiceContainer, stepMetricsService } from '#shared/services';
+import { circuitsService, clockService, httpService, ServiceContainer } from '#shared/services';
 import { CachedFlowStore } from '#shared/stores/cached-flow-store';
 import { DynamoAgentEventStore } from '#shared/stores/dynamodb/agent-event-store';
 import { DynamoFlowStore } from '#shared/stores/dynamodb/flow-store';
@@ -44,7 +44,6 @@ export function executionRoot(config: ServiceConfig, adapters: Adapters): Execut
     .provide(clockService, a.clock)
     .provide(httpService, a.http)
     .provide(circuitsService, circuits)
-    .provide(stepMetricsService, a.stepMetrics)
     .provide(secretStoreService, secrets)
     .provide(secretNamesService, names)
     .provide(tokenProviderService, tokens)

@@ -5,6 +5,7 @@
  * would make EventBridge retry the whole run.
  */
 import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { fromEnvironment } from '../roots/adapters';
 import { tokenRefresherRoot, type TokenRefresherRoot } from './root';
@@ -21,7 +22,9 @@ export function createTokenRefresherHandler(services: () => TokenRefresherRoot) 
     const summary = await refreshTokens(tokenRegistry, tokens);
     logger.info('token refresh run', { ...summary });
     return summary;
-  }).use(logMetrics(metrics));
+  })
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
 }
 
 /** The Lambda handler: scheduled token refresh runs over the token-refresher root built from the environment on first invocation. */

@@ -7,6 +7,8 @@
  */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { fromEnvironment } from '../roots/adapters';
 import { executionRoot, type ExecutionRoot } from '../roots/execution';
@@ -25,10 +27,13 @@ export function createWaitSweeperHandler(services: () => ExecutionRoot) {
     if (invalid) return invalid;
     // No new continuation starts when one more could outlive the function (a flow runs up to 30 s).
     const summary = await services().executionService.sweepWaits(PER_RUN, context.getRemainingTimeInMillis() - CONTINUATION_MARGIN_MS);
+    if (summary.timedOut > 0) metrics.addMetric('WaitsTimedOut', MetricUnit.Count, summary.timedOut);
     if (summary.failed.length > 0) logger.warn('wait sweep failures', { failed: summary.failed });
     logger.info('wait sweep run', { due: summary.due, timedOut: summary.timedOut, abandoned: summary.abandoned, failed: summary.failed.length });
     return summary;
-  }).use(logMetrics(metrics));
+  })
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
 }
 
 /** The Lambda handler: scheduled wait sweeps over the execution root built from the environment on first invocation. */

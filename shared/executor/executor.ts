@@ -33,6 +33,7 @@ import { finishReserveOf, type Flow, type Step } from '../flow/schema';
 import { failureTypeOf, stepFailure } from '../flow/failures';
 import { acceptInputs, inputProblemsMessage } from '../flow/inputs';
 import type { HttpClient } from '../http/client';
+import { withLogKeys, type LogKeys } from '../log-context';
 import type { CircuitBreaker } from '../resilience/circuit-breaker';
 import { circuitsService, clockService, httpService, ServiceContainer } from '../services';
 import { getStepDefinition } from '../steps/registry';
@@ -167,6 +168,19 @@ class Run {
     const flow = await this.deps.resolveFlow(flowId, version ?? undefined);
     if (flow) this.remember(flow);
     return flow;
+  }
+
+  /** What every log line of the step about to run carries: the execution (its root flow and contact) and the step's path. */
+  logKeys(): LogKeys {
+    const root = this.snapshot.frames[0]!;
+    const contactId = root.variables['contact_id'];
+    return {
+      executionId: this.snapshot.executionId,
+      flowId: root.flowId,
+      flowVersion: root.version ?? 0,
+      ...(typeof contactId === 'string' ? { contactId } : {}),
+      stepId: this.snapshot.frames.map((f) => f.stepId).join('/'),
+    };
   }
 
   get top(): Frame {
@@ -353,7 +367,7 @@ async function step(run: Run): Promise<void> {
     if (++snapshot.counters.steps > snapshot.counters.stepsLimit) {
       throw new BudgetExceededError('steps', snapshot.counters.stepsLimit, `the execution ran ${snapshot.counters.stepsLimit} steps across its sub-flows (maxSteps of '${snapshot.frames[0]!.flowId}') without ending`);
     }
-    await settle(run, flow, step, await runStep(step, run.context(frame, flow)), now);
+    await settle(run, flow, step, await withLogKeys(run.logKeys(), () => runStep(step, run.context(frame, flow))), now);
   } catch (err) {
     if (!(err instanceof BudgetExceededError)) throw err;
     await endOnBudget(run, err, now);
@@ -442,7 +456,9 @@ export async function resume(snapshot: ExecutionSnapshot, event: WaitEvent, deps
   snapshot.settled = { ...snapshot.settled, [wait.waitId]: { by: timedOut ? 'timeout' : 'payload', ...(wait.callback?.connection ? { connection: wait.callback.connection } : {}) } };
   const state = wait.state ? { state: wait.state } : {};
   try {
-    const outcome = await runStep(step, run.context(frame, flow), timedOut ? { kind: 'timeout', waitId: wait.waitId, until: wait.until, ...state } : { kind: 'resume', waitId: event.waitId, payload: event.payload, ...state });
+    const outcome = await withLogKeys(run.logKeys(), () =>
+      runStep(step, run.context(frame, flow), timedOut ? { kind: 'timeout', waitId: wait.waitId, until: wait.until, ...state } : { kind: 'resume', waitId: event.waitId, payload: event.payload, ...state }),
+    );
     await settle(run, flow, step, outcome, startedAt);
   } catch (err) {
     if (!(err instanceof BudgetExceededError)) throw err;

@@ -43,7 +43,7 @@ import { bodyCredentialLiterals, queryCredentialLiterals } from '../http/credent
 import { hostAllowed } from '../http/network-policy';
 import { parseUntrustedJson } from '../json';
 import { RetryPolicy } from '../resilience/retry';
-import { circuitsService, httpService, stepMetricsService } from '../services';
+import { circuitsService, httpService } from '../services';
 import { Expression, Template, VariableName } from './common';
 import { defineStep, type StepContext, type StepOutcome, type StepResult } from './types';
 
@@ -255,9 +255,8 @@ function mapped(config: HttpRequestConfig, body: unknown, ctx: StepContext, mapp
   return applyResponseMapping(mapping, body ?? config.defaultResponse, ctx.functions);
 }
 
-/** A failed outcome: `http_status_code`, `http_error` and the mapping of the default response; counted in the step metrics. */
+/** A failed outcome: `http_status_code`, `http_error` and the mapping of the default response. */
 function failure(config: HttpRequestConfig, ctx: StepContext, type: FailureType, message: string, statusCode: number | null, trace: CallOutcome['trace'], mapping = config.responseMapping): StepOutcome {
-  ctx.services.get(stepMetricsService).failure('HTTPRequest', type, statusCode);
   const error = stepFailure(type, message, statusCode);
   return {
     branch: branchOf(type, HTTP_BRANCHES),
@@ -298,7 +297,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
   type: 'HTTPRequest',
   configSchema: HttpRequestConfig,
   branches: HTTP_BRANCHES,
-  services: [httpService, circuitsService, stepMetricsService, callbackEndpointService, waitRegistryService],
+  services: [httpService, circuitsService, callbackEndpointService, waitRegistryService],
   analyze(c) {
     const credentials = credentialTemplates(c);
     const templates = [

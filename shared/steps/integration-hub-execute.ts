@@ -38,7 +38,7 @@ import type { HttpResponse } from '../http/client';
 import { hostAllowed } from '../http/network-policy';
 import { parseUntrustedJson } from '../json';
 import { RetryPolicy } from '../resilience/retry';
-import { circuitsService, httpService, stepMetricsService } from '../services';
+import { circuitsService, httpService } from '../services';
 import { Expression, Template, VariableName } from './common';
 import { parseBody, SECRET_HEADERS, soleReference } from './http-request';
 
@@ -146,7 +146,7 @@ export const integrationHubExecuteStep = defineStep<IntegrationHubExecuteConfig>
   type: 'IntegrationHubExecute',
   configSchema: IntegrationHubExecuteConfig,
   branches: IHE_BRANCHES,
-  services: [httpService, circuitsService, stepMetricsService],
+  services: [httpService, circuitsService],
   analyze(c) {
     const payload = c.requestPayload;
     return {
@@ -162,7 +162,6 @@ export const integrationHubExecuteStep = defineStep<IntegrationHubExecuteConfig>
   async execute(step, ctx): Promise<StepOutcome> {
     const c = step.configuration;
     if (c.when !== undefined && !evaluate(c.when, ctx.variables, ctx.functions)) return { branch: 'Default', status: 'SKIPPED' };
-    const stepMetrics = ctx.services.get(stepMetricsService);
     const outputs = (body: unknown, error: unknown, response: HttpResponse | undefined, proxy: unknown) => ({
       [c.requestBodyVarName]: body,
       [c.requestErrorDetailsVarName]: error,
@@ -171,7 +170,6 @@ export const integrationHubExecuteStep = defineStep<IntegrationHubExecuteConfig>
     });
     let proxy: { method: string; url: string } | null = null;
     const fail = (type: FailureType, message: string, statusCode: number | null, trace: CallOutcome['trace'], extra: { body?: unknown; response?: HttpResponse } = {}): StepOutcome => {
-      stepMetrics.failure('IntegrationHubExecute', type, statusCode);
       const error = stepFailure(type, message, statusCode);
       return {
         branch: branchOf(type, IHE_BRANCHES),

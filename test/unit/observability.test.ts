@@ -2,10 +2,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 
-// The test run disables metrics (vitest.config.ts); this file loads the module with them on.
+// The test run disables metrics and logs only errors (vitest.config.ts); this file loads the module with metrics on and INFO logs.
 let observability: typeof import('#shared/observability');
 beforeAll(async () => {
   vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
   vi.resetModules();
   observability = await import('#shared/observability');
 });
@@ -92,27 +93,46 @@ describe('reportExecutionEnded', () => {
     ],
   };
 
-  it('publishes Executions and ExecutionDuration by {flowId, status} and {status}, never by execution id', () => {
-    const out = captured();
-    observability.reportExecutionEnded(failed);
-    const blobs = out
-      .text()
+  type Emf = { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> }; [k: string]: unknown };
+  const emfOf = (text: string) =>
+    text
       .split('\n')
       .filter((l) => l.includes('"_aws"'))
-      .map((l) => JSON.parse(l) as { _aws: { CloudWatchMetrics: Array<{ Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> }; [k: string]: unknown });
-    expect(blobs).toHaveLength(1);
-    expect(blobs[0]!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([
+      .map((l) => JSON.parse(l) as Emf);
+  /** The document that holds `metric`. */
+  const withMetric = (blobs: Emf[], metric: string) => blobs.filter((b) => b._aws.CloudWatchMetrics[0]!.Metrics.some((m) => m.Name === metric));
+
+  it('publishes Executions by {flowId, status} and {status}, ExecutionDuration by {flowId} and service alone, StepErrors by {flowId, errorType} and {errorType}, StepDuration by {stepType}; service ivrflow; never an execution id', () => {
+    const out = captured();
+    observability.reportExecutionEnded(failed);
+    const blobs = emfOf(out.text());
+    for (const blob of blobs) {
+      expect(blob._aws.CloudWatchMetrics[0]!.Namespace).toBe('ivrflow');
+      expect(blob['service']).toBe('ivrflow');
+      expect(JSON.stringify(blob)).not.toContain('e-1');
+    }
+    const [executions] = withMetric(blobs, 'Executions');
+    expect(executions!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([
       ['service', 'flowId', 'status'],
       ['service', 'status'],
     ]);
-    for (const blob of blobs) {
-      expect(blob._aws.CloudWatchMetrics[0]!.Metrics).toEqual([
-        { Name: 'Executions', Unit: 'Count' },
-        { Name: 'ExecutionDuration', Unit: 'Milliseconds' },
-      ]);
-      expect(blob).toMatchObject({ status: 'SUCCEEDED', Executions: 1, ExecutionDuration: 812 });
-      expect(JSON.stringify(blob._aws)).not.toContain('executionId');
-    }
+    expect(executions).toMatchObject({ flowId: 'customer-lookup-ivr', status: 'SUCCEEDED', Executions: 1 });
+    const [duration] = withMetric(blobs, 'ExecutionDuration');
+    expect(duration!._aws.CloudWatchMetrics[0]).toMatchObject({ Dimensions: [['service', 'flowId'], ['service']], Metrics: [{ Name: 'ExecutionDuration', Unit: 'Milliseconds' }] });
+    expect(duration).toMatchObject({ ExecutionDuration: 812 });
+    // The SubFlow step and the sub-flow's HTTP step failed: one document per flow and error type.
+    const stepErrors = withMetric(blobs, 'StepErrors');
+    expect(stepErrors.map((b) => [b['flowId'], b['errorType'], b['StepErrors']])).toEqual([
+      ['customer-lookup-ivr', 'http_5xx', 1],
+      ['crm-integration', 'http_5xx', 1],
+    ]);
+    expect(stepErrors[0]!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([
+      ['service', 'flowId', 'errorType'],
+      ['service', 'errorType'],
+    ]);
+    const stepDurations = withMetric(blobs, 'StepDuration');
+    expect(Object.fromEntries(stepDurations.map((b) => [b['stepType'], b['StepDuration']]))).toEqual({ SubFlow: 800, HTTPRequest: 790, End: 0 });
+    expect(stepDurations[0]!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service', 'stepType']]);
   });
 
   it('writes one audit line per failed step, sub-flows included, with the failure taxonomy type and the body hash only', () => {
@@ -140,5 +160,28 @@ describe('reportExecutionEnded', () => {
     expect(audits[0]).not.toHaveProperty('bodySha256');
     for (const a of audits) expect(Date.parse(a['timestamp'] as string)).not.toBeNaN();
     expect(out.text()).not.toContain('HTTP 503');
+  });
+});
+
+describe('log lines inside a step', () => {
+  it('carry the execution and step keys of their own async context, never of a concurrent one', async () => {
+    const { withLogKeys } = await import('#shared/log-context');
+    const out = captured();
+    const step = (executionId: string, delayMs: number) =>
+      withLogKeys({ executionId, flowId: 'f', flowVersion: 2, contactId: `c-${executionId}`, stepId: 'lookup' }, async () => {
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        observability.logger.warn('inside', { n: executionId });
+      });
+    await Promise.all([step('e-a', 20), step('e-b', 5)]);
+    observability.logger.warn('outside');
+    const lines = out
+      .text()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const inside = lines.filter((l) => l['message'] === 'inside');
+    expect(inside).toHaveLength(2);
+    for (const line of inside) expect(line).toMatchObject({ executionId: line['n'], flowId: 'f', flowVersion: 2, contactId: `c-${String(line['n'])}`, stepId: 'lookup', service: expect.any(String) as unknown });
+    expect(lines.find((l) => l['message'] === 'outside')).not.toHaveProperty('executionId');
   });
 });

@@ -8,10 +8,14 @@ import * as crypto from 'node:crypto';
 import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { createBasicAuthorizerHandler } from '../../../functions/basic-authorizer/handler';
+import { lambdaContext } from '#shared/local/api-server';
 import { logger } from '#shared/observability';
 import { BasicCredentialsChecker, parseBasicAuthorization, sameSecret } from '#shared/platforms/basic-auth';
 import type { SecretJson, SecretStore } from '#shared/stores/secret-store';
 import { MemorySecretStore } from '#shared/stores/secrets/memory-secret-store';
+
+/** The Lambda context API Gateway's authorizer invocation gets. */
+const CONTEXT = lambdaContext('BasicAuthorizer', 'request-1', 5000);
 
 // Every timingSafeEqual call basic-auth.ts makes goes through this spy (the real function still answers).
 vi.mock('node:crypto', async (importOriginal) => {
@@ -225,7 +229,7 @@ describe('basic-authorizer handler', () => {
       () => SECRET_ID,
     );
     for (const name of ['authorization', 'Authorization', 'AUTHORIZATION', 'aUtHoRiZaTiOn']) {
-      expect(await handler(event({ [name]: basic(`${USER}:${PASSWORD}`), 'user-agent': 'TwilioProxy/1.1' })), name).toEqual({ isAuthorized: true });
+      expect(await handler(event({ [name]: basic(`${USER}:${PASSWORD}`), 'user-agent': 'TwilioProxy/1.1' }), CONTEXT), name).toEqual({ isAuthorized: true });
     }
     expect(store.reads.get(SECRET_ID)).toBe(4);
   });
@@ -236,17 +240,17 @@ describe('basic-authorizer handler', () => {
       () => store,
       () => SECRET_ID,
     );
-    expect(await authorizer(event({ authorization: basic(`${USER}:wrong`) }))).toEqual({ isAuthorized: false });
-    expect(await authorizer(event({ authorization: basic(`other:${PASSWORD}`) }))).toEqual({ isAuthorized: false });
-    expect(await authorizer(event({ authorization: `Bearer ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}` }))).toEqual({ isAuthorized: false });
-    expect(await authorizer(event({ 'x-authorization': basic(`${USER}:${PASSWORD}`) }))).toEqual({ isAuthorized: false });
-    expect(await authorizer(event({}))).toEqual({ isAuthorized: false });
-    expect(await authorizer(event(undefined))).toEqual({ isAuthorized: false });
+    expect(await authorizer(event({ authorization: basic(`${USER}:wrong`) }), CONTEXT)).toEqual({ isAuthorized: false });
+    expect(await authorizer(event({ authorization: basic(`other:${PASSWORD}`) }), CONTEXT)).toEqual({ isAuthorized: false });
+    expect(await authorizer(event({ authorization: `Bearer ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}` }), CONTEXT)).toEqual({ isAuthorized: false });
+    expect(await authorizer(event({ 'x-authorization': basic(`${USER}:${PASSWORD}`) }), CONTEXT)).toEqual({ isAuthorized: false });
+    expect(await authorizer(event({}), CONTEXT)).toEqual({ isAuthorized: false });
+    expect(await authorizer(event(undefined), CONTEXT)).toEqual({ isAuthorized: false });
     const empty = createBasicAuthorizerHandler(
       () => new MemorySecretStore(),
       () => SECRET_ID,
     );
-    expect(await empty(event({ authorization: basic(`${USER}:${PASSWORD}`) }))).toEqual({ isAuthorized: false });
+    expect(await empty(event({ authorization: basic(`${USER}:${PASSWORD}`) }), CONTEXT)).toEqual({ isAuthorized: false });
     expect(errors).not.toHaveBeenCalled();
   });
 
@@ -261,7 +265,7 @@ describe('basic-authorizer handler', () => {
       () => failing,
       () => SECRET_ID,
     );
-    await expect(handler(event({ Authorization: basic(`${USER}:${PASSWORD}`) }))).resolves.toEqual({ isAuthorized: false });
+    await expect(handler(event({ Authorization: basic(`${USER}:${PASSWORD}`) }), CONTEXT)).resolves.toEqual({ isAuthorized: false });
     expect(errors).toHaveBeenCalledTimes(1);
     const throwing: SecretStore = {
       ...failing,
@@ -273,6 +277,6 @@ describe('basic-authorizer handler', () => {
       () => throwing,
       () => SECRET_ID,
     );
-    await expect(sync(event({ authorization: basic(`${USER}:${PASSWORD}`) }))).resolves.toEqual({ isAuthorized: false });
+    await expect(sync(event({ authorization: basic(`${USER}:${PASSWORD}`) }), CONTEXT)).resolves.toEqual({ isAuthorized: false });
   });
 });
