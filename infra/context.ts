@@ -48,6 +48,8 @@ const CONTEXT_PROPS = {
   ),
   connectInstanceArn: z.string().regex(/^arn:aws[a-z-]*:connect:[a-z0-9-]+:\d{12}:instance\/[A-Za-z0-9-]+$/, 'an Amazon Connect instance ARN'),
   reservedConcurrency: wholeNumber,
+  alarmEmail: z.email(),
+  alarmTopicArn: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN'),
   tables: json(z.object({ removalPolicy: z.enum(RemovalPolicy).optional(), deletionProtection: z.boolean().optional() }).strict()),
 } satisfies { [K in keyof IvrflowStackProps]?: z.ZodType<IvrflowStackProps[K]> };
 

@@ -5,7 +5,8 @@
  * EventBridge schedules (retried, with a dead-letter queue each). Secrets live in four namespaces
  * under one prefix (connections/, tokens/, flows/, callers/: {@link IvrflowSecrets}), and each
  * function may touch only the namespaces it uses, with only the actions it uses. Every prop can
- * also be given as CDK context (infra/context.ts). Composes constructs; no logic of its own.
+ * also be given as CDK context (infra/context.ts). Alarms (one SNS topic) and a dashboard watch it
+ * ({@link IvrflowAlarms}, {@link IvrflowDashboard}). Composes constructs; no logic of its own.
  */
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
@@ -24,6 +25,8 @@ import { type FunctionName } from '#shared/api/routes';
 import { ENV } from '#shared/config/env';
 import { DEFAULT_SECRET_PREFIX, SecretNames } from '#shared/connections/secret-names';
 import { FUNCTIONS, type Access, type FunctionKey, type FunctionSpec } from '../functions/manifest';
+import { IvrflowAlarms } from './constructs/alarms';
+import { IvrflowDashboard } from './constructs/dashboard';
 import { IvrflowFunction } from './constructs/ivrflow-function';
 import { IvrflowSecrets } from './constructs/secrets';
 import { IvrflowTables, type IvrflowTablesProps } from './constructs/tables';
@@ -54,6 +57,10 @@ export interface IvrflowStackProps extends StackProps {
    * @default none (the account's unreserved pool)
    */
   reservedConcurrency?: number;
+  /** An email address the alarm topic notifies (AWS sends it a confirmation first). @default no subscription */
+  alarmEmail?: string;
+  /** An existing SNS topic the alarms notify instead of a new one (its policy must let CloudWatch publish). @default a new topic, encrypted */
+  alarmTopicArn?: string;
 }
 
 /**
@@ -96,6 +103,8 @@ export class IvrflowStack extends Stack {
   readonly basicAuthorizer?: IvrflowFunction;
   /** The dead-letter queue of each schedule, by manifest key (`tokenRefresher`, `waitSweeper`). */
   readonly scheduleDeadLetters: Record<string, Queue> = {};
+  readonly alarms: IvrflowAlarms;
+  readonly dashboard: IvrflowDashboard;
 
   constructor(scope: Construct, id: string, props: IvrflowStackProps = {}) {
     super(scope, id, props);
@@ -176,6 +185,17 @@ export class IvrflowStack extends Stack {
     const throttle = props.callbackThrottle ?? { rateLimit: 50, burstLimit: 100 };
     (stage.node.defaultChild as CfnStage).routeSettings = Object.fromEntries(unauthenticated.map((key) => [key, { ThrottlingRateLimit: throttle.rateLimit, ThrottlingBurstLimit: throttle.burstLimit }]));
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint });
+
+    const functionsById = Object.fromEntries(Object.values(this.byKey).map((f) => [f.node.id, f]));
+    this.alarms = new IvrflowAlarms(this, 'Alarms', {
+      functions: functionsById,
+      api: this.api,
+      deadLetterQueues: Object.fromEntries(Object.entries(this.scheduleDeadLetters).map(([key, queue]) => [FUNCTIONS[key as FunctionKey].id, queue])),
+      ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
+      ...(props.alarmTopicArn ? { alarmTopicArn: props.alarmTopicArn } : {}),
+    });
+    this.dashboard = new IvrflowDashboard(this, 'Dashboard', { functions: functionsById, api: this.api, alarms: Object.values(this.alarms.alarms) });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Subscribe to be told when an alarm fires (aws sns subscribe --protocol email ...)' });
 
     for (const f of Object.values(this.byKey)) {
       NagSuppressions.addResourceSuppressions(
