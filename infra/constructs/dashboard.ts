@@ -37,11 +37,15 @@ export class IvrflowDashboard extends Construct {
         ['SUCCEEDED', 'FAILED', 'TIMED_OUT'].map((status) => count('Executions', { status })),
       ),
       graph('Execution duration (ms)', [duration('p50'), duration('p99')]),
-      graph('Step errors by type', [
-        new MathExpression({ expression: `SEARCH('{${METRICS_NAMESPACE},service,errorType} service="${METRICS_SERVICE}" MetricName="StepErrors"', 'Sum', ${PERIOD.toSeconds()})`, label: '', period: PERIOD }),
-      ]),
-      graph('Circuits', ['CircuitOpened', 'CircuitReopened', 'CircuitProbe', 'CircuitClosed', 'BreakerStoreUnavailable'].map((name) => count(name))),
-      graph('OAuth2 tokens', ['TokenRefreshes', 'TokenRefreshFailures', 'TokenScopeDrift'].map((name) => count(name))),
+      graph('Step errors by type', [new MathExpression({ expression: `SEARCH('{${METRICS_NAMESPACE},service,errorType} service="${METRICS_SERVICE}" MetricName="StepErrors"', 'Sum', ${PERIOD.toSeconds()})`, label: '', period: PERIOD })]),
+      graph(
+        'Circuits',
+        ['CircuitOpened', 'CircuitReopened', 'CircuitProbe', 'CircuitClosed', 'BreakerStoreUnavailable'].map((name) => count(name)),
+      ),
+      graph(
+        'OAuth2 tokens',
+        ['TokenRefreshes', 'TokenRefreshFailures', 'TokenScopeDrift'].map((name) => count(name)),
+      ),
       graph('Callbacks, waits and records', [
         new MathExpression({ expression: `SEARCH('{${METRICS_NAMESPACE},service,reason} service="${METRICS_SERVICE}" MetricName="CallbacksRejected"', 'Sum', ${PERIOD.toSeconds()})`, label: 'rejected', period: PERIOD }),
         count('WaitsTimedOut'),

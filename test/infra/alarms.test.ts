@@ -15,7 +15,13 @@ function synth(props: IvrflowStackProps = {}, context: Record<string, unknown> =
   return { stack, template: Template.fromStack(stack) };
 }
 
-type AlarmResource = { Properties: Record<string, unknown> & { AlarmActions: unknown[]; OKActions: unknown[]; Metrics?: Array<{ Id: string; Expression?: string; MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: Array<{ Name: string; Value: string }> }; Period: number; Stat: string } }> } };
+type AlarmResource = {
+  Properties: Record<string, unknown> & {
+    AlarmActions: unknown[];
+    OKActions: unknown[];
+    Metrics?: Array<{ Id: string; Expression?: string; MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: Array<{ Name: string; Value: string }> }; Period: number; Stat: string } }>;
+  };
+};
 
 const plain = synth();
 const alarms = plain.template.findResources('AWS::CloudWatch::Alarm') as Record<string, AlarmResource>;
