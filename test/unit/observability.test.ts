@@ -7,6 +7,8 @@ let observability: typeof import('#shared/observability');
 beforeAll(async () => {
   vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
   vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
+  // As Lambda sets it for an on-demand execution environment (Powertools counts cold starts only then).
+  vi.stubEnv('AWS_LAMBDA_INITIALIZATION_TYPE', 'on-demand');
   vi.resetModules();
   observability = await import('#shared/observability');
 });
@@ -183,5 +185,26 @@ describe('log lines inside a step', () => {
     expect(inside).toHaveLength(2);
     for (const line of inside) expect(line).toMatchObject({ executionId: line['n'], flowId: 'f', flowVersion: 2, contactId: `c-${String(line['n'])}`, stepId: 'lookup', service: expect.any(String) as unknown });
     expect(lines.find((l) => l['message'] === 'outside')).not.toHaveProperty('executionId');
+  });
+});
+
+describe('a handler (middy with injectLambdaContext and logMetrics)', () => {
+  it('counts its cold start once (the first invocation), by function name, without an empty-metrics warning', async () => {
+    const { createFlowApiHandler } = await import('../../functions/flow-api/handler');
+    const { lambdaContext } = await import('#shared/local/api-server');
+    const handler = createFlowApiHandler(() => {
+      throw new Error('no route reaches the services here');
+    });
+    const event = { version: '2.0', routeKey: '$default', rawPath: '/nowhere', requestContext: { http: { method: 'GET', path: '/nowhere' }, requestId: 'r-1' }, headers: {}, isBase64Encoded: false };
+    const out = captured();
+    for (const requestId of ['req-1', 'req-2']) expect(await handler(event as never, lambdaContext('FlowApi', requestId))).toMatchObject({ statusCode: 404 });
+    const docs = out
+      .text()
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('"ColdStart"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(docs).toEqual([expect.objectContaining({ ColdStart: 1, function_name: 'FlowApi', service: 'ivrflow' })]);
+    expect(out.text()).not.toContain(observability.EMPTY_METRICS_WARNING);
   });
 });
