@@ -14,6 +14,8 @@ import { startScriptedServer, type ScriptedServer } from '../support/scripted-se
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** In every body the backend sends: it must never reach serve's output. */
 const BODY_MARKER = 'backend-body-7f3c9d';
+/** A connection's credential: never in any output either. */
+const API_KEY = 'sk-observability-0123456789abcdef';
 
 let backend: ScriptedServer;
 let serve: { url: string; output: () => string; stop: () => Promise<void> };
@@ -78,6 +80,15 @@ beforeAll(async () => {
     ['obs-slow', '/slow'],
   ] as const)
     expect((await api(serve.url, 'PUT', `/flows/${id}`, flow(id, path))).status).toBe(201);
+  // A connection's credential on a failing call (its header is sent, the call fails, the failure is logged).
+  expect((await api(serve.url, 'PUT', '/connections/crm', { baseUrl: backend.url, authentication: { type: 'apiKey', apiKey: API_KEY } })).status).toBe(201);
+  const withKey = { ...flow('obs-key', '/fail-key'), inputs: [] };
+  // Its own path: a circuit is per method, host and path, and this one opens too.
+  withKey.steps[0] = step('/fail-key', { OnServerError: 'fallback', OnError: 'fallback', OnSuccess: 'done' }, { url: '/fail-key', authentication: { connection: 'crm' } });
+  expect((await api(serve.url, 'PUT', '/flows/obs-key', withKey)).status).toBe(201);
+  const keyed = await api(serve.url, 'POST', '/flows/obs-key/executions', { variables: {} });
+  expect(keyed).toMatchObject({ status: 200, body: { branch: 'AgentFallback', variables: { http_status_code: 503 } } });
+  expect(backend.requests.some((r) => JSON.stringify(r.headers).includes(API_KEY))).toBe(true);
   expect(await run('obs-ok')).toMatchObject({ status: 200, body: { status: 'SUCCEEDED', branch: 'Done' } });
   expect(await run('obs-fail')).toMatchObject({ status: 200, body: { status: 'SUCCEEDED', branch: 'AgentFallback', variables: { http_status_code: 503 } } });
   expect(await run('obs-slow')).toMatchObject({ status: 200, body: { status: 'SUCCEEDED', branch: 'AgentFallback' } });
@@ -118,6 +129,7 @@ describe('ivrflow serve prints EMF and JSON logs as the functions do in Lambda',
     const errors = lines().filter((l) => l['StepErrors'] !== undefined);
     expect(errors.map((l) => [l['flowId'], l['errorType'], l['StepErrors']]).sort()).toEqual([
       ['obs-fail', 'http_5xx', 1],
+      ['obs-key', 'http_5xx', 1],
       ['obs-slow', 'timeout', 1],
     ]);
     expect(errors[0]!._aws!.CloudWatchMetrics[0]!.Dimensions).toEqual([
@@ -125,7 +137,7 @@ describe('ivrflow serve prints EMF and JSON logs as the functions do in Lambda',
       ['service', 'errorType'],
     ]);
     const audits = lines().filter((l) => l['audit'] === 'step_failure');
-    expect(audits).toHaveLength(2);
+    expect(audits).toHaveLength(3);
     const failed = audits.find((a) => a['flowId'] === 'obs-fail')!;
     expect(failed).toMatchObject({ level: 'WARN', flowVersion: 1, stepId: 'call', errorType: 'http_5xx', statusCode: 503, attempt: 1, bodySha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown });
     expect(typeof failed['executionId']).toBe('string');
@@ -135,12 +147,17 @@ describe('ivrflow serve prints EMF and JSON logs as the functions do in Lambda',
     expect(serve.output()).not.toContain(BODY_MARKER);
   });
 
+  it('a connection credential sent to a failing backend is never in any output', () => {
+    expect(lines().some((l) => l['audit'] === 'step_failure' && l['flowId'] === 'obs-key')).toBe(true);
+    expect(serve.output()).not.toContain(API_KEY);
+  });
+
   it('lines written inside a step carry the execution and step keys; handler lines carry the Lambda context', () => {
     // The failing call opened its circuit (failureThreshold 1): the breaker's line was written inside the step.
     const opened = lines().find((l) => l['message'] === 'circuit state changed' && l['to'] === 'OPEN' && l['flowId'] === 'obs-fail');
     expect(opened).toMatchObject({ flowVersion: 1, contactId: 'contact-obs-fail', stepId: 'call', executionId: expect.any(String) as unknown });
     const finished = lines().filter((l) => l['message'] === 'execution finished');
-    expect(finished).toHaveLength(3);
+    expect(finished).toHaveLength(4);
     for (const l of finished) expect(l).toMatchObject({ function_name: 'FlowExecutor', function_request_id: expect.any(String) as unknown, cold_start: expect.any(Boolean) as unknown, service: 'ivrflow' });
   });
 
