@@ -7,6 +7,7 @@ export default defineConfig({
     hookTimeout: 60000,
     pool: 'forks',
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/no-empty-metrics.ts'],
     // Handler logs (audit lines are warnings) and EMF metric lines would drown the test report; test/unit/observability.test.ts turns them on.
     env: { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' },
   },
