@@ -2,13 +2,16 @@
 import { CircuitService } from '#shared/api/circuit-service';
 import { ConnectionService } from '#shared/api/connection-service';
 import { FlowService } from '#shared/api/flow-service';
+import { HistoryService } from '#shared/api/history-service';
 import { WorkflowConfigurationService } from '#shared/api/workflow-configuration-service';
 import type { ServiceConfig } from '#shared/config/runtime';
 import type { TokenRegistry } from '#shared/connections/token-registry';
 import { CachedFlowStore } from '#shared/stores/cached-flow-store';
+import { DynamoAuditTrail } from '#shared/stores/dynamodb/audit-trail';
 import { DynamoFlowStore } from '#shared/stores/dynamodb/flow-store';
+import { DynamoStateStore } from '#shared/stores/dynamodb/state-store';
 import { resolved, type Adapters } from '../roots/adapters';
-import { circuitsOf, connectionsOf, tokensOf, workflowConfigurationsOf } from '../roots/parts';
+import { auditWritesOf, circuitsOf, connectionsOf, tokensOf, workflowConfigurationsOf } from '../roots/parts';
 
 /** What the flow-api handler uses: the flow, circuit, connection and workflow configuration services, and the token registry. */
 export interface FlowApiRoot {
@@ -16,6 +19,8 @@ export interface FlowApiRoot {
   circuitService: CircuitService;
   connectionService: ConnectionService;
   workflowConfigurationService: WorkflowConfigurationService;
+  /** Execution search and the audit trail. */
+  historyService: HistoryService;
   tokenRegistry: TokenRegistry;
 }
 
@@ -27,7 +32,8 @@ export interface FlowApiRoot {
 export function flowApiRoot(config: ServiceConfig, adapters: Adapters): FlowApiRoot {
   const a = resolved(config, adapters);
   const instanceId = a.randomness.id();
-  const flows = new CachedFlowStore(new DynamoFlowStore({ tableName: config.definitionsTable, client: a.dynamodb }), { clock: a.clock, latestTtlMs: config.flowCacheTtlMs });
+  const flows = new CachedFlowStore(new DynamoFlowStore({ tableName: config.definitionsTable, client: a.dynamodb, audit: auditWritesOf(config, a) }), { clock: a.clock, latestTtlMs: config.flowCacheTtlMs });
+  const state = new DynamoStateStore({ tableName: config.stateTable, client: a.dynamodb, now: () => a.clock.now() });
   const { circuits, circuitStore } = circuitsOf(config, a, instanceId);
   const { secrets, names, tokenRegistry } = tokensOf(config, a, instanceId);
   const { connectionStore } = connectionsOf(config, a);
@@ -37,6 +43,7 @@ export function flowApiRoot(config: ServiceConfig, adapters: Adapters): FlowApiR
     circuitService: new CircuitService(circuitStore, circuits),
     connectionService: new ConnectionService({ store: connectionStore, secrets, names, registry: tokenRegistry, clock: a.clock, allowPrivateHosts: config.allowPrivateNetworks }),
     workflowConfigurationService: new WorkflowConfigurationService({ store: workflowConfigurations, flows, connections: connectionStore, clock: a.clock }),
+    historyService: new HistoryService({ executions: state, audit: new DynamoAuditTrail({ tableName: config.stateTable, client: a.dynamodb, now: () => a.clock.now() }), clock: a.clock }),
     tokenRegistry,
   };
 }

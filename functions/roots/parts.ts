@@ -9,6 +9,7 @@ import { TokenProvider } from '#shared/connections/token-provider';
 import type { ServiceConfig } from '#shared/config/runtime';
 import { CircuitBreaker } from '#shared/resilience/circuit-breaker';
 import { CachedReader } from '#shared/stores/cached-reader';
+import type { AuditWrites } from '#shared/stores/dynamodb/audit-trail';
 import { DynamoCircuitStore } from '#shared/stores/dynamodb/circuit-store';
 import { DynamoConnectionStore } from '#shared/stores/dynamodb/connection-store';
 import { DynamoTokenRegistry } from '#shared/stores/dynamodb/token-registry';
@@ -18,9 +19,14 @@ import type { Adapters } from './adapters';
 
 type Resolved = Required<Adapters>;
 
+/** Where the stores write the audit items of the changes an operator makes: the State table, dated by the root's clock. */
+export function auditWritesOf(config: ServiceConfig, a: Resolved): AuditWrites {
+  return { table: config.stateTable, now: () => a.clock.now() };
+}
+
 /** The shared circuit breaker over the State table, with its store (for operator reads and resets). */
 export function circuitsOf(config: ServiceConfig, a: Resolved, instanceId: string): { circuits: CircuitBreaker; circuitStore: DynamoCircuitStore } {
-  const circuitStore = new DynamoCircuitStore({ tableName: config.stateTable, client: a.dynamodb });
+  const circuitStore = new DynamoCircuitStore({ tableName: config.stateTable, client: a.dynamodb, audit: auditWritesOf(config, a) });
   const circuits = new CircuitBreaker({ store: circuitStore, clock: a.clock, instanceId, cacheTtlMs: config.circuitCacheTtlMs, failOpen: config.circuitFailOpen, onEvent: a.onCircuitEvent });
   return { circuits, circuitStore };
 }
@@ -36,12 +42,12 @@ export function tokensOf(config: ServiceConfig, a: Resolved, instanceId: string)
 
 /** The connection store and a reader of it cached for `flowCacheTtlMs`. */
 export function connectionsOf(config: ServiceConfig, a: Resolved): { connectionStore: DynamoConnectionStore; connections: CachedReader<NonNullable<Awaited<ReturnType<DynamoConnectionStore['getConnection']>>>> } {
-  const connectionStore = new DynamoConnectionStore({ tableName: config.definitionsTable, client: a.dynamodb });
+  const connectionStore = new DynamoConnectionStore({ tableName: config.definitionsTable, client: a.dynamodb, audit: auditWritesOf(config, a) });
   return { connectionStore, connections: new CachedReader((name) => connectionStore.getConnection(name), a.clock, config.flowCacheTtlMs) };
 }
 
 /** The workflow configuration store and a reader of it cached for `flowCacheTtlMs`. */
 export function workflowConfigurationsOf(config: ServiceConfig, a: Resolved): { store: DynamoWorkflowConfigurationStore; reader: CachedReader<NonNullable<Awaited<ReturnType<DynamoWorkflowConfigurationStore['get']>>>> } {
-  const store = new DynamoWorkflowConfigurationStore({ tableName: config.definitionsTable, client: a.dynamodb });
+  const store = new DynamoWorkflowConfigurationStore({ tableName: config.definitionsTable, client: a.dynamodb, audit: auditWritesOf(config, a) });
   return { store, reader: new CachedReader((id) => store.get(id), a.clock, config.flowCacheTtlMs) };
 }

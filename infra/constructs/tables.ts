@@ -61,9 +61,10 @@ export class IvrflowTables extends Construct {
     this.state.grantReadWriteData(grantee);
   }
 
-  /** What operators do in State: list, read and reset circuits; register, read and forget token records. */
+  /** What operators do in State: list, read and reset circuits; register, read and forget token records; search executions; write and read the audit trail. */
   grantOperatorState(grantee: IGrantable): void {
-    this.state.grant(grantee, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem');
+    // PutItem: the audit item each change writes in its own transaction; Query: execution search and the trail.
+    this.state.grant(grantee, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
   }
 
   /** Token records: listed (byKind), leased and updated (the token-refresher). */

@@ -3,6 +3,8 @@
  * `DELETE /circuits/{key}` on the flow-api).
  */
 import { NotFoundError } from '../errors';
+import { LOCAL_ACTOR } from '../stores/audit';
+import type { Auditor } from '../stores/ports';
 import type { CircuitBreaker, CircuitRecord, CircuitStore } from '../resilience/circuit-breaker';
 
 /** The operator's view of the shared circuits: their records in the circuit store, and resets that also clear this instance's cache. */
@@ -28,8 +30,8 @@ export class CircuitService {
    * cache (default 1 s) expires.
    * @throws NotFoundError (404) when there was no record.
    */
-  async reset(key: string): Promise<void> {
+  async reset(key: string, auditor: Auditor = LOCAL_ACTOR): Promise<void> {
     this.breaker.clearCache(key);
-    if (!(await this.store.delete(key))) throw new NotFoundError(`circuit '${key}' has no record`);
+    if (!(await this.store.delete(key, auditor))) throw new NotFoundError(`circuit '${key}' has no record`);
   }
 }

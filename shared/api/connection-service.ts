@@ -16,6 +16,8 @@ import { BadRequestError, NotFoundError, UnprocessableRequestError, type Diagnos
 import { diagnosticsOf } from '../flow/validate';
 import { hostAllowed, isPrivateHost } from '../http/network-policy';
 import type { SecretStore } from '../stores/secret-store';
+import { LOCAL_ACTOR } from '../stores/audit';
+import type { Auditor } from '../stores/ports';
 import type { ConnectionStore, Page } from '../stores/ports';
 
 /** What the connection service is built from: the definition store, the secret store and names for credentials, the token registry for oauth2 tokens, and the clock. */
@@ -47,7 +49,7 @@ export class ConnectionService {
    * @throws BadRequestError (400) when the body is not an object; UnprocessableRequestError (422,
    *   `INVALID_CONNECTION`, `details`: every problem as `{ code, path, message }`)
    */
-  async put(name: string, raw: unknown): Promise<{ connection: ConnectionView; created: boolean }> {
+  async put(name: string, raw: unknown, auditor: Auditor = LOCAL_ACTOR): Promise<{ connection: ConnectionView; created: boolean }> {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new BadRequestError('INVALID_BODY', 'the body must be a JSON object (a connection definition)');
     const parsed = ConnectionInput.safeParse(raw, { reportInput: true });
     if (!parsed.success) throw invalid(diagnosticsOf(parsed.error.issues, { type: ConnectionInput, input: raw }));
@@ -84,7 +86,7 @@ export class ConnectionService {
     const oldHash = existing?.authentication.type === 'oauth2' ? tokenHash(connectionTokenSpec(existing, this.props.names)) : undefined;
     const newSpec = connection.authentication.type === 'oauth2' ? connectionTokenSpec(connection, this.props.names) : undefined;
     if (newSpec) await this.props.registry.register(tokenHash(newSpec), newSpec);
-    await this.props.store.putConnection(connection);
+    await this.props.store.putConnection(connection, auditor);
     if (oldHash !== undefined && oldHash !== (newSpec && tokenHash(newSpec))) await this.forgetToken(oldHash, name);
     return { connection: await this.view(connection), created: existing === undefined };
   }
@@ -101,12 +103,12 @@ export class ConnectionService {
   }
 
   /** Deletes the connection, its secret and its cached token (unless another connection shares it). @throws NotFoundError (404) */
-  async delete(name: string): Promise<void> {
+  async delete(name: string, auditor: Auditor = LOCAL_ACTOR): Promise<void> {
     const connection = await this.props.store.getConnection(name);
     if (!connection) throw new NotFoundError(`connection '${name}' does not exist`);
     await this.props.secrets.deleteSecret(this.props.names.connection(name));
     if (connection.authentication.type === 'oauth2') await this.forgetToken(tokenHash(connectionTokenSpec(connection, this.props.names)), name);
-    await this.props.store.deleteConnection(name);
+    await this.props.store.deleteConnection(name, auditor);
   }
 
   /** Deletes a token's secret and record, unless another connection uses the same token ((endpoint, client id, scopes) are its identity). */

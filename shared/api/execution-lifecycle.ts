@@ -51,7 +51,7 @@ export type Ending =
   /** A claimed execution whose continuation failed or whose resumer died: FAILED (`ENGINE_ERROR`), its wait settled. */
   | { kind: 'abandoned'; snapshot: ExecutionSnapshot; by: Settled['by']; message: string }
   /** An engine fault after a backend was called: a FAILED record completes the idempotency key, so a retry gets it. */
-  | { kind: 'engine_failure'; flow: Flow; executionId: string; startedAt: number; deadlineAt: number; idempotency?: { scope: string; key: string } };
+  | { kind: 'engine_failure'; flow: Flow; executionId: string; startedAt: number; deadlineAt: number; contactId?: string; idempotency?: { scope: string; key: string } };
 
 /** Where every run ends: its executor dependencies, store calls bounded by a deadline, and the one {@link ExecutionLifecycle.finish}. */
 export class ExecutionLifecycle {
@@ -173,7 +173,7 @@ export class ExecutionLifecycle {
         return failed.result;
       }
       case 'engine_failure': {
-        const { flow, executionId, startedAt, deadlineAt, idempotency } = ending;
+        const { flow, executionId, startedAt, deadlineAt, idempotency, contactId } = ending;
         const result: ExecutionResult = {
           executionId,
           flowId: flow.id,
@@ -183,6 +183,7 @@ export class ExecutionLifecycle {
           variables: {},
           trace: [],
           error: { code: 'ENGINE_ERROR', message: 'the execution stopped on an internal error after calling a backend; see the logs' },
+          ...(contactId ? { contactId } : {}),
           startedAt: new Date(startedAt).toISOString(),
           durationMs: clock.now() - startedAt,
         };

@@ -193,7 +193,8 @@ export class ExecutionService {
       const snapshot = await advance(startExecution(flow, { variables, executionId, deadlineMs: Math.max(1, deadlineAt - clock.now()) }, deps), deps, { flows: [flow] });
       return await this.lifecycle.finish({ kind: 'run', snapshot, flow, sessionKey, deadlineAt, deps, ...(plan.idempotency ? { idempotency: plan.idempotency } : {}) });
     } catch (err) {
-      if (progress.backendCalled && !(err instanceof StoreUnavailableError)) await this.lifecycle.finish({ kind: 'engine_failure', flow, executionId, startedAt, deadlineAt, ...(plan.idempotency ? { idempotency: plan.idempotency } : {}) });
+      if (progress.backendCalled && !(err instanceof StoreUnavailableError))
+        await this.lifecycle.finish({ kind: 'engine_failure', flow, executionId, startedAt, deadlineAt, ...(request.contactId ? { contactId: request.contactId } : {}), ...(plan.idempotency ? { idempotency: plan.idempotency } : {}) });
       throw err;
     }
   }

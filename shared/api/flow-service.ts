@@ -12,7 +12,9 @@ import { svgOf } from '../flow/graph-svg';
 import type { Flow } from '../flow/schema';
 import { preview, validateFlow } from '../flow/validate';
 import { connectionHosts, type Connection } from '../connections/connection';
-import type { ConnectionStore, FlowStore, FlowSummary, Page } from '../stores/ports';
+import { LOCAL_ACTOR } from '../stores/audit';
+import type { Auditor } from '../stores/ports';
+import type { ConnectionStore, FlowStore, FlowSummary, FlowVersionSummary, Page } from '../stores/ports';
 import type { WorkflowConfiguration, WorkflowConfigurationReader } from '../workflows/workflow-configuration';
 
 /** What the flow service is built from: the flow store, the clock, and optionally the connections flows may name. */
@@ -80,7 +82,7 @@ export class FlowService {
    * @throws FlowValidationError (422) with every problem; BadRequestError (400) for an id mismatch;
    *   VersionConflictError (409, `details.currentVersion`) for a stale or concurrent version.
    */
-  async deploy(flowId: string, raw: unknown): Promise<DeployResult> {
+  async deploy(flowId: string, raw: unknown, auditor: Auditor = LOCAL_ACTOR): Promise<DeployResult> {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new BadRequestError('INVALID_BODY', 'the body must be a JSON object (a flow definition)');
     const body = raw as Record<string, unknown>;
     const id = body['id'];
@@ -93,7 +95,7 @@ export class FlowService {
       throw new VersionConflictError(`flow '${flowId}' is at version ${current}; the body's version must be ${current + 1} or absent`, { flowId, currentVersion: current });
     }
     const flow: Flow & { version: number } = { ...result.flow, version };
-    await this.props.flows.putFlowVersion(flow, new Date(this.props.clock.now()).toISOString());
+    await this.props.flows.putFlowVersion(flow, new Date(this.props.clock.now()).toISOString(), auditor);
     return { flowId, version, warnings: result.warnings };
   }
 
@@ -108,9 +110,16 @@ export class FlowService {
     return this.props.flows.listFlows(limit, cursor);
   }
 
+  /** A flow's versions, newest first. @throws NotFoundError (404) for an unknown flow; BadRequestError 400 BAD_CURSOR */
+  async versions(flowId: string, limit: number, cursor?: string): Promise<Page<FlowVersionSummary>> {
+    const page = await this.props.flows.listVersions(flowId, limit, cursor);
+    if (page.items.length === 0 && cursor === undefined) throw new NotFoundError(`flow '${flowId}' does not exist`);
+    return page;
+  }
+
   /** @throws NotFoundError (404) */
-  async delete(flowId: string): Promise<void> {
-    if (!(await this.props.flows.deleteFlow(flowId))) throw new NotFoundError(`flow '${flowId}' does not exist`);
+  async delete(flowId: string, auditor: Auditor = LOCAL_ACTOR): Promise<void> {
+    if (!(await this.props.flows.deleteFlow(flowId, auditor))) throw new NotFoundError(`flow '${flowId}' does not exist`);
   }
 
   /**

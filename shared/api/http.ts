@@ -22,9 +22,25 @@ import {
   UnsupportedMediaTypeError,
 } from '../errors';
 import { parseUntrustedJson, UnsafeJsonError } from '../json';
+import { LOCAL_ACTOR } from '../stores/audit';
+import type { Auditor } from '../stores/ports';
 
 /** The request event of an API Gateway HTTP API (payload format 2.0). */
 export type ApiEvent = APIGatewayProxyEventV2;
+/**
+ * Who makes a request's changes, for the audit trail: the IAM user or role ARN of a SigV4-signed
+ * request (the HTTP API's IAM authorizer), else a JWT's `sub`, else `local` (no authorizer: the
+ * local stack). From the request context API Gateway sets, never from a header a caller chooses.
+ */
+export function auditorOf(event: ApiEvent): Auditor {
+  const authorizer = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown }; jwt?: { claims?: Record<string, unknown> } } }).authorizer;
+  const arn = authorizer?.iam?.userArn;
+  if (typeof arn === 'string' && arn !== '') return { actor: arn };
+  const sub = authorizer?.jwt?.claims?.['sub'];
+  if (typeof sub === 'string' && sub !== '') return { actor: `jwt:${sub}` };
+  return LOCAL_ACTOR;
+}
+
 /** The structured response of an API Gateway HTTP API (payload format 2.0). */
 export type ApiResult = APIGatewayProxyStructuredResultV2;
 /** The handler of one route: an event in, a response out. */

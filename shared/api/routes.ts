@@ -7,6 +7,7 @@ export const ROUTES = {
     'PUT /flows/{flowId}',
     'GET /flows/{flowId}',
     'GET /flows/{flowId}/graph',
+    'GET /flows/{flowId}/versions',
     'GET /flows',
     'DELETE /flows/{flowId}',
     'POST /flows/validate',
@@ -20,6 +21,8 @@ export const ROUTES = {
     'PUT /workflow-configurations/{configurationId}',
     'GET /workflow-configurations/{configurationId}',
     'DELETE /workflow-configurations/{configurationId}',
+    'GET /executions',
+    'GET /audit',
   ],
   flowExecutor: ['POST /flows/{flowId}/executions', 'GET /flows/{flowId}/executions', 'GET /executions/{executionId}'],
   /** Authenticated by the callback token and the webhook signature, not by the API's authorizer. */

@@ -7,6 +7,8 @@
 import type { Clock } from '../clock';
 import { BadRequestError, NotFoundError, UnprocessableRequestError, type Diagnostic } from '../errors';
 import { diagnosticsOf } from '../flow/validate';
+import { LOCAL_ACTOR } from '../stores/audit';
+import type { Auditor } from '../stores/ports';
 import type { ConnectionStore, FlowStore } from '../stores/ports';
 import type { DynamoWorkflowConfigurationStore } from '../stores/dynamodb/workflow-configuration-store';
 import { WorkflowConfigurationInput, type WorkflowConfiguration } from '../workflows/workflow-configuration';
@@ -30,7 +32,7 @@ export class WorkflowConfigurationService {
    *   `INVALID_WORKFLOW_CONFIGURATION`, `details`: every problem as `{ code, path, message }`,
    *   codes INVALID_VALUE, UNKNOWN_KEY, MISSING_FIELD, MISSING_CONNECTION, MISSING_FLOW, NOT_A_WORKFLOW)
    */
-  async put(configurationId: string, raw: unknown): Promise<{ configuration: WorkflowConfiguration; created: boolean }> {
+  async put(configurationId: string, raw: unknown, auditor: Auditor = LOCAL_ACTOR): Promise<{ configuration: WorkflowConfiguration; created: boolean }> {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new BadRequestError('INVALID_BODY', 'the body must be a JSON object (a workflow configuration)');
     const parsed = WorkflowConfigurationInput.safeParse(raw, { reportInput: true });
     const problems: Diagnostic[] = parsed.success ? [] : diagnosticsOf(parsed.error.issues, { type: WorkflowConfigurationInput, input: raw });
@@ -51,7 +53,7 @@ export class WorkflowConfigurationService {
       throw new UnprocessableRequestError('INVALID_WORKFLOW_CONFIGURATION', `the workflow configuration is invalid: ${problems.length} problem(s); first: ${first.path} ${first.message}`, problems);
     }
     const configuration: WorkflowConfiguration = { configurationId, ...parsed.data, updatedAt: new Date(this.props.clock.now()).toISOString() };
-    const created = await this.props.store.put(configuration);
+    const created = await this.props.store.put(configuration, auditor);
     return { configuration, created };
   }
 
@@ -63,7 +65,7 @@ export class WorkflowConfigurationService {
   }
 
   /** @throws NotFoundError (404) */
-  async delete(configurationId: string): Promise<void> {
-    if (!(await this.props.store.delete(configurationId))) throw new NotFoundError(`workflow configuration '${configurationId}' does not exist`);
+  async delete(configurationId: string, auditor: Auditor = LOCAL_ACTOR): Promise<void> {
+    if (!(await this.props.store.delete(configurationId, auditor))) throw new NotFoundError(`workflow configuration '${configurationId}' does not exist`);
   }
 }

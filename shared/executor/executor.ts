@@ -40,7 +40,7 @@ import { getStepDefinition } from '../steps/registry';
 import type { ExecutionResult, ExecutionStatus, ResumeEvent, StepContext, StepOutcome, StepResult, SubFlowCall } from '../steps/types';
 import { budgetError, newFrame, nullProto, setVariables } from './frames';
 import { SecretRedactor } from './redact';
-import { resultOf, SNAPSHOT_VERSION, type ExecutionSnapshot, type Frame } from './snapshot';
+import { contactIdOf, resultOf, SNAPSHOT_VERSION, type ExecutionSnapshot, type Frame } from './snapshot';
 
 export { resultOf };
 
@@ -173,12 +173,11 @@ class Run {
   /** What every log line of the step about to run carries: the execution (its root flow and contact) and the step's path. */
   logKeys(): LogKeys {
     const root = this.snapshot.frames[0]!;
-    const contactId = root.variables['contact_id'];
     return {
       executionId: this.snapshot.executionId,
       flowId: root.flowId,
       flowVersion: root.version ?? 0,
-      ...(typeof contactId === 'string' ? { contactId } : {}),
+      ...contactIdOf(root.variables),
       stepId: this.snapshot.frames.map((f) => f.stepId).join('/'),
     };
   }
@@ -233,6 +232,7 @@ function frameResult(run: Run, frame: Frame, flow: Flow | undefined, status: Exe
     variables: outputsOf(frame, flow),
     trace: frame.trace,
     ...(error ? { error } : {}),
+    ...contactIdOf(frame.variables),
     startedAt: new Date(frame.startedAt).toISOString(),
     durationMs: run.deps.clock.now() - frame.startedAt,
   };

@@ -108,6 +108,12 @@ export function parseSnapshot(value: unknown): ExecutionSnapshot {
   return SnapshotSchema.parse(value);
 }
 
+/** `{ contactId }` when a frame's variables hold a `contact_id` text, else nothing. */
+export function contactIdOf(variables: Readonly<Record<string, unknown>>): { contactId?: string } {
+  const contactId = variables['contact_id'];
+  return typeof contactId === 'string' && contactId !== '' ? { contactId } : {};
+}
+
 /**
  * The answer for a snapshot: its result once ended; while RUNNING or WAITING, the root's trace so
  * far with status WAITING (or RUNNING) and no outputs yet; a WAITING one also says when its wait
@@ -126,6 +132,7 @@ export function resultOf(snapshot: ExecutionSnapshot, nowMs: number): ExecutionR
     branch: snapshot.status === 'WAITING' ? 'Waiting' : 'Running',
     variables: {},
     trace: root.trace,
+    ...contactIdOf(root.variables),
     ...(snapshot.status === 'WAITING' && snapshot.wait ? { waitUntil: new Date(snapshot.wait.until).toISOString(), pollAfterMs: Math.max(0, Math.min(POLL_AFTER_MS, snapshot.wait.until - nowMs)) } : {}),
     startedAt: new Date(root.startedAt).toISOString(),
     durationMs: nowMs - root.startedAt,

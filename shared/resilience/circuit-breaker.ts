@@ -53,8 +53,12 @@ export interface CircuitStore {
   /** HALF_OPEN held by `prober` → CLOSED (success) or OPEN until `retryAt` (failure). @returns true when applied. */
   settleProbe(key: string, prober: string, outcome: { success: true } | { success: false; retryAt: number }, now: number): Promise<boolean>;
   list(limit: number, cursor?: string): Promise<{ items: CircuitRecord[]; nextCursor?: string }>;
-  /** Operator reset: removes the record (the circuit is CLOSED with no failures). @returns false when there was none. */
-  delete(key: string): Promise<boolean>;
+  /**
+   * Operator reset: removes the record (the circuit is CLOSED with no failures); a store with an
+   * audit trail records who did it (`auditor.actor`) in the same transaction.
+   * @returns false when there was none.
+   */
+  delete(key: string, auditor?: { actor: string }): Promise<boolean>;
 }
 
 /** A circuit's policy: consecutive failed calls that open it, and how long it stays open before a probe, ms. */

@@ -56,6 +56,8 @@ export interface ExecutionResult {
   /** WAITING only: when the wait times out (ISO 8601), and how long to wait before polling again, ms. */
   waitUntil?: string;
   pollAfterMs?: number;
+  /** The call's contact id (the `contact_id` variable), when it had one: what execution search finds the call by. */
+  contactId?: string;
   /** Set when the stored record had to be shrunk to fit (the trace cut first; never the outcome). */
   truncated?: boolean;
   startedAt: string;

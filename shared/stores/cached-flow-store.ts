@@ -8,7 +8,8 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock';
 import type { Flow } from '../flow/schema';
-import type { FlowStore, FlowSummary, Page } from './ports';
+import type { Auditor } from './ports';
+import type { FlowStore, FlowSummary, FlowVersionSummary, Page } from './ports';
 
 /** Options of {@link CachedFlowStore}: the clock the latest pointers expire on, their TTL (ms) and how many versions are kept. */
 export interface CachedFlowStoreProps {
@@ -60,9 +61,9 @@ export class CachedFlowStore implements FlowStore {
     return flow;
   }
 
-  async putFlowVersion(flow: Flow & { version: number }, nowIso: string): Promise<void> {
+  async putFlowVersion(flow: Flow & { version: number }, nowIso: string, auditor?: Auditor): Promise<void> {
     this.latest?.delete(flow.id);
-    await this.inner.putFlowVersion(flow, nowIso);
+    await this.inner.putFlowVersion(flow, nowIso, auditor);
   }
 
   getLatestVersion(flowId: string): Promise<number> {
@@ -73,9 +74,13 @@ export class CachedFlowStore implements FlowStore {
     return this.inner.listFlows(limit, cursor);
   }
 
-  async deleteFlow(flowId: string): Promise<boolean> {
+  listVersions(flowId: string, limit: number, cursor?: string): Promise<Page<FlowVersionSummary>> {
+    return this.inner.listVersions(flowId, limit, cursor);
+  }
+
+  async deleteFlow(flowId: string, auditor?: Auditor): Promise<boolean> {
     this.latest?.delete(flowId);
     for (const key of [...this.versions.keys()]) if (key.startsWith(`${flowId}#`)) this.versions.delete(key);
-    return this.inner.deleteFlow(flowId);
+    return this.inner.deleteFlow(flowId, auditor);
   }
 }

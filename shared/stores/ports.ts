@@ -5,12 +5,46 @@
 import type { Connection } from '../connections/connection';
 import type { Flow } from '../flow/schema';
 import type { ExecutionSnapshot, Settled } from '../executor/snapshot';
-import type { ExecutionResult } from '../steps/types';
+import type { ExecutionResult, ExecutionStatus } from '../steps/types';
 
 /** A page of a listing; pass `nextCursor` back to continue. */
 export interface Page<T> {
   items: T[];
   nextCursor?: string;
+}
+
+/** Who makes the changes of one request (shared/stores/audit.ts): the caller's IAM ARN, a JWT subject, or `local`. */
+export interface Auditor {
+  actor: string;
+}
+
+/** A listing's window: from `sinceMs` to `untilMs` inclusive (epoch ms). */
+export interface TimeWindow {
+  sinceMs: number;
+  untilMs: number;
+}
+
+/** One execution as a search lists it. */
+export interface ExecutionSummary {
+  executionId: string;
+  flowId: string;
+  flowVersion: number;
+  status: ExecutionStatus;
+  branch: string;
+  contactId?: string;
+  /** ISO 8601. */
+  startedAt: string;
+  durationMs: number;
+}
+
+/** An execution search: any of the filters, a window, a page. */
+export interface ExecutionQuery extends TimeWindow {
+  flowId?: string;
+  status?: ExecutionStatus;
+  contactId?: string;
+  /** 1..100. */
+  limit: number;
+  cursor?: string;
 }
 
 /** A flow as listings show it: its id, name, type, latest version and when that version was stored (ISO 8601). */
@@ -26,28 +60,42 @@ export interface FlowSummary {
 export interface FlowStore {
   /**
    * Stores `flow` as version `flow.version`, which must be the current latest + 1 (1 for a new flow).
+   * With an `auditor`, its `flow.deployed` audit entry is written in the same transaction.
    * @throws VersionConflictError (409, `details.currentVersion`) when another deploy got there first.
    */
-  putFlowVersion(flow: Flow & { version: number }, nowIso: string): Promise<void>;
+  putFlowVersion(flow: Flow & { version: number }, nowIso: string, auditor?: Auditor): Promise<void>;
   /** A version, or the latest when `version` is absent; undefined when missing. */
   getFlow(flowId: string, version?: number): Promise<Flow | undefined>;
   /** The latest version number, or 0 when the flow does not exist. */
   getLatestVersion(flowId: string): Promise<number>;
   listFlows(limit: number, cursor?: string): Promise<Page<FlowSummary>>;
+  /** A flow's versions, newest first (none for an unknown flow). @throws BadRequestError 400 BAD_CURSOR */
+  listVersions(flowId: string, limit: number, cursor?: string): Promise<Page<FlowVersionSummary>>;
   /**
    * Deletes every version. @returns false when the flow did not exist (or another delete of it had
-   *   already begun: the flow was no longer visible).
+   *   already begun: the flow was no longer visible). With an `auditor`, the delete that begins it
+   *   writes its `flow.deleted` audit entry in the same transaction.
    */
-  deleteFlow(flowId: string): Promise<boolean>;
+  deleteFlow(flowId: string, auditor?: Auditor): Promise<boolean>;
+}
+
+/** One stored version of a flow, as `GET /flows/{flowId}/versions` lists it. */
+export interface FlowVersionSummary {
+  flowId: string;
+  version: number;
+  name: string;
+  /** ISO 8601. */
+  deployedAt: string;
 }
 
 /** Connection definitions (credentials are not here: they are in the connection's secret). */
 export interface ConnectionStore {
-  putConnection(connection: Connection): Promise<void>;
+  /** With an `auditor`, its `connection.created` or `connection.replaced` audit entry is written in the same transaction. */
+  putConnection(connection: Connection, auditor?: Auditor): Promise<void>;
   getConnection(name: string): Promise<Connection | undefined>;
   listConnections(limit: number, cursor?: string): Promise<Page<Connection>>;
-  /** @returns false when it did not exist */
-  deleteConnection(name: string): Promise<boolean>;
+  /** @returns false when it did not exist. With an `auditor`, a delete writes its `connection.deleted` audit entry in the same transaction. */
+  deleteConnection(name: string, auditor?: Auditor): Promise<boolean>;
 }
 
 /**
@@ -106,6 +154,11 @@ export interface StateStore {
   putExecution(result: ExecutionResult, ttlSeconds: number, idempotency?: { scope: string; key: string }): Promise<void>;
   /** The record, or the current view of an execution that has not ended (status WAITING or RUNNING). */
   getExecution(executionId: string): Promise<ExecutionResult | undefined>;
+  /**
+   * Execution search, newest first (the index items written with each record and snapshot).
+   * @throws BadRequestError 400 BAD_CURSOR for a cursor of another query
+   */
+  listExecutions(query: ExecutionQuery): Promise<Page<ExecutionSummary>>;
   /**
    * Stores a snapshot conditionally on its revision: a new one (`rev` 0) only if the execution does
    * not exist yet, a later one only if the stored revision is still `snapshot.rev`; then sets

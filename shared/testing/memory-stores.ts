@@ -5,7 +5,7 @@
  */
 import type { Connection } from '../connections/connection';
 import type { Flow } from '../flow/schema';
-import type { ConnectionStore, FlowStore, Page } from '../stores/ports';
+import type { ConnectionStore, FlowStore, FlowVersionSummary, Page } from '../stores/ports';
 import type { WorkflowConfiguration } from '../workflows/workflow-configuration';
 
 /** Connections in memory (credentials stay in the secret store, as with DynamoDB). */
@@ -69,6 +69,10 @@ export class LoadedFlowStore implements FlowStore {
   listFlows(limit: number): Promise<Page<{ id: string; name: string; flowType: string; latestVersion: number; updatedAt: string }>> {
     const items = [...this.flows.values()].slice(0, limit).map(([f]) => ({ id: f!.id, name: f!.name, flowType: f!.flowType, latestVersion: f!.version ?? 1, updatedAt: '' }));
     return Promise.resolve({ items });
+  }
+
+  listVersions(flowId: string, limit: number): Promise<Page<FlowVersionSummary>> {
+    return Promise.resolve({ items: (this.flows.get(flowId) ?? []).slice(0, limit).map((f) => ({ flowId, version: f.version ?? 1, name: f.name, deployedAt: '' })) });
   }
 
   putFlowVersion(): Promise<void> {

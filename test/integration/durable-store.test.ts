@@ -34,6 +34,7 @@ const readOnlyFlows = (only: Flow): FlowStore => ({
   putFlowVersion: () => Promise.reject(new Error('read-only')),
   getLatestVersion: () => Promise.resolve(1),
   listFlows: () => Promise.resolve({ items: [] }),
+  listVersions: () => Promise.resolve({ items: [] }),
   deleteFlow: () => Promise.resolve(false),
 });
 const deps = (): ExecutorDeps => ({ clock, randomness, http, resolveFlow: (id) => Promise.resolve(id === flow.id ? flow : undefined) });

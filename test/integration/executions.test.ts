@@ -44,11 +44,11 @@ describe('executions through the API', () => {
     expect(back.body.variables).toEqual(run.body.variables);
   });
 
-  it('a warm execution makes exactly one DynamoDB request (the record write)', async () => {
+  it('a warm execution makes exactly one DynamoDB request (the record write, with its search items in the same transaction)', async () => {
     await api(base, 'POST', '/flows/lookup/executions', { variables: { base: backend.url } });
     stack.resetCalls();
     await api(base, 'POST', '/flows/lookup/executions', { variables: { base: backend.url } });
-    expect(stack.calls).toEqual(['PutItemCommand']);
+    expect(stack.calls).toEqual(['TransactWriteItemsCommand']);
   });
 
   it('10 concurrent POSTs with one Idempotency-Key: the backend is called once, all get the same result', async () => {

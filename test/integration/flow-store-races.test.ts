@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { VersionConflictError } from '#shared/errors';
 import type { Flow } from '#shared/flow/schema';
 import { ensureTables } from '#shared/local/dynamodb-local';
-import { documentClient, DynamoFlowStore } from '#shared/stores/dynamodb/flow-store';
+import { documentClient } from '#shared/stores/dynamodb/document-client';
+import { DynamoFlowStore } from '#shared/stores/dynamodb/flow-store';
 import { countingClient, uniqueTables } from '../support/local';
 
 const ITERATIONS = 30;

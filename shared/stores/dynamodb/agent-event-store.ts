@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { deliverable, type AgentEventStore, type StoredAgentEvent } from '../../agents/agent-events';
-import { documentClient } from './flow-store';
+import { documentClient } from './document-client';
 
 const pk = (agentId: string) => `AGENT#${agentId}`;
 const sessionKey = (agentId: string) => ({ pk: pk(agentId), sk: 'SESSION' });

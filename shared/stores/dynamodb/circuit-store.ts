@@ -4,11 +4,13 @@
  * conditional write (`ADD` for counters, conditions on `state` and `prober`) or one read; there
  * is no read-modify-write. Records expire 30 days after their last change (TTL).
  */
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Auditor } from '../ports';
 import type { CircuitRecord, CircuitStore } from '../../resilience/circuit-breaker';
+import { auditItems, type AuditWrites } from './audit-trail';
 import { decodeCursor, encodeCursor } from './cursor';
-import { documentClient } from './flow-store';
+import { documentClient } from './document-client';
 
 const RECORD_TTL_SECONDS = 30 * 24 * 3600;
 const keyOf = (key: string) => ({ pk: `CIRCUIT#${key}`, sk: 'CIRCUIT' });
@@ -36,8 +38,12 @@ export class DynamoCircuitStore implements CircuitStore {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
 
-  constructor(props: { tableName: string; client: DynamoDBClient }) {
+  private readonly audit: AuditWrites | undefined;
+
+  /** `audit`: where resets given an auditor write their audit item (shared/stores/audit.ts). */
+  constructor(props: { tableName: string; client: DynamoDBClient; audit?: AuditWrites }) {
     this.table = props.tableName;
+    this.audit = props.audit;
     this.doc = documentClient(props.client);
   }
 
@@ -123,8 +129,19 @@ export class DynamoCircuitStore implements CircuitStore {
     return { items: (out.Items ?? []).map(toRecord), ...encodeCursor(out.LastEvaluatedKey) };
   }
 
-  async delete(key: string): Promise<boolean> {
-    const out = await this.doc.send(new DeleteCommand({ TableName: this.table, Key: keyOf(key), ReturnValues: 'ALL_OLD' }));
-    return out.Attributes !== undefined;
+  /** @returns false when it had no record. With an `auditor` (and the store's `audit`), the reset writes its `circuit.reset` audit item in the same transaction. */
+  async delete(key: string, auditor?: Auditor): Promise<boolean> {
+    const audit = auditItems(this.audit, auditor, { kind: 'circuit.reset', subject: key });
+    if (audit.length === 0) {
+      const out = await this.doc.send(new DeleteCommand({ TableName: this.table, Key: keyOf(key), ReturnValues: 'ALL_OLD' }));
+      return out.Attributes !== undefined;
+    }
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Delete: { TableName: this.table, Key: keyOf(key), ConditionExpression: 'attribute_exists(pk)' } }, ...audit] }));
+      return true;
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) return false;
+      throw err;
+    }
   }
 }

@@ -3,12 +3,15 @@
  * `FLOW#<id>` holding `V#<version>` items and the `LATEST` pointer.
  */
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { VersionConflictError } from '../../errors';
-import { translateUnavailable } from '../aws-clients';
 import type { Flow } from '../../flow/schema';
-import type { FlowStore, FlowSummary, Page } from '../ports';
+import type { Auditor } from '../ports';
+import type { FlowStore, FlowSummary, FlowVersionSummary, Page } from '../ports';
 import { decodeCursor, encodeCursor } from './cursor';
+import { auditItems, type AuditWrites } from './audit-trail';
+import { documentClient } from './document-client';
+import { readNewestFirst } from './search-keys';
 
 const pk = (flowId: string) => `FLOW#${flowId}`;
 const versionSk = (version: number) => `V#${String(version).padStart(10, '0')}`;
@@ -26,15 +29,8 @@ export interface DynamoFlowStoreProps {
   tableName: string;
   /** The client (built by the composition root: shared/config/aws-clients.ts). */
   client: DynamoDBClient;
-}
-
-/**
- * The document client over `client`, whose failures to reach the table are {@link StoreUnavailableError}s
- * (`shared/stores/aws-clients.ts`).
- */
-export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  translateUnavailable(client);
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false } });
+  /** Where deploys and deletes given an auditor write their audit item (shared/stores/audit.ts). @default no trail */
+  audit?: AuditWrites;
 }
 
 /** The cancellation codes of a transaction, one per item (`None`, `ConditionalCheckFailed`, `TransactionConflict`...). */
@@ -100,13 +96,15 @@ async function retryingConflicts<T>(write: () => Promise<T>): Promise<T> {
 export class DynamoFlowStore implements FlowStore {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
+  private readonly audit: AuditWrites | undefined;
 
   constructor(props: DynamoFlowStoreProps) {
     this.table = props.tableName;
+    this.audit = props.audit;
     this.doc = documentClient(props.client);
   }
 
-  async putFlowVersion(flow: Flow & { version: number }, nowIso: string): Promise<void> {
+  async putFlowVersion(flow: Flow & { version: number }, nowIso: string, auditor?: Auditor): Promise<void> {
     const { version } = flow;
     const definition = JSON.stringify(flow);
     const write = () =>
@@ -121,6 +119,7 @@ export class DynamoFlowStore implements FlowStore {
               ...(version === 1 ? {} : { ExpressionAttributeValues: { ':previous': version - 1 } }),
             },
           },
+          ...auditItems(this.audit, auditor, { kind: 'flow.deployed', subject: flow.id, version }),
         ],
       });
     for (let attempt = 1; ; attempt++) {
@@ -207,28 +206,34 @@ export class DynamoFlowStore implements FlowStore {
     return { items, ...encodeCursor(out.LastEvaluatedKey) };
   }
 
-  async deleteFlow(flowId: string): Promise<boolean> {
-    let wasDeleting: boolean;
+  async listVersions(flowId: string, limit: number, cursor?: string): Promise<Page<FlowVersionSummary>> {
+    const page = await readNewestFirst(this.doc, this.table, [pk(flowId)], { from: 'V#', to: 'V#~' }, limit, cursor);
+    return {
+      items: page.items.map((i) => ({ flowId, version: i['version'] as number, name: (JSON.parse(i['definition'] as string) as Flow).name, deployedAt: i['createdAt'] as string })),
+      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+    };
+  }
+
+  async deleteFlow(flowId: string, auditor?: Auditor): Promise<boolean> {
+    // Step 1, the tombstone, and the audit item in one request: only the delete that places it is recorded.
+    const tombstone = {
+      TableName: this.table,
+      Key: latestKey(flowId),
+      UpdateExpression: 'SET deleting = :true REMOVE kind',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deleting)',
+      ExpressionAttributeValues: { ':true': true },
+    };
     try {
-      const out = await retryingConflicts(() =>
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: latestKey(flowId),
-            UpdateExpression: 'SET deleting = :true REMOVE kind',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeValues: { ':true': true },
-            ReturnValues: 'UPDATED_OLD',
-          }),
-        ),
-      );
-      wasDeleting = out.Attributes?.['deleting'] === true;
+      await retryingConflicts(() => this.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: tombstone }, ...auditItems(this.audit, auditor, { kind: 'flow.deleted', subject: flowId })] })));
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
+      // The tombstone's condition failed: the flow did not exist, or another delete had begun.
+      if (cancellationCodes(err)?.[0] !== 'ConditionalCheckFailed') throw err;
+      // That other delete may have died: finish its work (idempotent); it was not this delete's.
+      if ((await this.readPointer(flowId))?.deleting) await this.finishDeletion(flowId);
+      return false;
     }
     await this.finishDeletion(flowId);
-    return !wasDeleting;
+    return true;
   }
 
   /** Steps 2 and 3 of a delete, once the tombstone is in place; idempotent, safe to run concurrently. */

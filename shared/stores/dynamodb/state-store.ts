@@ -22,8 +22,9 @@ import { VersionConflictError } from '../../errors';
 import { fitRecord } from '../../executor/record';
 import { parseSnapshot, resultOf, type ExecutionSnapshot, type Settled } from '../../executor/snapshot';
 import type { ExecutionResult } from '../../steps/types';
-import type { DueWait, IdempotencyRecord, SaveOutcome, StateStore, WaitClaim, WaitView } from '../ports';
-import { documentClient } from './flow-store';
+import type { DueWait, ExecutionQuery, ExecutionSummary, IdempotencyRecord, Page, SaveOutcome, StateStore, WaitClaim, WaitView } from '../ports';
+import { indexWrites, searchExecutions, summaryOf } from './execution-index';
+import { documentClient } from './document-client';
 
 /** What a {@link DynamoStateStore} is built from: the `State` table's name, the DynamoDB client and the clock (epoch ms). */
 export interface DynamoStateStoreProps {
@@ -74,11 +75,12 @@ export class DynamoStateStore implements StateStore {
 
   async putExecution(result: ExecutionResult, ttlSeconds: number, idempotency?: { scope: string; key: string }): Promise<void> {
     const item = { ...execKey(result.executionId), status: result.status, result: JSON.stringify(result), ttl: this.epochSeconds(ttlSeconds) };
-    if (!idempotency) {
-      await this.doc.send(new PutCommand({ TableName: this.table, Item: item }));
-      return;
-    }
-    await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: { TableName: this.table, Item: item } }, this.completeKey(idempotency)] }));
+    // Its search items, and the key's completion, in the same request.
+    await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: { TableName: this.table, Item: item } }, ...indexWrites(this.table, summaryOf(result), item.ttl), ...(idempotency ? [this.completeKey(idempotency)] : [])] }));
+  }
+
+  listExecutions(query: ExecutionQuery): Promise<Page<ExecutionSummary>> {
+    return searchExecutions(this.doc, this.table, query, this.now());
   }
 
   async getExecution(executionId: string): Promise<ExecutionResult | undefined> {
@@ -124,6 +126,7 @@ export class DynamoStateStore implements StateStore {
     };
     // A wait is also listed for the sweeper, by deadline, in the same request; and it is stored
     // only if no callback came for it early (else the caller continues with that payload at once).
+    // Its search items follow (the condition's position, 2, is read below).
     const wait = snapshot.status === 'WAITING' ? snapshot.wait : undefined;
     const waiting = wait
       ? [
@@ -132,9 +135,8 @@ export class DynamoStateStore implements StateStore {
         ]
       : [];
     try {
-      const others = [...waiting, ...(idempotency ? [this.completeKey(idempotency)] : [])];
-      if (others.length > 0) await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...others] }));
-      else await this.doc.send(new PutCommand(put));
+      const summary = summaryOf(snapshot.result ?? resultOf(snapshot, this.now()));
+      await this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...waiting, ...indexWrites(this.table, summary, item.ttl), ...(idempotency ? [this.completeKey(idempotency)] : [])] }));
     } catch (err) {
       // The wait's condition (third item) failed: its callback came before the execution suspended.
       if (wait && err instanceof TransactionCanceledException && err.CancellationReasons?.[2]?.Code === 'ConditionalCheckFailed') {

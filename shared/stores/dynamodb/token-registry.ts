@@ -7,7 +7,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TokenRecord, TokenRegistry, TokenSpec } from '../../connections/token-registry';
-import { documentClient } from './flow-store';
+import { documentClient } from './document-client';
 
 const KIND = 'TOKEN';
 const keyOf = (hash: string) => ({ pk: `TOKEN#${hash}`, sk: KIND });

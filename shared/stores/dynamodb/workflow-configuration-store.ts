@@ -4,19 +4,27 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { WorkflowConfiguration } from '../../workflows/workflow-configuration';
+import type { Auditor } from '../ports';
+import type { AuditWrites } from './audit-trail';
 import { DefinitionItems } from './definition-items';
 
 /** Workflow configurations in the `Definitions` table (`WFCONFIG#<id>`). */
 export class DynamoWorkflowConfigurationStore {
   private readonly items: DefinitionItems<WorkflowConfiguration>;
 
-  constructor(props: { tableName: string; client: DynamoDBClient }) {
-    this.items = new DefinitionItems(props.tableName, 'WFCONFIG', props.client);
+  /** `audit`: where changes given an auditor write their audit item (shared/stores/audit.ts). */
+  constructor(props: { tableName: string; client: DynamoDBClient; audit?: AuditWrites }) {
+    this.items = new DefinitionItems(
+      props.tableName,
+      'WFCONFIG',
+      props.client,
+      props.audit && { writes: props.audit, kinds: { created: 'workflow-configuration.put', replaced: 'workflow-configuration.put', deleted: 'workflow-configuration.deleted' } },
+    );
   }
 
   /** @returns true when it was created, false when it replaced one */
-  put(configuration: WorkflowConfiguration): Promise<boolean> {
-    return this.items.put(configuration.configurationId, configuration);
+  put(configuration: WorkflowConfiguration, auditor?: Auditor): Promise<boolean> {
+    return this.items.put(configuration.configurationId, configuration, auditor);
   }
 
   get(configurationId: string): Promise<WorkflowConfiguration | undefined> {
@@ -24,7 +32,7 @@ export class DynamoWorkflowConfigurationStore {
   }
 
   /** @returns false when it did not exist */
-  delete(configurationId: string): Promise<boolean> {
-    return this.items.delete(configurationId);
+  delete(configurationId: string, auditor?: Auditor): Promise<boolean> {
+    return this.items.delete(configurationId, auditor);
   }
 }
