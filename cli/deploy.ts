@@ -1,23 +1,30 @@
 /**
- * `ivrflow deploy <file...> --api <url>`: pushes flow files to a Flow API (`PUT /flows/{id}`),
- * sub-flows first. A flow the server refuses is reported as `validate` reports one: a line per
- * diagnostic the server gave (`file: error CODE path: message`). Exit 0 when every file deployed,
- * 1 otherwise, 2 for bad usage.
+ * `ivrflow deploy <file...> --api <url> [--aws]`: pushes flow files to a Flow API
+ * (`PUT /flows/{id}`), sub-flows first, through the API client (cli/api-client.ts: `--aws` signs
+ * each request with AWS Signature Version 4). A flow the server refuses is reported as `validate`
+ * reports one: a line per diagnostic the server gave (`file: error CODE path: message`). Exit 0
+ * when every file deployed, 1 otherwise, 2 for bad usage.
  */
 import type { Diagnostic } from '#shared/errors';
 import { readJsonFile } from '#shared/flow/files';
+import { apiClient, ApiClientError, ApiNetworkError, ApiUsageError, type ApiClient, type ApiClientDeps } from './api-client';
 import { deployInOrder } from './flow-files';
 import { formatDiagnostics } from './format';
 
-/** Runs `ivrflow deploy`; returns the exit code. */
-export async function deployCommand(positionals: string[], values: { api: string }, out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  let api: URL;
+/**
+ * Runs `ivrflow deploy`; returns the exit code.
+ * @param deps the API client's dependencies (tests inject credentials, fetch, the environment)
+ */
+export async function deployCommand(positionals: string[], values: { api: string; aws?: boolean }, out: (s: string) => void, err: (s: string) => void, deps: ApiClientDeps = {}): Promise<number> {
+  let client: ApiClient;
   try {
-    api = new URL(values.api);
-  } catch {
-    err(`--api is not a URL: ${values.api}`);
+    client = apiClient({ api: values.api, aws: values.aws ?? false }, deps);
+  } catch (e) {
+    if (!(e instanceof ApiUsageError)) throw e;
+    err(e.message);
     return 2;
   }
+  const api = client.baseUrl;
   let failed = 0;
   const items = positionals.map((file) => ({ file, ...readJsonFile(file) }));
   const left = await deployInOrder(items, async (item) => {
@@ -27,18 +34,17 @@ export async function deployCommand(positionals: string[], values: { api: string
       return { ok: false, missingFlow: false };
     }
     const id = (item.value as { id: string }).id;
-    const res = await fetch(new URL(`flows/${encodeURIComponent(id)}`, api.href.endsWith('/') ? api : `${api.href}/`), {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(item.value),
-    }).catch((e: Error) => e);
-    if (res instanceof Error) {
-      err(`${item.file}: cannot reach ${api.href}: ${res.message}`);
+    const res = await client.request('PUT', `/flows/${encodeURIComponent(id)}`, { body: item.value }).catch((e: unknown) => {
+      if (e instanceof ApiClientError) return e;
+      throw e;
+    });
+    if (res instanceof ApiClientError) {
+      err(`${item.file}: ${res instanceof ApiNetworkError ? `cannot reach ${api.href}: ${res.reason}` : res.message}`);
       failed++;
       return { ok: false, missingFlow: false };
     }
-    const body = (await res.json().catch(() => ({}))) as { version?: number; error?: { code: string; message: string; details?: unknown } };
-    if (res.ok) {
+    const body = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as { version?: number; error?: { code: string; message: string; details?: unknown } };
+    if (res.status >= 200 && res.status < 300) {
       out(`${item.file}: deployed ${id} version ${body.version}`);
       return { ok: true, missingFlow: false };
     }

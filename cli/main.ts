@@ -8,20 +8,30 @@
  *   ivrflow test [paths...] [--coverage] [--min-branch-coverage <percent>] [--reporter junit --output <file.xml>] [--json]
  *   ivrflow graph <flow.json> [--flows <dir>] [--format mermaid|dot|svg] [--output <file>] [--execution <file>] [--coverage <file>]
  *   ivrflow serve [--port N] [--data <dir>] [--no-examples]
- *   ivrflow deploy <file...> --api <url>
+ *   ivrflow deploy <file...> --api <url> [--aws]
  *   ivrflow refresh-tokens [--dynamodb-endpoint <url>] [--secrets-endpoint <url>] [--json]
  *   ivrflow invoke <function> --event <file.json> [--endpoint <url>|aws]
+ *   ivrflow flows list [--limit N] [--cursor C] [--all] | flows get <id> [--version N] | flows versions <id>
+ *   ivrflow executions list [--flow <id>] [--status <S>] [--since <t>] [--until <t>] [--contact <id>] [--limit N] [--all] | executions get <executionId>
+ *   ivrflow circuits list [--limit N] [--all] | circuits get <key> | circuits reset <key>
+ *   ivrflow connections list [--limit N] [--all] | connections get <name>
+ *   ivrflow audit list [--since <t>] [--until <t>] [--kind <kind>] [--limit N] [--all]
+ *
+ * The remote commands (the last five, and deploy) talk to an ivrflow API: `--api <url>` or
+ * `IVRFLOW_API_URL`, `--aws` to sign with AWS Signature Version 4, `--json` for the server's JSON.
  *
  * Exit codes: 0 success; 1 a flow invalid (validate), a run FAILED or TIMED_OUT, a test failed;
- * 2 bad usage or input. An unexpected error is one line on stderr (`ivrflow: ...`, no stack
- * trace) and exit code 1.
+ * 2 bad usage or input; 1 a remote command's 4xx/5xx answer or an API it cannot reach. An
+ * unexpected error is one line on stderr (`ivrflow: ...`, no stack trace) and exit code 1.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { API_URL_ENV } from './api-client';
 import { deployCommand } from './deploy';
 import { graphCommand } from './graph';
 import { invokeCommand } from './invoke';
 import { refreshTokensCommand } from './refresh-tokens';
+import { auditList, AUDIT_KINDS, circuitsGet, circuitsList, circuitsReset, connectionsGet, connectionsList, executionsGet, executionsList, flowsGet, flowsList, flowsVersions, type RemoteIo } from './remote';
 import { runCommand } from './run';
 import { serveCommand } from './serve';
 import { testCommand } from './test';
@@ -39,11 +49,102 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** `--limit 10`, `--version 3`: a whole number ≥ 1 (commander reports anything else as bad usage). */
+function positiveInt(value: string): number {
+  if (!/^[1-9]\d{0,8}$/.test(value)) throw new InvalidArgumentError('must be a whole number, 1 or more');
+  return Number(value);
+}
+
+/** The flags of every command that talks to an ivrflow API. */
+function apiFlags(command: Command): Command {
+  return command
+    .option('--api <url>', `the API base URL (default: $${API_URL_ENV})`)
+    .option('--aws', 'sign each request with AWS Signature Version 4 (IAM authorization): credentials from the default chain, region from the URL or AWS_REGION');
+}
+
+/** The flags of a remote read: the API's, and --json. */
+function readFlags(command: Command): Command {
+  return apiFlags(command).option('--json', "print the server's JSON");
+}
+
+/** The flags of a remote listing: a read's, and paging. */
+function listFlags(command: Command): Command {
+  return readFlags(command).option('--limit <n>', "items per page (the server's default 25, at most 100)", positiveInt).option('--cursor <cursor>', 'start at this page (a nextCursor)').option('--all', 'follow nextCursor to the last page');
+}
+
+/** The remote commands: flows, executions, circuits, connections and audit, each a group of subcommands. */
+function remoteCommands(root: Command, io: RemoteIo, done: (code: number) => void): void {
+  const api = 'https://abc123.execute-api.eu-west-1.amazonaws.com';
+
+  const flows = root
+    .command('flows')
+    .description('Deployed flows on an ivrflow API: list, get, versions')
+    .addHelpText('after', example(`ivrflow flows list --api ${api} --aws`));
+  listFlags(flows.command('list').description('List the deployed flows (GET /flows): id, name, flowType, latestVersion, updatedAt'))
+    .addHelpText('after', example(`ivrflow flows list --api ${api} --aws --all`))
+    .action(async (options: Parameters<typeof flowsList>[0]) => done(await flowsList(options, io)));
+  readFlags(flows.command('get').description("Print a deployed flow's JSON (GET /flows/{id}), the latest version or --version N"))
+    .argument('<id>', 'the flow id')
+    .option('--version <n>', 'this version instead of the latest', positiveInt)
+    .addHelpText('after', example('ivrflow flows get customer-lookup-ivr --version 2 --api http://127.0.0.1:3000'))
+    .action(async (id: string, options: Parameters<typeof flowsGet>[1]) => done(await flowsGet(id, options, io)));
+  listFlags(flows.command('versions').description("List a flow's deployed versions (GET /flows/{id}/versions): version, name, deployedAt"))
+    .argument('<id>', 'the flow id')
+    .addHelpText('after', example('ivrflow flows versions customer-lookup-ivr --api http://127.0.0.1:3000'))
+    .action(async (id: string, options: Parameters<typeof flowsVersions>[1]) => done(await flowsVersions(id, options, io)));
+
+  const executions = root.command('executions').description('Execution records on an ivrflow API: list, get').addHelpText('after', example('ivrflow executions list --since 1h --status FAILED --api http://127.0.0.1:3000'));
+  listFlags(executions.command('list').description('List execution records (GET /executions), newest first: startedAt, executionId, flowId, version, status, branch, durationMs, contactId'))
+    .option('--flow <id>', 'only this flow')
+    .option('--status <status>', 'only this status (e.g. SUCCEEDED, FAILED, TIMED_OUT, WAITING)')
+    .option('--since <time>', 'started at or after: ISO-8601, or 15m, 1h, 2d ago')
+    .option('--until <time>', 'started before: ISO-8601, or 15m, 1h, 2d ago')
+    .option('--contact <id>', "only this contact's (the caller's contactId)")
+    .addHelpText('after', example('ivrflow executions list --flow customer-lookup-ivr --since 15m --api http://127.0.0.1:3000'))
+    .action(async (options: Parameters<typeof executionsList>[0]) => done(await executionsList(options, io)));
+  readFlags(executions.command('get').description('Print an execution record (GET /executions/{id}) as JSON'))
+    .argument('<executionId>', 'the execution id')
+    .addHelpText('after', example('ivrflow executions get 3f6c2a1e-8b1d-4c1e-9a57-0d2c5e7b9f10 --api http://127.0.0.1:3000'))
+    .action(async (id: string, options: Parameters<typeof executionsGet>[1]) => done(await executionsGet(id, options, io)));
+
+  const circuits = root.command('circuits').description('The shared circuit breakers on an ivrflow API: list, get, reset').addHelpText('after', example('ivrflow circuits list --api http://127.0.0.1:3000'));
+  listFlags(circuits.command('list').description('List the circuits that have a record (GET /circuits): key, state, failures, retryAt, updatedAt'))
+    .addHelpText('after', example('ivrflow circuits list --all --api http://127.0.0.1:3000'))
+    .action(async (options: Parameters<typeof circuitsList>[0]) => done(await circuitsList(options, io)));
+  readFlags(circuits.command('get').description("Show a circuit's record (GET /circuits/{key})"))
+    .argument('<key>', 'the circuit key')
+    .addHelpText('after', example("ivrflow circuits get 'GET crm.example.com/v2/accounts' --api http://127.0.0.1:3000"))
+    .action(async (key: string, options: Parameters<typeof circuitsGet>[1]) => done(await circuitsGet(key, options, io)));
+  apiFlags(circuits.command('reset').description('Close a circuit, forgetting its failures (DELETE /circuits/{key})'))
+    .argument('<key>', 'the circuit key')
+    .addHelpText('after', example("ivrflow circuits reset 'GET crm.example.com/v2/accounts' --api http://127.0.0.1:3000"))
+    .action(async (key: string, options: Parameters<typeof circuitsReset>[1]) => done(await circuitsReset(key, options, io)));
+
+  const connections = root.command('connections').description('Connections on an ivrflow API (never their credentials): list, get').addHelpText('after', example('ivrflow connections list --api http://127.0.0.1:3000'));
+  listFlags(connections.command('list').description('List the connections (GET /connections): name, authentication, baseUrl, requests, updatedAt'))
+    .addHelpText('after', example('ivrflow connections list --json --api http://127.0.0.1:3000'))
+    .action(async (options: Parameters<typeof connectionsList>[0]) => done(await connectionsList(options, io)));
+  readFlags(connections.command('get').description('Show a connection (GET /connections/{name}) and the state of its OAuth2 token'))
+    .argument('<name>', 'the connection name')
+    .addHelpText('after', example('ivrflow connections get crm --api http://127.0.0.1:3000'))
+    .action(async (name: string, options: Parameters<typeof connectionsGet>[1]) => done(await connectionsGet(name, options, io)));
+
+  const audit = root.command('audit').description('The audit trail of an ivrflow API: list').addHelpText('after', example('ivrflow audit list --since 2d --api http://127.0.0.1:3000'));
+  listFlags(audit.command('list').description('List audit entries (GET /audit): at, kind, subject, version, actor'))
+    .option('--since <time>', 'at or after: ISO-8601, or 15m, 1h, 2d ago')
+    .option('--until <time>', 'before: ISO-8601, or 15m, 1h, 2d ago')
+    .option('--kind <kind>', `only this kind: ${AUDIT_KINDS.join(', ')}`)
+    .addHelpText('after', example('ivrflow audit list --kind flow.deployed --since 1d --api http://127.0.0.1:3000'))
+    .action(async (options: Parameters<typeof auditList>[0]) => done(await auditList(options, io)));
+}
+
 /** The program; each action stores its exit code through `done`. */
 function program(out: (s: string) => void, err: (s: string) => void, done: (code: number) => void): Command {
   const root = new Command('ivrflow')
-    .description('Declarative contact-center (IVR) integration flows: validate, test, draw, run and deploy them')
+    .description('Declarative contact-center (IVR) integration flows: validate, test, draw, run, deploy and inspect them')
     .version(VERSION, '-v, --version', 'print the version')
+    // The program's own options only before a command: `flows get <id> --version N` is the flow's version, not ivrflow's.
+    .enablePositionalOptions()
     .helpCommand('help [command]', 'show the help of a command')
     .exitOverride()
     .configureOutput({ writeOut: (s) => out(s.replace(/\n$/, '')), writeErr: (s) => err(s.replace(/\n$/, '')) })
@@ -123,7 +224,8 @@ function program(out: (s: string) => void, err: (s: string) => void, done: (code
     .command('deploy')
     .description('Push flow files to a Flow API (PUT /flows/{id}), sub-flows first')
     .argument('<file...>', 'flow files')
-    .requiredOption('--api <url>', 'the Flow API base URL')
+    .addOption(new Option('--api <url>', 'the Flow API base URL').env(API_URL_ENV).makeOptionMandatory())
+    .option('--aws', 'sign each request with AWS Signature Version 4 (IAM authorization): credentials from the default chain, region from the URL or AWS_REGION')
     .addHelpText('after', example('ivrflow deploy examples/flows/*.json --api http://127.0.0.1:3000'))
     .action(async (files: string[], options: Parameters<typeof deployCommand>[1]) => done(await deployCommand(files, options, out, err)));
 
@@ -145,6 +247,7 @@ function program(out: (s: string) => void, err: (s: string) => void, done: (code
     .addHelpText('after', example('ivrflow invoke connect-invoke --event examples/events/connect-contact-flow-event.json'))
     .action(async (name: string, options: Parameters<typeof invokeCommand>[1]) => done(await invokeCommand(name, options, out, err)));
 
+  remoteCommands(root, { out, err }, done);
   return root;
 }
 
