@@ -16,7 +16,7 @@
  * process dies without running its handlers, DynamoDB Local's watchdog stops Java.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEMO_API_KEY, startCrmServer, type CrmServer } from '../examples/backends/crm-server';
@@ -30,6 +30,7 @@ import { describeRefresh } from '#shared/connections/refresher';
 import { IvrflowError } from '#shared/errors';
 import { ensureTables, localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalExit } from '#shared/local/dynamodb-local';
 import { startLocalStack, type LocalStack } from '#shared/local/stack';
+import { connectionFilesIn } from '#shared/definitions/bundle';
 import { flowFilesIn, readJsonFile } from '#shared/flow/files';
 import { deployInOrder } from './flow-files';
 
@@ -45,14 +46,7 @@ const SWEEP_EVERY_MS = 60_000;
 
 /** The example connections (`examples/connections/<name>.json`), `${NAME}` placeholders replaced by `values`. */
 export function exampleConnections(values: Record<string, string>): Array<{ name: string; body: unknown }> {
-  const dir = fileURLToPath(new URL('../examples/connections', import.meta.url));
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => {
-      const text = readFileSync(join(dir, f), 'utf8').replace(/\$\{([A-Z_]+)\}/g, (_m, name: string) => values[name] ?? '');
-      return { name: basename(f, '.json'), body: JSON.parse(text) as unknown };
-    });
+  return connectionFilesIn(fileURLToPath(new URL('../examples/connections', import.meta.url)), values).map(({ name, body }) => ({ name, body }));
 }
 
 /** The Standard Webhooks secret the sample CRM signs its callbacks with (random per serve: `whsec_` + base64 of 32 bytes; printed, so a demo can sign a callback by hand). */

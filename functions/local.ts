@@ -12,6 +12,8 @@ import { createAgentEventsHandler } from './agent-events/handler';
 import { agentEventsRoot } from './agent-events/root';
 import { createBasicAuthorizerHandler } from './basic-authorizer/handler';
 import { createConnectInvokeHandler } from './connect-invoke/handler';
+import { createDefinitionsDeployerHandler } from './definitions-deployer/handler';
+import { definitionsDeployerRoot } from './definitions-deployer/root';
 import { createFlowApiHandler } from './flow-api/handler';
 import { flowApiRoot, type FlowApiRoot } from './flow-api/root';
 import { createFlowExecutorHandler } from './flow-executor/handler';
@@ -46,6 +48,7 @@ export const localFunctions: LocalFunctionSet<LocalRoots> = {
         lazy(() => new SecretsManagerSecretStore({ client: adapters.secretsManager })),
         () => new SecretNames(config.secretPrefix).caller('basic'),
       ) as LocalHandler,
+      definitionsDeployer: createDefinitionsDeployerHandler(lazy(() => definitionsDeployerRoot(config, adapters))) as LocalHandler,
     };
     const byId = Object.fromEntries((Object.keys(FUNCTIONS) as FunctionKey[]).map((key) => [FUNCTIONS[key].id, handlers[key]]));
     return {

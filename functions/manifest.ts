@@ -19,7 +19,9 @@ export type Trigger =
   /** Invoked directly by Amazon Connect's "Invoke AWS Lambda function" block. */
   | { type: 'connect' }
   /** The API's Lambda authorizer for callers with HTTP Basic credentials (created when `callerAuthorization` is `basic`). */
-  | { type: 'authorizer' };
+  | { type: 'authorizer' }
+  /** The onEvent handler of a CloudFormation custom resource, through the CDK Provider framework (created when the stack has `definitionsDir`). */
+  | { type: 'customResource' };
 
 /** What a function may touch, by intent; each maps to one grant method of the construct that owns the resource. */
 export interface Access {
@@ -101,6 +103,18 @@ export const FUNCTIONS = {
     publicUrl: true,
   },
   basicAuthorizer: { id: 'BasicAuthorizer', dir: 'basic-authorizer', trigger: { type: 'authorizer' }, timeoutMs: 5_000, access: { secrets: 'caller' }, tables: false },
+  definitionsDeployer: {
+    id: 'DefinitionsDeployer',
+    dir: 'definitions-deployer',
+    trigger: { type: 'customResource' },
+    // A whole folder, one definition after the other; far below the Provider framework's 15 minutes.
+    timeoutMs: 300_000,
+    // What the Flow API's deploys touch: definitions, connections' credentials (a PUT keeps the stored ones) and their token records.
+    access: { definitions: 'manage', state: 'operator', secrets: 'connections' },
+    tables: true,
+    // It builds the flow-api root, whose graph route may render SVG: the renderer stays out of the bundle here too.
+    lazyModules: ['@hpcc-js/wasm-graphviz'],
+  },
 } as const satisfies Record<string, FunctionSpec>;
 
 /** The key of a function in {@link FUNCTIONS}. */

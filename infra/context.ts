@@ -50,6 +50,7 @@ const CONTEXT_PROPS = {
   reservedConcurrency: wholeNumber,
   alarmEmail: z.email(),
   alarmTopicArn: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN'),
+  definitionsDir: z.string().min(1),
   tables: json(z.object({ removalPolicy: z.enum(RemovalPolicy).optional(), deletionProtection: z.boolean().optional() }).strict()),
 } satisfies { [K in keyof IvrflowStackProps]?: z.ZodType<IvrflowStackProps[K]> };
 

@@ -6,7 +6,9 @@
  * under one prefix (connections/, tokens/, flows/, callers/: {@link IvrflowSecrets}), and each
  * function may touch only the namespaces it uses, with only the actions it uses. Every prop can
  * also be given as CDK context (infra/context.ts). Alarms (one SNS topic) and a dashboard watch it
- * ({@link IvrflowAlarms}, {@link IvrflowDashboard}). Composes constructs; no logic of its own.
+ * ({@link IvrflowAlarms}, {@link IvrflowDashboard}). With `definitionsDir`, `cdk deploy` also deploys
+ * the flows, connections and workflow configurations of that folder ({@link IvrflowDefinitions}).
+ * Composes constructs; no logic of its own.
  */
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
@@ -27,6 +29,7 @@ import { DEFAULT_SECRET_PREFIX, SecretNames } from '#shared/connections/secret-n
 import { FUNCTIONS, type Access, type FunctionKey, type FunctionSpec } from '../functions/manifest';
 import { IvrflowAlarms } from './constructs/alarms';
 import { IvrflowDashboard } from './constructs/dashboard';
+import { IvrflowDefinitions } from './constructs/definitions';
 import { IvrflowFunction } from './constructs/ivrflow-function';
 import { IvrflowSecrets } from './constructs/secrets';
 import { IvrflowTables, type IvrflowTablesProps } from './constructs/tables';
@@ -61,6 +64,14 @@ export interface IvrflowStackProps extends StackProps {
   alarmEmail?: string;
   /** An existing SNS topic the alarms notify instead of a new one (its policy must let CloudWatch publish). @default a new topic, encrypted */
   alarmTopicArn?: string;
+  /**
+   * A folder laid out like `examples/` (`flows/`, `connections/`, `workflow-configurations/`), relative
+   * to the working directory of `cdk synth`, whose definitions `cdk deploy` deploys through the Flow
+   * API's services (connections without their credentials; flows validated at synth). Deleting the
+   * stack keeps them. See {@link IvrflowDefinitions}.
+   * @default none: definitions are deployed through the Flow API only
+   */
+  definitionsDir?: string;
 }
 
 /**
@@ -92,7 +103,7 @@ export class IvrflowStack extends Stack {
   readonly tables: IvrflowTables;
   readonly secrets: IvrflowSecrets;
   readonly api: HttpApi;
-  /** Every function created, by its manifest key (functions/manifest.ts); `basicAuthorizer` only with `callerAuthorization` basic. */
+  /** Every function created, by its manifest key (functions/manifest.ts); `basicAuthorizer` only with `callerAuthorization` basic, `definitionsDeployer` only with `definitionsDir`. */
   readonly byKey: Partial<Record<FunctionKey, IvrflowFunction>> = {};
   /** The functions behind the HTTP API's routes. */
   readonly functions: Record<FunctionName, IvrflowFunction>;
@@ -101,6 +112,8 @@ export class IvrflowStack extends Stack {
   readonly connectInvoke: IvrflowFunction;
   /** The basic-credentials authorizer, when `callerAuthorization` is `basic`. */
   readonly basicAuthorizer?: IvrflowFunction;
+  /** The definitions `cdk deploy` deploys, when `definitionsDir` is set (their deployer is `byKey.definitionsDeployer`). */
+  readonly definitions?: IvrflowDefinitions;
   /** The dead-letter queue of each schedule, by manifest key (`tokenRefresher`, `waitSweeper`). */
   readonly scheduleDeadLetters: Record<string, Queue> = {};
   readonly alarms: IvrflowAlarms;
@@ -118,6 +131,7 @@ export class IvrflowStack extends Stack {
 
     for (const [key, spec] of Object.entries(FUNCTIONS) as Array<[FunctionKey, FunctionSpec]>) {
       if (spec.trigger.type === 'authorizer' && callerAuthorization.type !== 'basic') continue;
+      if (spec.trigger.type === 'customResource' && props.definitionsDir === undefined) continue;
       const callerSecret = callerAuthorization.type === 'basic' ? (callerAuthorization.secretName ?? 'basic') : 'basic';
       const fn = new IvrflowFunction(this, spec.id, {
         entry: entry(spec.dir),
@@ -141,6 +155,7 @@ export class IvrflowStack extends Stack {
     this.waitSweeper = fn('waitSweeper');
     this.connectInvoke = fn('connectInvoke');
     if (this.byKey.basicAuthorizer) this.basicAuthorizer = this.byKey.basicAuthorizer;
+    if (props.definitionsDir !== undefined) this.definitions = new IvrflowDefinitions(this, 'Definitions', { dir: props.definitionsDir, deployer: fn('definitionsDeployer') });
 
     // Amazon Connect invokes connect-invoke directly (no route): its block waits at most 8 s.
     this.connectInvoke.addPermission('AmazonConnectInvoke', {

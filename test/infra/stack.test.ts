@@ -56,8 +56,8 @@ describe('IvrflowStack', () => {
     expect(actions.filter((a) => /Put|Update|Delete|BatchWrite/.test(a))).toEqual([]);
     const apiPolicy = Object.entries(policies).find(([id]) => id.startsWith('FlowApi'))![1] as typeof executorPolicy;
     const onState = apiPolicy.Properties.PolicyDocument.Statement.filter((s) => JSON.stringify(s.Resource).includes('TablesState'));
-    // The flow-api lists, reads and resets circuits, and registers, reads and forgets token records, in the State table.
-    expect(onState.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    // The flow-api lists, reads and resets circuits, registers, reads and forgets token records, searches executions and writes and reads the audit trail, in the State table.
+    expect(onState.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
   });
 
   /** Every action a function's policy grants on a resource matching `resource`. */
@@ -299,10 +299,11 @@ describe('IvrflowStack', () => {
     });
   });
 
-  it('has every function of the manifest, with its timeout, trigger and service name (the basic authorizer with basic callers)', () => {
+  it('has every function of the manifest, with its timeout, trigger and service name (the basic authorizer with basic callers, the definitions deployer with definitionsDir)', () => {
     const withBasic = templateWith({ callerAuthorization: { type: 'basic' } });
+    const withDefinitions = templateWith({ definitionsDir: 'examples' });
     for (const spec of Object.values(FUNCTIONS) as FunctionSpec[]) {
-      const t = spec.trigger.type === 'authorizer' ? withBasic : template;
+      const t = spec.trigger.type === 'authorizer' ? withBasic : spec.trigger.type === 'customResource' ? withDefinitions : template;
       const fns = t.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: `ivrflow-${spec.dir}` }) } } });
       expect(Object.keys(fns), spec.id).toEqual([expect.stringMatching(new RegExp(`^${spec.id}[0-9A-F]{8}$`))]);
       expect((Object.values(fns)[0] as { Properties: { Timeout: number } }).Properties.Timeout, spec.id).toBe(Math.ceil(spec.timeoutMs / 1000));
@@ -316,7 +317,7 @@ describe('IvrflowStack', () => {
           Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Object.keys(fns)[0], 'Arn'] } })],
         });
     }
-    expect(Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }))).toHaveLength(Object.keys(FUNCTIONS).length - 1);
+    expect(Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }))).toHaveLength(Object.keys(FUNCTIONS).length - 2);
   });
 
   it('has no unsuppressed cdk-nag AwsSolutions error or warning', () => {

@@ -9,10 +9,10 @@ import { EMPTY_METRICS_WARNING } from '#shared/observability';
 let warnings = 0;
 for (const stream of [process.stdout, process.stderr]) {
   const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
-  stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+  stream.write = (chunk: unknown, ...rest: unknown[]) => {
     if (String(chunk).includes(EMPTY_METRICS_WARNING)) warnings++;
     return write(chunk, ...rest);
-  });
+  };
 }
 
 afterAll(() => {
