@@ -50,14 +50,18 @@ export interface FunctionSpec {
   /** Executor-class: the stack's `reservedConcurrency` applies to it. */
   reservedConcurrency?: boolean;
   /**
-   * Packages left out of the bundle and shipped beside it (`node_modules/<name>` in the asset),
-   * for code that loads them by a dynamic `import()` on a rare path only (the graph's SVG renderer,
-   * 800 KB of WASM): the bundle, and so every cold start, stays without them.
+   * Packages left out of the bundle and shipped beside it (`node_modules/<name>` in the asset,
+   * each with its own dependencies listed too), for code that loads them by a dynamic `import()`
+   * on a rare path only: the bundle, and so every cold start, stays without them.
    */
   lazyModules?: readonly string[];
 }
 
 const EXECUTOR: Access = { definitions: 'read', state: 'execution', secrets: 'executor' };
+/** A DataAPI `validate` compiles its JSON Schema with Ajv and re2js (shared/steps/data-api.ts): about 270 KB minified, with Ajv's dependencies. */
+const SCHEMA_VALIDATOR = ['ajv', 'fast-deep-equal', 'fast-uri', 'json-schema-traverse', 'require-from-string', 're2js'] as const;
+/** `GET /flows/{flowId}/graph?format=svg` renders with Graphviz compiled to WASM (shared/flow/graph-svg.ts), 800 KB. */
+const SVG_RENDERER = ['@hpcc-js/wasm-graphviz'] as const;
 
 /** Every function of ivrflow, by key. */
 export const FUNCTIONS = {
@@ -68,10 +72,20 @@ export const FUNCTIONS = {
     timeoutMs: 30_000,
     access: { definitions: 'manage', state: 'operator', secrets: 'connections' },
     tables: true,
-    // GET /flows/{flowId}/graph?format=svg renders with Graphviz compiled to WASM (shared/flow/graph-svg.ts).
-    lazyModules: ['@hpcc-js/wasm-graphviz'],
+    // Validating a flow compiles its DataAPI schemas; its graph route may render SVG.
+    lazyModules: [...SCHEMA_VALIDATOR, ...SVG_RENDERER],
   },
-  flowExecutor: { id: 'FlowExecutor', dir: 'flow-executor', trigger: { type: 'http', routes: ROUTES.flowExecutor, authorization: 'caller' }, timeoutMs: 30_000, access: EXECUTOR, tables: true, publicUrl: true, reservedConcurrency: true },
+  flowExecutor: {
+    id: 'FlowExecutor',
+    dir: 'flow-executor',
+    trigger: { type: 'http', routes: ROUTES.flowExecutor, authorization: 'caller' },
+    timeoutMs: 30_000,
+    access: EXECUTOR,
+    tables: true,
+    publicUrl: true,
+    reservedConcurrency: true,
+    lazyModules: SCHEMA_VALIDATOR,
+  },
   webhookCallback: {
     id: 'WebhookCallback',
     dir: 'webhook-callback',
@@ -81,9 +95,20 @@ export const FUNCTIONS = {
     tables: true,
     publicUrl: true,
     reservedConcurrency: true,
+    lazyModules: SCHEMA_VALIDATOR,
   },
   agentEvents: { id: 'AgentEvents', dir: 'agent-events', trigger: { type: 'http', routes: ROUTES.agentEvents, authorization: 'operator' }, timeoutMs: 30_000, access: { state: 'agents' }, tables: true },
-  connectInvoke: { id: 'ConnectInvoke', dir: 'connect-invoke', trigger: { type: 'connect' }, timeoutMs: CONNECT_INVOKE_TIMEOUT_MS, access: EXECUTOR, tables: true, publicUrl: true, reservedConcurrency: true },
+  connectInvoke: {
+    id: 'ConnectInvoke',
+    dir: 'connect-invoke',
+    trigger: { type: 'connect' },
+    timeoutMs: CONNECT_INVOKE_TIMEOUT_MS,
+    access: EXECUTOR,
+    tables: true,
+    publicUrl: true,
+    reservedConcurrency: true,
+    lazyModules: SCHEMA_VALIDATOR,
+  },
   tokenRefresher: {
     id: 'TokenRefresher',
     dir: 'token-refresher',
@@ -101,6 +126,7 @@ export const FUNCTIONS = {
     access: EXECUTOR,
     tables: true,
     publicUrl: true,
+    lazyModules: SCHEMA_VALIDATOR,
   },
   basicAuthorizer: { id: 'BasicAuthorizer', dir: 'basic-authorizer', trigger: { type: 'authorizer' }, timeoutMs: 5_000, access: { secrets: 'caller' }, tables: false },
   definitionsDeployer: {
@@ -112,8 +138,8 @@ export const FUNCTIONS = {
     // What the Flow API's deploys touch: definitions, connections' credentials (a PUT keeps the stored ones) and their token records.
     access: { definitions: 'manage', state: 'operator', secrets: 'connections' },
     tables: true,
-    // It builds the flow-api root, whose graph route may render SVG: the renderer stays out of the bundle here too.
-    lazyModules: ['@hpcc-js/wasm-graphviz'],
+    // It builds the flow-api root (validation, and a graph route that may render SVG).
+    lazyModules: [...SCHEMA_VALIDATOR, ...SVG_RENDERER],
   },
 } as const satisfies Record<string, FunctionSpec>;
 

@@ -9,22 +9,17 @@ export interface IvrflowFunctionProps extends Omit<NodejsFunctionProps, 'entry'>
   /** Path of the handler module (functions/<name>/handler.ts). */
   entry: string;
   /**
-   * Packages kept out of the bundle and copied into the asset's `node_modules` (their
-   * `package.json` and `main` file; they must have no dependencies), for a dynamic `import()`
-   * that only a rare path runs. The AWS SDK stays external as NodejsFunction's default.
+   * Packages kept out of the bundle and copied whole into the asset's `node_modules` (list their
+   * dependencies too), for a dynamic `import()` that only a rare path runs. The AWS SDK stays
+   * external as NodejsFunction's default.
    * @default none
    */
   lazyModules?: readonly string[];
 }
 
-/** The copy of a package's `package.json` and `main` file into the bundle's node_modules, as one shell command (Node, so it runs wherever the bundling does). */
+/** The copy of a package folder into the bundle's node_modules, as one shell command (Node, so it runs wherever the bundling does). */
 function copyPackage(inputDir: string, outputDir: string, name: string): string {
-  const script = [
-    "const fs=require('fs'),path=require('path');",
-    'const [from,to]=process.argv.slice(1);',
-    "const pkg=JSON.parse(fs.readFileSync(path.join(from,'package.json'),'utf8'));",
-    "for(const f of ['package.json',pkg.main]){fs.mkdirSync(path.dirname(path.join(to,f)),{recursive:true});fs.copyFileSync(path.join(from,f),path.join(to,f));}",
-  ].join('');
+  const script = "const fs=require('fs');const [from,to]=process.argv.slice(1);fs.cpSync(from,to,{recursive:true,dereference:true});";
   return `node -e "${script}" "${inputDir}/node_modules/${name}" "${outputDir}/node_modules/${name}"`;
 }
 

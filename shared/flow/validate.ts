@@ -107,7 +107,7 @@ async function checkStep(v: Validation, step: Step, index: number): Promise<void
     return;
   }
   checkStepRefs(v, analysis, cfg, targets);
-  checkSources(v, analysis, cfg);
+  await checkSources(v, analysis, cfg);
   checkUrls(v, analysis, cfg);
   checkSecrets(v, analysis, cfg);
   await checkConnectionRefs(v, analysis, cfg);

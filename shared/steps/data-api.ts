@@ -8,9 +8,8 @@
  *   `is_valid`) to a boolean and `validation_errors` to a list of `{ path, message }`.
  * Branches: OnSuccess, OnError (an expression that fails at run time).
  */
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { LRUCache } from 'lru-cache';
-import { RE2JS } from 're2js';
 import * as z from 'zod';
 import { MAX_VARIABLES_BYTES } from '../budgets';
 import { IvrflowError, isFlowFailure } from '../errors';
@@ -37,15 +36,25 @@ export const DataApiConfig = z.discriminatedUnion('operation', [
 export type DataApiConfig = z.infer<typeof DataApiConfig>;
 
 /**
- * JSON Schema `pattern`s come from flows, so they run on RE2's linear-time engine (re2js, a pure
- * JavaScript port of RE2, through Ajv's `code.regExp` option): no pattern can backtrack
- * catastrophically. Patterns RE2 does not support (back-references, look-around) fail to compile.
+ * Ajv and re2js, loaded on first use: only a DataAPI `validate` needs them, so they stay out of
+ * every function's bundle and cold start (about 270 KB minified; shipped beside the bundle:
+ * `lazyModules` in functions/manifest.ts).
  */
-function re2(pattern: string, flags: string) {
-  const re = RE2JS.compile(pattern, flags.includes('i') ? RE2JS.CASE_INSENSITIVE : 0);
-  return { test: (text: string) => re.test(text) };
+let schemaLibraries: Promise<{ Ajv: typeof import('ajv').Ajv; re2: ((pattern: string, flags: string) => { test(text: string): boolean }) & { code: string } }> | undefined;
+function loadSchemaLibraries(): NonNullable<typeof schemaLibraries> {
+  return (schemaLibraries ??= Promise.all([import('ajv'), import('re2js')]).then(([{ Ajv }, { RE2JS }]) => {
+    /**
+     * JSON Schema `pattern`s come from flows, so they run on RE2's linear-time engine (re2js, a pure
+     * JavaScript port of RE2, through Ajv's `code.regExp` option): no pattern can backtrack
+     * catastrophically. Patterns RE2 does not support (back-references, look-around) fail to compile.
+     */
+    const re2 = (pattern: string, flags: string) => {
+      const re = RE2JS.compile(pattern, flags.includes('i') ? RE2JS.CASE_INSENSITIVE : 0);
+      return { test: (text: string) => re.test(text) };
+    };
+    return { Ajv, re2: Object.assign(re2, { code: 'RE2JS' }) };
+  }));
 }
-re2.code = 'RE2JS';
 
 /** Compiled validators by schema text: a schema with an `$id` compiled again (e.g. after the flow cache refreshed) reuses its validator. */
 const validators = new LRUCache<string, ValidateFunction>({ max: 500 });
@@ -57,12 +66,13 @@ const bySchemaObject = new WeakMap<object, ValidateFunction>();
  * so two flows' schemas with the same `$id` never collide.
  * @throws IvrflowError `BAD_SCHEMA` when Ajv rejects the schema or RE2 a `pattern` in it.
  */
-export function compileJsonSchema(schema: object): ValidateFunction {
+export async function compileJsonSchema(schema: object): Promise<ValidateFunction> {
   const known = bySchemaObject.get(schema);
   if (known) return known;
   const key = JSON.stringify(schema);
   let fn = validators.get(key);
   if (!fn) {
+    const { Ajv, re2 } = await loadSchemaLibraries();
     try {
       fn = new Ajv({ allErrors: true, strict: false, code: { regExp: re2 } }).compile(schema);
     } catch (cause) {
@@ -89,7 +99,7 @@ export const dataApiStep = defineStep<DataApiConfig>({
         return { expressions: c.input ? [{ path: 'input', source: c.input }] : [], jsonSchemas: [{ path: 'schema', schema: c.schema }], sets: [c.outputVariable, 'validation_errors'] };
     }
   },
-  // eslint-disable-next-line @typescript-eslint/require-await -- async turns a rethrown engine error into a rejection, as StepDefinition.execute promises
+
   async execute(step, ctx): Promise<StepOutcome> {
     const c = step.configuration;
     try {
@@ -100,7 +110,7 @@ export const dataApiStep = defineStep<DataApiConfig>({
           return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: renderJsonValue(c.variables, ctx.variables, ctx.functions, MAX_VARIABLES_BYTES) as Record<string, unknown> };
         case 'validate': {
           const input = c.input ? evaluate(c.input, ctx.variables, ctx.functions) : { ...ctx.variables };
-          const validate = compileJsonSchema(c.schema);
+          const validate = await compileJsonSchema(c.schema);
           const ok = validate(input);
           const errors = ok ? [] : (validate.errors ?? []).map((e) => ({ path: e.instancePath || '/', message: e.message ?? 'invalid' }));
           return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { [c.outputVariable]: ok, validation_errors: errors } };

@@ -37,12 +37,12 @@ function sourceProblem(err: unknown, source: string): string {
 }
 
 /** Compiles every source of a step, in this order: expressions, templates and URLs, JSON templates, JSON Schemas, mappings. */
-export function checkSources(v: Validation, analysis: StepAnalysis, cfg: string): void {
+export async function checkSources(v: Validation, analysis: StepAnalysis, cfg: string): Promise<void> {
   const note = noteOf(v, analysis, cfg);
   checkExpressions(v, analysis, cfg, note);
   const badTemplates = checkTemplates(v, analysis, cfg, note);
   checkJsonTemplates(v, analysis, cfg, badTemplates);
-  checkJsonSchemas(v, analysis, cfg);
+  await checkJsonSchemas(v, analysis, cfg);
   checkMappings(v, analysis, cfg);
 }
 
@@ -90,10 +90,10 @@ function checkJsonTemplates(v: Validation, analysis: StepAnalysis, cfg: string, 
   }
 }
 
-function checkJsonSchemas(v: Validation, analysis: StepAnalysis, cfg: string): void {
+async function checkJsonSchemas(v: Validation, analysis: StepAnalysis, cfg: string): Promise<void> {
   for (const s of analysis.jsonSchemas ?? []) {
     try {
-      compileJsonSchema(s.schema);
+      await compileJsonSchema(s.schema);
     } catch (err) {
       const message = err instanceof IvrflowError && err.code === 'BAD_SCHEMA' ? err.message : `JSON Schema does not compile: ${messageOf(err)}`;
       v.errors.push({ code: 'BAD_SCHEMA', path: `${cfg}.${s.path}`, message });
