@@ -60,6 +60,8 @@ export interface FunctionSpec {
 const EXECUTOR: Access = { definitions: 'read', state: 'execution', secrets: 'executor' };
 /** A DataAPI `validate` compiles its JSON Schema with Ajv and re2js (shared/steps/data-api.ts): about 270 KB minified, with Ajv's dependencies. */
 const SCHEMA_VALIDATOR = ['ajv', 'fast-deep-equal', 'fast-uri', 'json-schema-traverse', 'require-from-string', 're2js'] as const;
+/** The expression functions formatPhoneNumber and validateE164 (shared/expressions/functions.ts): about 120 KB minified. */
+const PHONE_NUMBERS = ['libphonenumber-js'] as const;
 /** `GET /flows/{flowId}/graph?format=svg` renders with Graphviz compiled to WASM (shared/flow/graph-svg.ts), 800 KB. */
 const SVG_RENDERER = ['@hpcc-js/wasm-graphviz'] as const;
 
@@ -73,7 +75,7 @@ export const FUNCTIONS = {
     access: { definitions: 'manage', state: 'operator', secrets: 'connections' },
     tables: true,
     // Validating a flow compiles its DataAPI schemas; its graph route may render SVG.
-    lazyModules: [...SCHEMA_VALIDATOR, ...SVG_RENDERER],
+    lazyModules: [...SCHEMA_VALIDATOR, ...PHONE_NUMBERS, ...SVG_RENDERER],
   },
   flowExecutor: {
     id: 'FlowExecutor',
@@ -84,7 +86,7 @@ export const FUNCTIONS = {
     tables: true,
     publicUrl: true,
     reservedConcurrency: true,
-    lazyModules: SCHEMA_VALIDATOR,
+    lazyModules: [...SCHEMA_VALIDATOR, ...PHONE_NUMBERS],
   },
   webhookCallback: {
     id: 'WebhookCallback',
@@ -95,7 +97,7 @@ export const FUNCTIONS = {
     tables: true,
     publicUrl: true,
     reservedConcurrency: true,
-    lazyModules: SCHEMA_VALIDATOR,
+    lazyModules: [...SCHEMA_VALIDATOR, ...PHONE_NUMBERS],
   },
   agentEvents: { id: 'AgentEvents', dir: 'agent-events', trigger: { type: 'http', routes: ROUTES.agentEvents, authorization: 'operator' }, timeoutMs: 30_000, access: { state: 'agents' }, tables: true },
   connectInvoke: {
@@ -107,7 +109,7 @@ export const FUNCTIONS = {
     tables: true,
     publicUrl: true,
     reservedConcurrency: true,
-    lazyModules: SCHEMA_VALIDATOR,
+    lazyModules: [...SCHEMA_VALIDATOR, ...PHONE_NUMBERS],
   },
   tokenRefresher: {
     id: 'TokenRefresher',
@@ -126,7 +128,7 @@ export const FUNCTIONS = {
     access: EXECUTOR,
     tables: true,
     publicUrl: true,
-    lazyModules: SCHEMA_VALIDATOR,
+    lazyModules: [...SCHEMA_VALIDATOR, ...PHONE_NUMBERS],
   },
   basicAuthorizer: { id: 'BasicAuthorizer', dir: 'basic-authorizer', trigger: { type: 'authorizer' }, timeoutMs: 5_000, access: { secrets: 'caller' }, tables: false },
   definitionsDeployer: {
@@ -139,7 +141,7 @@ export const FUNCTIONS = {
     access: { definitions: 'manage', state: 'operator', secrets: 'connections' },
     tables: true,
     // It builds the flow-api root (validation, and a graph route that may render SVG).
-    lazyModules: [...SCHEMA_VALIDATOR, ...SVG_RENDERER],
+    lazyModules: [...SCHEMA_VALIDATOR, ...PHONE_NUMBERS, ...SVG_RENDERER],
   },
 } as const satisfies Record<string, FunctionSpec>;
 

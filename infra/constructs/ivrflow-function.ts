@@ -40,6 +40,9 @@ export class IvrflowFunction extends NodejsFunction {
         sourceMap: true,
         format: OutputFormat.CJS,
         target: 'node22',
+        // `import.meta.url` (a lazy module's createRequire) is the bundle's own file URL in CommonJS.
+        define: { 'import.meta.url': 'importMetaUrl' },
+        banner: '"use strict";const importMetaUrl=require("url").pathToFileURL(__filename).href;',
         ...(lazyModules.length
           ? {
               externalModules: ['@aws-sdk/*', ...lazyModules],

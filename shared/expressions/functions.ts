@@ -7,8 +7,9 @@
  * exception is the value budget: a result that would pass 64 KiB throws BudgetExceededError,
  * checked before the string is built where its size can be predicted (`replaceAll`, `join`).
  */
+import { createRequire } from 'node:module';
 import { decodeJwt as joseDecodeJwt } from 'jose';
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
 import { checkStringLength, MAX_JSONPATH_LENGTH } from '../budgets';
 import { parseUntrustedJson } from '../json';
 import { queryJsonPath } from './jsonpath';
@@ -40,12 +41,20 @@ function toNumberOrNull(value: unknown): number | null {
   return null;
 }
 
+/**
+ * libphonenumber-js with its metadata (about 120 KB minified), required on the first call of a
+ * phone function, synchronously as expressions run: a flow without one never loads it. The
+ * functions ship it beside their bundle (`lazyModules` in functions/manifest.ts).
+ */
+let phoneNumbers: typeof import('libphonenumber-js') | undefined;
+
 function phone(value: unknown, region: unknown) {
   const text = toText(value).trim();
   if (text === '' || text.length > 64) return undefined;
   const country = (typeof region === 'string' && /^[A-Z]{2}$/.test(region) ? region : 'US') as CountryCode;
+  phoneNumbers ??= createRequire(import.meta.url)('libphonenumber-js') as typeof import('libphonenumber-js');
   try {
-    return parsePhoneNumberFromString(text, country);
+    return phoneNumbers.parsePhoneNumberFromString(text, country);
   } catch {
     return undefined;
   }
