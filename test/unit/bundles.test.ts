@@ -1,0 +1,46 @@
+/**
+ * What each function's bundle pulls in, from esbuild's metafile with IvrflowFunction's bundling
+ * options (bench/bundling.ts): the small functions (token-refresher, agent-events,
+ * basic-authorizer) load none of the engine's heavy libraries, and the flow-executor leaves the
+ * Graphviz renderer out (it ships beside the bundles that render SVG and loads lazily). Sizes
+ * are `npm run bench`'s business; this checks membership only.
+ */
+import { build, type Metafile } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import { FUNCTIONS, type FunctionSpec } from '../../functions/manifest';
+import { ivrflowBuildOptions } from '../../bench/bundling';
+
+/** The packages whose files are in a bundle (the innermost `node_modules/<name>` of each input). */
+function packagesOf(metafile: Metafile): Set<string> {
+  const names = new Set<string>();
+  for (const input of Object.keys(metafile.inputs)) {
+    const matches = [...input.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)];
+    const last = matches[matches.length - 1];
+    if (last) names.add(last[1]!);
+  }
+  return names;
+}
+
+async function bundledPackages(dir: string): Promise<Set<string>> {
+  const spec = Object.values(FUNCTIONS as Record<string, FunctionSpec>).find((f) => f.dir === dir);
+  if (!spec) throw new Error(`no function ${dir} in functions/manifest.ts`);
+  const result = await build({ ...ivrflowBuildOptions(spec), metafile: true, write: false });
+  return packagesOf(result.metafile);
+}
+
+const HEAVY = ['libphonenumber-js', 'ajv', 're2js', 'jsonpath-plus', '@hpcc-js/wasm-graphviz'];
+
+describe('function bundles (esbuild, IvrflowFunction options)', () => {
+  it.each(['token-refresher', 'agent-events', 'basic-authorizer'])('%s includes none of the engine’s heavy libraries', async (dir) => {
+    const packages = await bundledPackages(dir);
+    // The detection sees packages at all: every handler is a middy handler.
+    expect(packages).toContain('@middy/core');
+    expect(HEAVY.filter((name) => packages.has(name))).toEqual([]);
+  });
+
+  it('flow-executor leaves the Graphviz WASM renderer out', async () => {
+    const packages = await bundledPackages('flow-executor');
+    expect(packages).toContain('@middy/core');
+    expect(packages).not.toContain('@hpcc-js/wasm-graphviz');
+  });
+});
