@@ -144,6 +144,7 @@ class Run {
   readonly secrets = new SecretRedactor();
   readonly services: ServiceContainer;
   private readonly flows = new Map<string, Flow>();
+  private lastFlow: Flow | undefined;
 
   constructor(
     readonly snapshot: ExecutionSnapshot,
@@ -161,9 +162,18 @@ class Run {
     this.flows.set(`${flow.id}#${flow.version ?? ''}`, flow);
   }
 
+  /** A flow this run already has, without waiting (most steps are in the flow of the step before). */
+  known(flowId: string, version: number | null | undefined): Flow | undefined {
+    const last = this.lastFlow;
+    if (last && last.id === flowId && (last.version ?? null) === (version ?? null)) return last;
+    const hit = this.flows.get(`${flowId}#${version ?? ''}`);
+    if (hit) this.lastFlow = hit;
+    return hit;
+  }
+
   /** The flow of a frame (or a sub-flow to call). */
   async flow(flowId: string, version: number | null | undefined): Promise<Flow | undefined> {
-    const hit = this.flows.get(`${flowId}#${version ?? ''}`);
+    const hit = this.known(flowId, version);
     if (hit) return hit;
     const flow = await this.deps.resolveFlow(flowId, version ?? undefined);
     if (flow) this.remember(flow);
@@ -219,6 +229,14 @@ function outputsOf(frame: Frame, flow: Flow | undefined): Record<string, unknown
   const outputs: Record<string, unknown> = {};
   for (const name of flow?.outputs ?? frame.setByFlow) outputs[name] = Object.hasOwn(frame.variables, name) ? frame.variables[name] : null;
   return outputs;
+}
+
+/** Each flow's steps by id, built on first use (a flow object is immutable once parsed). */
+const stepsById = new WeakMap<Flow, Map<string, Step>>();
+function stepOf(flow: Flow, stepId: string): Step | undefined {
+  let byId = stepsById.get(flow);
+  if (!byId) stepsById.set(flow, (byId = new Map(flow.steps.map((s) => [s.id, s]))));
+  return byId.get(stepId);
 }
 
 /** The answer of a frame that ended. */
@@ -289,7 +307,8 @@ async function runStep(step: Step, ctx: StepContext, event?: ResumeEvent): Promi
  * frame's end when there is nothing more to run.
  * @throws BudgetExceededError when a variable it sets passes a budget
  */
-async function complete(run: Run, flow: Flow, step: Step, outcome: StepOutcome, startedAt: number): Promise<void> {
+/** Applies an outcome; a promise only when ending the frame has to wait (most steps just move on). */
+function complete(run: Run, flow: Flow, step: Step, outcome: StepOutcome, startedAt: number): Promise<void> | undefined {
   const frame = run.top;
   delete frame.pending;
   if (outcome.variables) setVariables(frame, outcome.variables, true);
@@ -305,11 +324,12 @@ async function complete(run: Run, flow: Flow, step: Step, outcome: StepOutcome, 
     ...(next ? { nextStepId: next.target } : {}),
     ...outcome.trace,
   });
-  if (outcome.end) await endFrame(run, outcome.end.status, outcome.end.outcome, undefined, flow);
+  if (outcome.end) return endFrame(run, outcome.end.status, outcome.end.outcome, undefined, flow);
   // Out of time with more to do (or on a failure the deadline likely caused): stop now.
-  else if (now >= frame.deadlineAt && (next || outcome.status === 'FAILED')) await timedOut(run, flow, `the run's deadline passed at step '${step.id}'`);
-  else if (!next) await endFrame(run, outcome.status === 'FAILED' ? 'FAILED' : 'SUCCEEDED', outcome.branch, undefined, flow);
-  else frame.stepId = next.target;
+  if (now >= frame.deadlineAt && (next || outcome.status === 'FAILED')) return timedOut(run, flow, `the run's deadline passed at step '${step.id}'`);
+  if (!next) return endFrame(run, outcome.status === 'FAILED' ? 'FAILED' : 'SUCCEEDED', outcome.branch, undefined, flow);
+  frame.stepId = next.target;
+  return undefined;
 }
 
 /**
@@ -334,15 +354,18 @@ async function settle(run: Run, flow: Flow, step: Step, result: StepResult, star
     snapshot.status = 'WAITING';
     const { waitId, until, onTimeout, callback, state } = result.suspend;
     snapshot.wait = { waitId, until, onTimeout, remainingMs: snapshot.frames.map((f) => Math.max(0, f.deadlineAt - now)), ...(callback ? { callback } : {}), ...(state ? { state } : {}) };
-  } else await complete(run, flow, step, result, startedAt);
+  } else {
+    const ending = complete(run, flow, step, result, startedAt);
+    if (ending) await ending;
+  }
 }
 
 /** Finishes the step of the top frame that called a sub-flow, with the child's result. */
 async function finishCall(run: Run, child: ExecutionResult): Promise<void> {
   const frame = run.top;
   const flow = (await run.flow(frame.flowId, frame.version))!;
-  const step = flow.steps.find((s) => s.id === frame.stepId)!;
-  const outcome = await runStep(step, run.context(frame, flow), { kind: 'child', result: child });
+  const step = stepOf(flow, frame.stepId)!;
+  const outcome = await withLogKeys(run.logKeys(), () => runStep(step, run.context(frame, flow), { kind: 'child', result: child }));
   await settle(run, flow, step, outcome, frame.pending?.startedAt ?? run.deps.clock.now());
 }
 
@@ -350,9 +373,9 @@ async function finishCall(run: Run, child: ExecutionResult): Promise<void> {
 async function step(run: Run): Promise<void> {
   const { snapshot, deps } = run;
   const frame = run.top;
-  const flow = await run.flow(frame.flowId, frame.version);
+  const flow = run.known(frame.flowId, frame.version) ?? (await run.flow(frame.flowId, frame.version));
   if (!flow) throw new Error(`flow '${frame.flowId}' version ${frame.version ?? 'latest'} of a running execution is gone`);
-  const step = flow.steps.find((s) => s.id === frame.stepId);
+  const step = stepOf(flow, frame.stepId);
   if (!step) throw new Error(`step '${frame.stepId}' of flow '${flow.id}' is gone`);
   const now = deps.clock.now();
   if (now >= frame.deadlineAt) {
@@ -449,7 +472,7 @@ export async function resume(snapshot: ExecutionSnapshot, event: WaitEvent, deps
   const run = new Run(snapshot, deps, options.flows ?? []);
   const frame = run.top;
   const flow = await run.flow(frame.flowId, frame.version);
-  const step = flow?.steps.find((s) => s.id === frame.stepId);
+  const step = flow && stepOf(flow, frame.stepId);
   if (!flow || !step) throw new Error(`the waiting step '${frame.stepId}' of flow '${frame.flowId}' is gone`);
   const startedAt = frame.pending?.startedAt ?? now;
   const timedOut = 'timedOut' in event;
@@ -474,7 +497,8 @@ export async function resume(snapshot: ExecutionSnapshot, event: WaitEvent, deps
  *   its caller or its backends do (an engine bug still throws)
  */
 export async function runFlow(flow: Flow, request: ExecutionRequest, deps: ExecutorDeps): Promise<ExecutionResult> {
-  return (await runFlowWithVariables(flow, request, deps)).result;
+  const snapshot = await advance(startExecution(flow, request, deps), deps, { flows: [flow] });
+  return resultOf(snapshot, deps.clock.now());
 }
 
 /**
