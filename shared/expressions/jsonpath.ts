@@ -37,6 +37,33 @@ export function isDefinitePath(path: string): boolean {
   return DEFINITE.test(path);
 }
 
+/** The property names of a definite path, parsed once (a definite path is most of a flow's mappings: `$.data[0].id`). */
+const segmentsByPath = new LRUCache<string, readonly string[]>({ max: PATH_CACHE_SIZE });
+const SEGMENT = /\.([A-Za-z_$][\w$]*)|\[(\d+)\]|\['([^'\]]*)'\]|\["([^"\]]*)"\]/g;
+
+/** The names along a definite path (`$.data[0]['a b']` → data, 0, a b), or undefined for an indefinite one. */
+function definiteSegments(path: string): readonly string[] | undefined {
+  const known = segmentsByPath.get(path);
+  if (known) return known;
+  if (!isDefinitePath(path)) return undefined;
+  const segments = [...path.slice(1).matchAll(SEGMENT)].map((m) => m[1] ?? m[2] ?? m[3] ?? m[4]!);
+  segmentsByPath.set(path, segments);
+  return segments;
+}
+
+/**
+ * A definite path's one node, found directly: what jsonpath-plus finds (own properties only, an
+ * array's index or `length`, nothing inside a string or number), or null.
+ */
+function walk(json: unknown, segments: readonly string[]): unknown {
+  let node = json;
+  for (const name of segments) {
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, name)) return null;
+    node = (node as Record<string, unknown>)[name];
+  }
+  return node ?? null;
+}
+
 const FILTER = /\[\?\((.*?)\)\]/g;
 
 /**
@@ -66,6 +93,8 @@ export function checkJsonPath(path: string, checkScript: (code: string) => void)
  */
 export function queryJsonPath(json: unknown, path: string): unknown {
   if (json === null || json === undefined || typeof json !== 'object') return isDefinitePath(path) ? null : [];
+  const definite = definiteSegments(path);
+  if (definite) return walk(json, definite);
   let result: unknown[];
   if (!seenPaths.get(path)) seenPaths.set(path, true);
   try {

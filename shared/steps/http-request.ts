@@ -51,6 +51,8 @@ export { CircuitBreakerConfig, defaultCircuitKey, SECRET_HEADERS } from '../http
 
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
 
+/** The retry policy of a step that sets none: the schema's defaults, parsed once. */
+let DEFAULT_RETRY_POLICY: RetryPolicy | undefined;
 /** The longest an async step waits for its callback, ms (the hold a caller can bear). */
 export const MAX_ASYNC_WAIT_MS = 120_000;
 
@@ -121,14 +123,19 @@ export const HTTP_BRANCHES = ['OnSuccess', 'OnClientError', 'OnServerError', 'On
  */
 export function parseBody(res: HttpResponse): unknown {
   if (res.body.length === 0) return undefined;
-  let text: string;
+  const text = res.body.toString('utf8');
   try {
-    text = res.body.toString('utf8');
-    JSON.parse(text);
-  } catch {
-    return undefined;
+    return parseUntrustedJson(text, { protectProto: false });
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    // Too deep: refused only when the body is JSON at all (a body that is not JSON is no body).
+    try {
+      JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    throw err;
   }
-  return parseUntrustedJson(text, { protectProto: false });
 }
 
 /** Thrown by {@link prepare} for a destination the flow does not allow. */
@@ -356,7 +363,13 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
 
     const connection = config.authentication && 'connection' in config.authentication ? config.authentication.connection : undefined;
     if (callback && config.async) await registerWait(ctx, callback.waitId, ctx.clock.now() + config.timeout + config.async.maxWaitMs, connection);
-    const call = await callBackend(ctx, { request, timeoutMs: config.timeout, retryPolicy: config.retryPolicy ?? RetryPolicy.parse({}), ...(config.circuitBreaker ? { breaker: config.circuitBreaker } : {}), ...(auth ? { auth } : {}) });
+    const call = await callBackend(ctx, {
+      request,
+      timeoutMs: config.timeout,
+      retryPolicy: config.retryPolicy ?? (DEFAULT_RETRY_POLICY ??= RetryPolicy.parse({})),
+      ...(config.circuitBreaker ? { breaker: config.circuitBreaker } : {}),
+      ...(auth ? { auth } : {}),
+    });
     if (callback && config.async && call.statusCode === 202 && !call.failure) {
       // Accepted: the result comes to the callback URL; the execution waits for it (or its timeout).
       const state: SuspendedCall = call.trace;
