@@ -52,13 +52,13 @@ function definiteSegments(path: string): readonly string[] | undefined {
 }
 
 /**
- * A definite path's one node, found directly: what jsonpath-plus finds (own properties only, an
- * array's index or `length`, nothing inside a string or number), or null.
+ * A definite path's one node, found directly as jsonpath-plus finds it: an own property of a
+ * truthy value (an array's index or `length`, a string's too), else null.
  */
 function walk(json: unknown, segments: readonly string[]): unknown {
   let node = json;
   for (const name of segments) {
-    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, name)) return null;
+    if (!node || !Object.hasOwn(node, name)) return null;
     node = (node as Record<string, unknown>)[name];
   }
   return node ?? null;
