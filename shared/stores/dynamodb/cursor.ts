@@ -30,15 +30,11 @@ function isKeyString(value: unknown, maxBytes: number): value is string {
 }
 
 /**
- * The start key of the next page of the `byKind` listing of `expected.kind`.
- * @returns undefined for no cursor (the first page)
- * @throws BadRequestError 400 BAD_CURSOR unless the cursor is base64url (at most
- *   {@link MAX_CURSOR_LENGTH} characters) of a JSON object with exactly `pk`, `sk`, `kind`, `id`,
- *   each a non-empty string within DynamoDB's key size limits, and `kind` equal to `expected.kind`.
+ * The JSON object a cursor encodes.
+ * @throws what `bad` makes, naming the problem: longer than {@link MAX_CURSOR_LENGTH}, not
+ *   base64url, not JSON, not an object
  */
-export function decodeCursor(cursor: string | undefined, expected: { kind: string }): ListingKey | undefined {
-  if (cursor === undefined || cursor === '') return undefined;
-  const bad = (why: string) => new BadRequestError('BAD_CURSOR', `cursor is not one this API returned (${why}); pass back the nextCursor of the previous page unchanged`);
+export function cursorObject(cursor: string, bad: (why: string) => Error): Record<string, unknown> {
   if (cursor.length > MAX_CURSOR_LENGTH) throw bad(`longer than ${MAX_CURSOR_LENGTH} characters`);
   if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad('not base64url');
   let key: unknown;
@@ -48,7 +44,20 @@ export function decodeCursor(cursor: string | undefined, expected: { kind: strin
     throw bad('not JSON');
   }
   if (typeof key !== 'object' || key === null || Array.isArray(key)) throw bad('not an object');
-  const record = key as Record<string, unknown>;
+  return key as Record<string, unknown>;
+}
+
+/**
+ * The start key of the next page of the `byKind` listing of `expected.kind`.
+ * @returns undefined for no cursor (the first page)
+ * @throws BadRequestError 400 BAD_CURSOR unless the cursor is base64url (at most
+ *   {@link MAX_CURSOR_LENGTH} characters) of a JSON object with exactly `pk`, `sk`, `kind`, `id`,
+ *   each a non-empty string within DynamoDB's key size limits, and `kind` equal to `expected.kind`.
+ */
+export function decodeCursor(cursor: string | undefined, expected: { kind: string }): ListingKey | undefined {
+  if (cursor === undefined || cursor === '') return undefined;
+  const bad = (why: string) => new BadRequestError('BAD_CURSOR', `cursor is not one this API returned (${why}); pass back the nextCursor of the previous page unchanged`);
+  const record = cursorObject(cursor, bad);
   const names = Object.keys(record);
   if (names.length !== KEY_ATTRIBUTES.length || !KEY_ATTRIBUTES.every((name) => Object.hasOwn(record, name))) throw bad(`attributes must be exactly ${KEY_ATTRIBUTES.join(', ')}`);
   for (const name of KEY_ATTRIBUTES) if (!isKeyString(record[name], MAX_KEY_BYTES[name])) throw bad(`${name} must be a non-empty string of at most ${MAX_KEY_BYTES[name]} bytes`);

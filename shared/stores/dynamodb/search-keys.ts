@@ -5,7 +5,7 @@
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BadRequestError } from '../../errors';
 import type { TimeWindow } from '../ports';
-import { MAX_CURSOR_LENGTH } from './cursor';
+import { cursorObject } from './cursor';
 
 /** The UTC days (`YYYY-MM-DD`) of a window, newest first. */
 export function daysOf(window: TimeWindow): string[] {
@@ -48,16 +48,7 @@ export function encodeItemCursor(key: { pk: string; sk: string } | undefined): {
 export function decodeItemCursor(cursor: string | undefined, partitions: readonly string[]): { pk: string; sk: string } | undefined {
   if (cursor === undefined || cursor === '') return undefined;
   const bad = (why: string) => new BadRequestError('BAD_CURSOR', `cursor is not one this API returned for this query (${why}); pass back the nextCursor of the previous page unchanged, with the same filters`);
-  if (cursor.length > MAX_CURSOR_LENGTH) throw bad(`longer than ${MAX_CURSOR_LENGTH} characters`);
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad('not base64url');
-  let key: unknown;
-  try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw bad('not JSON');
-  }
-  if (typeof key !== 'object' || key === null || Array.isArray(key)) throw bad('not an object');
-  const { pk, sk, ...rest } = key as Record<string, unknown>;
+  const { pk, sk, ...rest } = cursorObject(cursor, bad);
   if (Object.keys(rest).length > 0 || typeof pk !== 'string' || typeof sk !== 'string' || sk.length === 0 || Buffer.byteLength(sk) > 1024) throw bad('attributes must be exactly pk and sk, strings');
   if (!partitions.includes(pk)) throw bad('it belongs to another query or window');
   return { pk, sk };
