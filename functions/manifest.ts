@@ -62,6 +62,8 @@ const EXECUTOR: Access = { definitions: 'read', state: 'execution', secrets: 'ex
 const SCHEMA_VALIDATOR = ['ajv', 'fast-deep-equal', 'fast-uri', 'json-schema-traverse', 'require-from-string', 're2js'] as const;
 /** The expression functions formatPhoneNumber and validateE164 (shared/expressions/functions.ts): about 120 KB minified. */
 const PHONE_NUMBERS = ['libphonenumber-js'] as const;
+/** What every executor-class function (runs flows for callers) has alike. */
+const EXECUTOR_CLASS = { access: EXECUTOR, tables: true, publicUrl: true, reservedConcurrency: true, lazyModules: [...SCHEMA_VALIDATOR, ...PHONE_NUMBERS] } as const;
 /** `GET /flows/{flowId}/graph?format=svg` renders with Graphviz compiled to WASM (shared/flow/graph-svg.ts), 800 KB. */
 const SVG_RENDERER = ['@hpcc-js/wasm-graphviz'] as const;
 
@@ -82,22 +84,14 @@ export const FUNCTIONS = {
     dir: 'flow-executor',
     trigger: { type: 'http', routes: ROUTES.flowExecutor, authorization: 'caller' },
     timeoutMs: 30_000,
-    access: EXECUTOR,
-    tables: true,
-    publicUrl: true,
-    reservedConcurrency: true,
-    lazyModules: [...SCHEMA_VALIDATOR, ...PHONE_NUMBERS],
+    ...EXECUTOR_CLASS,
   },
   webhookCallback: {
     id: 'WebhookCallback',
     dir: 'webhook-callback',
     trigger: { type: 'http', routes: ROUTES.webhookCallback, authorization: 'none' },
     timeoutMs: 30_000,
-    access: EXECUTOR,
-    tables: true,
-    publicUrl: true,
-    reservedConcurrency: true,
-    lazyModules: [...SCHEMA_VALIDATOR, ...PHONE_NUMBERS],
+    ...EXECUTOR_CLASS,
   },
   agentEvents: { id: 'AgentEvents', dir: 'agent-events', trigger: { type: 'http', routes: ROUTES.agentEvents, authorization: 'operator' }, timeoutMs: 30_000, access: { state: 'agents' }, tables: true },
   connectInvoke: {
@@ -105,11 +99,7 @@ export const FUNCTIONS = {
     dir: 'connect-invoke',
     trigger: { type: 'connect' },
     timeoutMs: CONNECT_INVOKE_TIMEOUT_MS,
-    access: EXECUTOR,
-    tables: true,
-    publicUrl: true,
-    reservedConcurrency: true,
-    lazyModules: [...SCHEMA_VALIDATOR, ...PHONE_NUMBERS],
+    ...EXECUTOR_CLASS,
   },
   tokenRefresher: {
     id: 'TokenRefresher',
