@@ -37,7 +37,7 @@ import { withLogKeys, type LogKeys } from '../log-context';
 import type { CircuitBreaker } from '../resilience/circuit-breaker';
 import { circuitsService, clockService, httpService, ServiceContainer } from '../services';
 import { getStepDefinition } from '../steps/registry';
-import type { ExecutionResult, ExecutionStatus, ResumeEvent, StepContext, StepOutcome, StepResult, SubFlowCall } from '../steps/types';
+import type { ExecutionResult, ExecutionStatus, ResumeEvent, StepContext, StepOutcome, StepResult, SubFlowCall, TraceEntry } from '../steps/types';
 import { budgetError, newFrame, nullProto, setVariables } from './frames';
 import { SecretRedactor } from './redact';
 import { contactIdOf, resultOf, SNAPSHOT_VERSION, type ExecutionSnapshot, type Frame } from './snapshot';
@@ -129,14 +129,22 @@ export function startExecution(flow: Flow, request: ExecutionRequest, deps: Pick
 /** Picks the transition for an outcome; returns the branch key used and the target. */
 function transition(step: Step, outcome: StepOutcome): { taken: string; target: string } | undefined {
   if (outcome.nextStepId) return { taken: outcome.branch, target: outcome.nextStepId };
-  const branches = step.branches ?? {};
-  const candidates = outcome.status === 'FAILED' ? [outcome.branch, 'OnError'] : [outcome.branch];
-  for (const c of candidates) {
-    const target = branches[c];
-    if (target) return { taken: c, target };
+  const branches = step.branches;
+  if (branches) {
+    const own = branches[outcome.branch];
+    if (own) return { taken: outcome.branch, target: own };
+    const onError = outcome.status === 'FAILED' ? branches['OnError'] : undefined;
+    if (onError) return { taken: 'OnError', target: onError };
   }
-  const fallback = branches['Default'] ?? step.next;
+  const fallback = branches?.['Default'] ?? step.next;
   return fallback ? { taken: 'Default', target: fallback } : undefined;
+}
+
+/** A value or a promise of it: the executor's steps finish synchronously when they do no I/O (most steps), without a promise. */
+type MaybePromise<T> = T | Promise<T>;
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return value instanceof Promise;
 }
 
 /** One advance or resume call: the snapshot, the deps and the flows looked up so far. */
@@ -145,6 +153,8 @@ class Run {
   readonly services: ServiceContainer;
   private readonly flows = new Map<string, Flow>();
   private lastFlow: Flow | undefined;
+  /** Each frame's step context: the same for every step of a frame within one run. */
+  private readonly contexts = new Map<Frame, StepContext>();
 
   constructor(
     readonly snapshot: ExecutionSnapshot,
@@ -180,16 +190,20 @@ class Run {
     return flow;
   }
 
+  /** The path of the top frame's current step: `<stepId>`, or `<callingStepId>/<stepId>` inside a sub-flow. */
+  stepPath(): string {
+    const { frames } = this.snapshot;
+    return frames.length === 1 ? frames[0]!.stepId : frames.map((f) => f.stepId).join('/');
+  }
+
   /** What every log line of the step about to run carries: the execution (its root flow and contact) and the step's path. */
   logKeys(): LogKeys {
     const root = this.snapshot.frames[0]!;
-    return {
-      executionId: this.snapshot.executionId,
-      flowId: root.flowId,
-      flowVersion: root.version ?? 0,
-      ...contactIdOf(root.variables),
-      stepId: this.snapshot.frames.map((f) => f.stepId).join('/'),
-    };
+    const contactId = root.variables['contact_id'];
+    const stepId = this.stepPath();
+    return typeof contactId === 'string' && contactId !== ''
+      ? { executionId: this.snapshot.executionId, flowId: root.flowId, flowVersion: root.version ?? 0, contactId, stepId }
+      : { executionId: this.snapshot.executionId, flowId: root.flowId, flowVersion: root.version ?? 0, stepId };
   }
 
   get top(): Frame {
@@ -198,8 +212,14 @@ class Run {
 
   /** The context of the top frame's current step (`frame`, of `flow`), about to run or resume. */
   context(frame: Frame, flow: Flow): StepContext {
+    this.deps.onStep?.(this.stepPath());
+    let ctx = this.contexts.get(frame);
+    if (!ctx) this.contexts.set(frame, (ctx = this.newContext(frame, flow)));
+    return ctx;
+  }
+
+  private newContext(frame: Frame, flow: Flow): StepContext {
     const { deps } = this;
-    deps.onStep?.(this.snapshot.frames.map((f) => f.stepId).join('/'));
     const functions: FunctionContext = { now: () => deps.clock.now() };
     return {
       executionId: frame.executionId,
@@ -260,17 +280,17 @@ function frameResult(run: Run, frame: Frame, flow: Flow | undefined, status: Exe
  * Ends the top frame. The root's end ends the execution; a sub-flow's end pops it and finishes
  * the parent's calling step with the child's result (which may end the parent, and so on).
  */
-async function endFrame(run: Run, status: ExecutionStatus, branch: string, error?: ExecutionResult['error'], flow?: Flow): Promise<void> {
+function endFrame(run: Run, status: ExecutionStatus, branch: string, error?: ExecutionResult['error'], flow?: Flow): Promise<void> | undefined {
   const { snapshot } = run;
   const result = frameResult(run, run.top, flow, status, branch, error);
   if (snapshot.frames.length === 1) {
     snapshot.status = status;
     snapshot.result = run.secrets.redact(result);
     delete snapshot.wait;
-    return;
+    return undefined;
   }
   snapshot.frames.pop();
-  await finishCall(run, result);
+  return finishCall(run, result);
 }
 
 /**
@@ -288,26 +308,34 @@ async function endOnBudget(run: Run, err: BudgetExceededError, startedAt: number
   await endFrame(run, 'FAILED', 'BudgetExceeded', budgetError(err), flow);
 }
 
-async function runStep(step: Step, ctx: StepContext, event?: ResumeEvent): Promise<StepResult> {
+/** A step's failure as its outcome when it is the flow's fault (e.g. an expression that fails at run time); anything else is an engine fault and is rethrown. */
+function flowFailureOutcome(err: unknown): StepResult {
+  // Expressions that fail at run time (e.g. reading `__proto__` through a computed key) are the flow's fault, not the engine's.
+  if (isFlowFailure(err)) return { branch: 'OnError', status: 'FAILED', trace: { error: stepFailure(failureTypeOf(err), err.message) } };
+  throw err;
+}
+
+/** Runs (or resumes) one step; a promise only when the step returned one (it did I/O). */
+function runStep(step: Step, ctx: StepContext, event?: ResumeEvent): MaybePromise<StepResult> {
   const definition = getStepDefinition(step.type);
   if (!definition) return { branch: 'OnError', status: 'FAILED', trace: { error: stepFailure('invalid_request', `unknown step type ${step.type}`) } };
+  let result: MaybePromise<StepResult>;
   try {
-    if (!event) return await definition.execute(step, ctx);
-    if (!definition.resume) throw new Error(`step type ${step.type} cannot be resumed`);
-    return await definition.resume(step, event, ctx);
+    if (!event) result = definition.execute(step, ctx);
+    else if (!definition.resume) throw new Error(`step type ${step.type} cannot be resumed`);
+    else result = definition.resume(step, event, ctx);
   } catch (err) {
-    // Expressions that fail at run time (e.g. reading `__proto__` through a computed key) are the flow's fault, not the engine's.
-    if (isFlowFailure(err)) return { branch: 'OnError', status: 'FAILED', trace: { error: stepFailure(failureTypeOf(err), err.message) } };
-    throw err;
+    return flowFailureOutcome(err);
   }
+  return isPromise(result) ? result.catch(flowFailureOutcome) : result;
 }
 
 /**
  * Applies a finished step's outcome to the top frame: variables, trace, transition, and the
- * frame's end when there is nothing more to run.
+ * frame's end when there is nothing more to run. A promise only when ending the frame has to wait
+ * (most steps just move on).
  * @throws BudgetExceededError when a variable it sets passes a budget
  */
-/** Applies an outcome; a promise only when ending the frame has to wait (most steps just move on). */
 function complete(run: Run, flow: Flow, step: Step, outcome: StepOutcome, startedAt: number): Promise<void> | undefined {
   const frame = run.top;
   delete frame.pending;
@@ -315,15 +343,10 @@ function complete(run: Run, flow: Flow, step: Step, outcome: StepOutcome, starte
   const now = run.deps.clock.now();
   const next = outcome.end ? undefined : transition(step, outcome);
   frame.branch = outcome.branch;
-  frame.trace.push({
-    stepId: step.id,
-    type: step.type,
-    branch: next?.taken ?? outcome.branch,
-    status: outcome.status,
-    durationMs: now - startedAt,
-    ...(next ? { nextStepId: next.target } : {}),
-    ...outcome.trace,
-  });
+  const entry: TraceEntry = { stepId: step.id, type: step.type, branch: next?.taken ?? outcome.branch, status: outcome.status, durationMs: now - startedAt };
+  if (next) entry.nextStepId = next.target;
+  if (outcome.trace) Object.assign(entry, outcome.trace);
+  frame.trace.push(entry);
   if (outcome.end) return endFrame(run, outcome.end.status, outcome.end.outcome, undefined, flow);
   // Out of time with more to do (or on a failure the deadline likely caused): stop now.
   if (now >= frame.deadlineAt && (next || outcome.status === 'FAILED')) return timedOut(run, flow, `the run's deadline passed at step '${step.id}'`);
@@ -337,26 +360,45 @@ function complete(run: Run, flow: Flow, step: Step, outcome: StepOutcome, starte
  * `""` (never a failure branch such as OnTimeout: no step took one) and `error.code`
  * `DEADLINE_EXCEEDED` (docs/architecture.md, "The deadline is the caller's").
  */
-function timedOut(run: Run, flow: Flow | undefined, message: string): Promise<void> {
+function timedOut(run: Run, flow: Flow | undefined, message: string): Promise<void> | undefined {
   return endFrame(run, 'TIMED_OUT', '', { code: 'DEADLINE_EXCEEDED', message }, flow);
 }
 
 /** Acts on what a step returned: a call pushes a frame, a suspension makes the execution WAITING, an outcome completes the step. */
-async function settle(run: Run, flow: Flow, step: Step, result: StepResult, startedAt: number): Promise<void> {
+function settle(run: Run, flow: Flow, step: Step, result: StepResult, startedAt: number): Promise<void> | undefined {
   const { snapshot } = run;
   const frame = run.top;
   if ('call' in result) {
     frame.pending = { kind: 'call', startedAt };
-    await call(run, result.call, flow);
-  } else if ('suspend' in result) {
+    return call(run, result.call, flow);
+  }
+  if ('suspend' in result) {
     frame.pending = { kind: 'wait', startedAt };
     const now = run.deps.clock.now();
     snapshot.status = 'WAITING';
     const { waitId, until, onTimeout, callback, state } = result.suspend;
     snapshot.wait = { waitId, until, onTimeout, remainingMs: snapshot.frames.map((f) => Math.max(0, f.deadlineAt - now)), ...(callback ? { callback } : {}), ...(state ? { state } : {}) };
-  } else {
-    const ending = complete(run, flow, step, result, startedAt);
-    if (ending) await ending;
+    return undefined;
+  }
+  return complete(run, flow, step, result, startedAt);
+}
+
+/**
+ * Runs (or resumes, with `event`) the top frame's current step inside its log keys and acts on
+ * its result; a budget that runs out on the way ends the execution. A promise only when the step
+ * or what follows it does I/O.
+ */
+function runAndSettle(run: Run, frame: Frame, flow: Flow, step: Step, startedAt: number, event?: ResumeEvent): Promise<void> | undefined {
+  const onBudget = (err: unknown): Promise<void> | undefined => {
+    if (!(err instanceof BudgetExceededError)) throw err;
+    return endOnBudget(run, err, startedAt);
+  };
+  try {
+    const result = withLogKeys(run.logKeys(), () => runStep(step, run.context(frame, flow), event));
+    const settled = isPromise(result) ? result.then((r) => settle(run, flow, step, r, startedAt)) : settle(run, flow, step, result, startedAt);
+    return settled?.catch(onBudget);
+  } catch (err) {
+    return onBudget(err);
   }
 }
 
@@ -369,32 +411,28 @@ async function finishCall(run: Run, child: ExecutionResult): Promise<void> {
   await settle(run, flow, step, outcome, frame.pending?.startedAt ?? run.deps.clock.now());
 }
 
-/** Runs the top frame's next step; pushes a frame for a call, suspends for a wait. */
-async function step(run: Run): Promise<void> {
-  const { snapshot, deps } = run;
+/** Runs the top frame's next step; pushes a frame for a call, suspends for a wait. A promise only when it has to wait (I/O, or a flow to look up). */
+function step(run: Run): Promise<void> | undefined {
   const frame = run.top;
-  const flow = run.known(frame.flowId, frame.version) ?? (await run.flow(frame.flowId, frame.version));
+  const flow = run.known(frame.flowId, frame.version);
+  return flow ? stepIn(run, frame, flow) : run.flow(frame.flowId, frame.version).then((found) => stepIn(run, frame, found));
+}
+
+function stepIn(run: Run, frame: Frame, flow: Flow | undefined): Promise<void> | undefined {
+  const { snapshot, deps } = run;
   if (!flow) throw new Error(`flow '${frame.flowId}' version ${frame.version ?? 'latest'} of a running execution is gone`);
   const step = stepOf(flow, frame.stepId);
   if (!step) throw new Error(`step '${frame.stepId}' of flow '${flow.id}' is gone`);
   const now = deps.clock.now();
-  if (now >= frame.deadlineAt) {
-    await timedOut(run, flow, `the run's deadline passed before step '${step.id}'`);
-    return;
-  }
+  if (now >= frame.deadlineAt) return timedOut(run, flow, `the run's deadline passed before step '${step.id}'`);
   if (++frame.executed > flow.maxSteps) {
-    await endFrame(run, 'FAILED', 'MaxStepsExceeded', { code: 'MAX_STEPS_EXCEEDED', message: `the run executed ${flow.maxSteps} steps (maxSteps) without ending` }, flow);
-    return;
+    return endFrame(run, 'FAILED', 'MaxStepsExceeded', { code: 'MAX_STEPS_EXCEEDED', message: `the run executed ${flow.maxSteps} steps (maxSteps) without ending` }, flow);
   }
-  try {
-    if (++snapshot.counters.steps > snapshot.counters.stepsLimit) {
-      throw new BudgetExceededError('steps', snapshot.counters.stepsLimit, `the execution ran ${snapshot.counters.stepsLimit} steps across its sub-flows (maxSteps of '${snapshot.frames[0]!.flowId}') without ending`);
-    }
-    await settle(run, flow, step, await withLogKeys(run.logKeys(), () => runStep(step, run.context(frame, flow))), now);
-  } catch (err) {
-    if (!(err instanceof BudgetExceededError)) throw err;
-    await endOnBudget(run, err, now);
+  if (++snapshot.counters.steps > snapshot.counters.stepsLimit) {
+    const err = new BudgetExceededError('steps', snapshot.counters.stepsLimit, `the execution ran ${snapshot.counters.stepsLimit} steps across its sub-flows (maxSteps of '${snapshot.frames[0]!.flowId}') without ending`);
+    return endOnBudget(run, err, now);
   }
+  return runAndSettle(run, frame, flow, step, now);
 }
 
 /**
@@ -449,7 +487,10 @@ async function call(run: Run, request: SubFlowCall, parentFlow: Flow): Promise<v
  */
 export async function advance(snapshot: ExecutionSnapshot, deps: ExecutorDeps, options: AdvanceOptions = {}): Promise<ExecutionSnapshot> {
   const run = new Run(snapshot, deps, options.flows ?? []);
-  for (let steps = options.stepLimit ?? Infinity; snapshot.status === 'RUNNING' && steps > 0; steps--) await step(run);
+  for (let steps = options.stepLimit ?? Infinity; snapshot.status === 'RUNNING' && steps > 0; steps--) {
+    const pending = step(run);
+    if (pending) await pending;
+  }
   return snapshot;
 }
 
@@ -478,15 +519,8 @@ export async function resume(snapshot: ExecutionSnapshot, event: WaitEvent, deps
   const timedOut = 'timedOut' in event;
   snapshot.settled = { ...snapshot.settled, [wait.waitId]: { by: timedOut ? 'timeout' : 'payload', ...(wait.callback?.connection ? { connection: wait.callback.connection } : {}) } };
   const state = wait.state ? { state: wait.state } : {};
-  try {
-    const outcome = await withLogKeys(run.logKeys(), () =>
-      runStep(step, run.context(frame, flow), timedOut ? { kind: 'timeout', waitId: wait.waitId, until: wait.until, ...state } : { kind: 'resume', waitId: event.waitId, payload: event.payload, ...state }),
-    );
-    await settle(run, flow, step, outcome, startedAt);
-  } catch (err) {
-    if (!(err instanceof BudgetExceededError)) throw err;
-    await endOnBudget(run, err, startedAt);
-  }
+  const resumed: ResumeEvent = timedOut ? { kind: 'timeout', waitId: wait.waitId, until: wait.until, ...state } : { kind: 'resume', waitId: event.waitId, payload: event.payload, ...state };
+  await runAndSettle(run, frame, flow, step, startedAt, resumed);
   return advance(snapshot, deps, options);
 }
 

@@ -37,7 +37,9 @@ function sizesOf(frame: Frame): { sizes: Map<string, number>; total: number } {
  */
 export function setVariables(frame: Frame, values: Readonly<Record<string, unknown>>, fromStep: boolean): void {
   const budget = sizesOf(frame);
-  for (const [name, value] of Object.entries(values)) {
+  for (const name in values) {
+    if (!Object.hasOwn(values, name)) continue;
+    const value = values[name];
     let size: number;
     if (fromStep) size = checkValue(value, `variable ${name}`);
     else {

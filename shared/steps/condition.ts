@@ -33,8 +33,7 @@ export const conditionStep = defineStep<ConditionConfig>({
     expressions: c.conditions.map((x, i) => ({ path: `conditions[${i}].expression`, source: x.expression })),
     stepRefs: [...c.conditions.map((x, i) => ({ path: `conditions[${i}].nextStepId`, stepId: x.nextStepId })), ...(c.defaultStepId ? [{ path: 'defaultStepId', stepId: c.defaultStepId }] : [])],
   }),
-  // eslint-disable-next-line @typescript-eslint/require-await -- async turns a rethrown engine error into a rejection, as StepDefinition.execute promises
-  async execute(step, ctx) {
+  execute(step, ctx) {
     const { conditions, defaultStepId } = step.configuration;
     for (let i = 0; i < conditions.length; i++) {
       const c = conditions[i]!;

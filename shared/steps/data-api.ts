@@ -17,7 +17,7 @@ import { failureTypeOf, stepFailure } from '../flow/failures';
 import { evaluate } from '../expressions/evaluator';
 import { renderJsonValue, templatesIn } from '../expressions/template';
 import { Expression, VariableName } from './common';
-import { defineStep, type StepOutcome } from './types';
+import { defineStep, type StepContext, type StepOutcome } from './types';
 
 /** The configuration of a `DataAPI` step, one of its operations: `evaluate`, `assign` or `validate`. */
 export const DataApiConfig = z.discriminatedUnion('operation', [
@@ -100,7 +100,7 @@ export const dataApiStep = defineStep<DataApiConfig>({
     }
   },
 
-  async execute(step, ctx): Promise<StepOutcome> {
+  execute(step, ctx): StepOutcome | Promise<StepOutcome> {
     const c = step.configuration;
     try {
       switch (c.operation) {
@@ -108,17 +108,26 @@ export const dataApiStep = defineStep<DataApiConfig>({
           return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { [c.outputVariable]: evaluate(c.expression, ctx.variables, ctx.functions) } };
         case 'assign':
           return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: renderJsonValue(c.variables, ctx.variables, ctx.functions, MAX_VARIABLES_BYTES) as Record<string, unknown> };
-        case 'validate': {
-          const input = c.input ? evaluate(c.input, ctx.variables, ctx.functions) : { ...ctx.variables };
-          const validate = await compileJsonSchema(c.schema);
-          const ok = validate(input);
-          const errors = ok ? [] : (validate.errors ?? []).map((e) => ({ path: e.instancePath || '/', message: e.message ?? 'invalid' }));
-          return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { [c.outputVariable]: ok, validation_errors: errors } };
-        }
+        case 'validate':
+          return validateStep(c, ctx).catch(failedOutcome);
       }
     } catch (err) {
-      if (!isFlowFailure(err)) throw err;
-      return { branch: 'OnError', status: 'FAILED', trace: { error: stepFailure(failureTypeOf(err), err.message) } };
+      return failedOutcome(err);
     }
   },
 });
+
+/** A DataAPI `validate`: the input checked against the step's JSON Schema (compiled on first use). */
+async function validateStep(c: Extract<DataApiConfig, { operation: 'validate' }>, ctx: StepContext): Promise<StepOutcome> {
+  const input = c.input ? evaluate(c.input, ctx.variables, ctx.functions) : { ...ctx.variables };
+  const validate = await compileJsonSchema(c.schema);
+  const ok = validate(input);
+  const errors = ok ? [] : (validate.errors ?? []).map((e) => ({ path: e.instancePath || '/', message: e.message ?? 'invalid' }));
+  return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { [c.outputVariable]: ok, validation_errors: errors } };
+}
+
+/** A flow failure (an expression failing at run time) as the step's OnError; an engine fault is rethrown. */
+function failedOutcome(err: unknown): StepOutcome {
+  if (!isFlowFailure(err)) throw err;
+  return { branch: 'OnError', status: 'FAILED', trace: { error: stepFailure(failureTypeOf(err), err.message) } };
+}

@@ -28,8 +28,7 @@ export const endStep = defineStep<EndConfig>({
   configSchema: EndConfig,
   branches: [],
   analyze: (c) => ({ templates: templatesIn(c.outputs ?? {}, 'outputs'), sets: Object.keys(c.outputs ?? {}) }),
-  // eslint-disable-next-line @typescript-eslint/require-await -- async turns a rethrown engine error into a rejection, as StepDefinition.execute promises
-  async execute(step, ctx) {
+  execute(step, ctx) {
     const c = step.configuration;
     let variables: Record<string, unknown> = {};
     try {

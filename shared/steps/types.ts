@@ -198,9 +198,14 @@ export interface StepDefinition<C = unknown> {
   /** The services this step type uses (built when a step first asks; listed so a function can build them at cold start). */
   readonly services?: readonly ServiceDefinition<unknown>[];
   analyze(config: C): StepAnalysis;
-  execute(step: StepOf<C>, ctx: StepContext): Promise<StepResult>;
+  /**
+   * Runs the step. A step without I/O returns its result directly (no promise: the executor then
+   * moves on synchronously); one that waits returns a promise. A flow failure it throws (an
+   * expression failing at run time) becomes its `OnError`; anything else is an engine fault.
+   */
+  execute(step: StepOf<C>, ctx: StepContext): StepResult | Promise<StepResult>;
   /** Finishes a step that called a sub-flow or suspended. Required for steps that do. */
-  resume?(step: StepOf<C>, event: ResumeEvent, ctx: StepContext): Promise<StepOutcome>;
+  resume?(step: StepOf<C>, event: ResumeEvent, ctx: StepContext): StepOutcome | Promise<StepOutcome>;
 }
 
 /** Helper preserving the config type. */
