@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    ignores: ['node_modules/**', 'cdk.out/**', 'coverage/**', '.local/**'],
+    ignores: ['node_modules/**', 'cdk.out/**', 'coverage/**', '.local/**', '.bench/**'],
   },
   {
     linterOptions: { reportUnusedDisableDirectives: 'error' },

@@ -41,6 +41,11 @@
  * - `warm-dynamodb-requests` (requests/execution; target <= 1): DynamoDB requests of a warm
  *   execution through the ExecutionService on DynamoDB Local.
  *
+ * `npm run bench` runs this file as an esbuild bundle of the repository's code (`.bench/run.mjs`,
+ * packages left external), as the functions run it: under tsx every function gets a `__name`
+ * helper call (esbuild's keepNames), which slows code that creates closures, such as a step
+ * context, by about 2x, and no deployed function pays that.
+ *
  *   npm run bench                     # all figures, about a minute
  *   BENCH_ROUNDS=5 npm run bench      # fewer rounds
  */

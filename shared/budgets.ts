@@ -33,6 +33,13 @@ export const MIN_CALL_MS = 50;
 /** Longest JSONPath accepted by `jsonPath()` at run time, characters (parsing cost grows with length). */
 export const MAX_JSONPATH_LENGTH = 1024;
 
+/** The JSON size of a value that is not an object, bytes: a string's UTF-8 length and quotes, a number's or boolean's text, 4 for anything else (`null`). */
+function leafSize(v: unknown): number {
+  if (typeof v === 'string') return Buffer.byteLength(v) + 2;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v).length;
+  return 4;
+}
+
 /**
  * Size of `value` as JSON text, in UTF-8 bytes (string escapes aside), stopping as soon as it
  * passes `limitBytes` or nests deeper than `maxDepth`: the cost is bounded by the limit, not by
@@ -40,13 +47,14 @@ export const MAX_JSONPATH_LENGTH = 1024;
  * @returns the size, or `Infinity` when over `limitBytes`, or `-1` when deeper than `maxDepth`.
  */
 export function jsonSizeWithin(value: unknown, limitBytes: number, maxDepth = MAX_JSON_DEPTH): number {
+  if (typeof value !== 'object' || value === null) {
+    const size = leafSize(value);
+    return size > limitBytes ? Infinity : size;
+  }
   let total = 0;
   let tooDeep = false;
   const visit = (v: unknown, depth: number): boolean => {
-    if (typeof v === 'string') total += Buffer.byteLength(v) + 2;
-    else if (v === null || v === undefined) total += 4;
-    else if (typeof v === 'number' || typeof v === 'boolean') total += String(v).length;
-    else if (typeof v === 'object') {
+    if (typeof v === 'object' && v !== null) {
       if (depth >= maxDepth) {
         tooDeep = true;
         return false;
@@ -64,12 +72,23 @@ export function jsonSizeWithin(value: unknown, limitBytes: number, maxDepth = MA
           if (!visit((v as Record<string, unknown>)[key], depth + 1)) return false;
         }
       }
-    } else total += 4;
+    } else total += leafSize(v);
     return total <= limitBytes;
   };
   visit(value, 0);
   if (tooDeep) return -1;
   return total > limitBytes ? Infinity : total;
+}
+
+/**
+ * A value's budget size when it cannot pass the value budget whatever it holds (a number, a
+ * boolean, `null`, a string short enough even at 3 UTF-8 bytes per character), bytes; undefined
+ * when it has to be measured. The hot path of setting a variable: no walk, no message built.
+ */
+export function smallValueSize(value: unknown): number | undefined {
+  if (typeof value === 'object' && value !== null) return undefined;
+  const size = typeof value === 'string' ? value.length * 3 + 2 : 8;
+  return size <= MAX_VALUE_BYTES ? size : undefined;
 }
 
 /**
@@ -79,11 +98,8 @@ export function jsonSizeWithin(value: unknown, limitBytes: number, maxDepth = MA
  * @throws BudgetExceededError `valueBytes` or `valueDepth`
  */
 export function checkValue(value: unknown, what: string): number {
-  if (typeof value !== 'object' || value === null) {
-    const size = typeof value === 'string' ? value.length * 3 + 2 : 8;
-    // Short strings cannot pass the limit: skip measuring them (the hot path).
-    if (size <= MAX_VALUE_BYTES) return size;
-  }
+  const small = smallValueSize(value);
+  if (small !== undefined) return small;
   const size = jsonSizeWithin(value, MAX_VALUE_BYTES);
   if (size === -1) throw new BudgetExceededError('valueDepth', MAX_JSON_DEPTH, `${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
   if (size === Infinity) throw new BudgetExceededError('valueBytes', MAX_VALUE_BYTES, `${what} is larger than ${MAX_VALUE_BYTES} bytes`);

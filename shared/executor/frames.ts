@@ -3,7 +3,7 @@
  * accepts of its input, and every variable set on a frame is counted against the value and
  * variables budgets.
  */
-import { checkValue, jsonSizeWithin, MAX_JSON_DEPTH, MAX_VARIABLES_BYTES } from '../budgets';
+import { checkValue, jsonSizeWithin, MAX_JSON_DEPTH, MAX_VARIABLES_BYTES, smallValueSize } from '../budgets';
 import { BudgetExceededError } from '../errors';
 import { acceptInputs } from '../flow/inputs';
 import type { Flow } from '../flow/schema';
@@ -41,7 +41,7 @@ export function setVariables(frame: Frame, values: Readonly<Record<string, unkno
     if (!Object.hasOwn(values, name)) continue;
     const value = values[name];
     let size: number;
-    if (fromStep) size = checkValue(value, `variable ${name}`);
+    if (fromStep) size = smallValueSize(value) ?? checkValue(value, `variable ${name}`);
     else {
       size = jsonSizeWithin(value, MAX_VARIABLES_BYTES);
       if (size === -1) throw new BudgetExceededError('valueDepth', MAX_JSON_DEPTH, `variable ${name} nests deeper than ${MAX_JSON_DEPTH} levels`);

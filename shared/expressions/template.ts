@@ -52,14 +52,12 @@ export function hasTemplate(text: string): boolean {
  */
 export function renderText(text: string, scope: Scope, ctx?: FunctionContext): string {
   if (!hasTemplate(text)) return text;
-  let length = 0;
-  const pieces = compileTemplate(text).parts.map((p) => {
-    const piece = typeof p === 'string' ? p : toText(evaluate(p, scope, ctx));
-    length += piece.length;
-    checkStringLength(length, 'a rendered template');
-    return piece;
-  });
-  return pieces.join('');
+  let out = '';
+  for (const p of compileTemplate(text).parts) {
+    out += typeof p === 'string' ? p : toText(evaluate(p, scope, ctx));
+    checkStringLength(out.length, 'a rendered template');
+  }
+  return out;
 }
 
 /** Renders a template; a string that is exactly `{{ expr }}` returns the value with its type. */
@@ -236,7 +234,7 @@ export function renderJsonValue(value: unknown, scope: Scope, ctx?: FunctionCont
     if (Array.isArray(v)) return v.map((item) => render(item, depth + 1));
     if (v !== null && typeof v === 'object') {
       const out: Record<string, unknown> = {};
-      for (const [k, item] of Object.entries(v)) out[k] = render(item, depth + 1);
+      for (const k in v) if (Object.hasOwn(v, k)) out[k] = render((v as Record<string, unknown>)[k], depth + 1);
       return out;
     }
     return charge(v);
