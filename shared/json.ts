@@ -60,7 +60,8 @@ function hasPoisonKeys(value: unknown, depth = 0): boolean {
  */
 export function parseUntrustedJson(text: string, options: { maxDepth?: number; protectProto?: boolean } = {}): unknown {
   const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
-  if (jsonTextDepth(text, maxDepth) > maxDepth) throw new UnsafeJsonError(`JSON nests deeper than ${maxDepth} levels`);
+  // Each level takes an opening and a closing bracket: a text shorter than 2 * (maxDepth + 1) cannot nest deeper.
+  if (text.length >= 2 * (maxDepth + 1) && jsonTextDepth(text, maxDepth) > maxDepth) throw new UnsafeJsonError(`JSON nests deeper than ${maxDepth} levels`);
   const value = JSON.parse(text) as unknown;
   if ((options.protectProto ?? true) && POISON.test(text) && hasPoisonKeys(value)) throw new UnsafeJsonError('JSON has a __proto__ or constructor.prototype key');
   return value;

@@ -261,19 +261,14 @@ function stepOf(flow: Flow, stepId: string): Step | undefined {
 
 /** The answer of a frame that ended. */
 function frameResult(run: Run, frame: Frame, flow: Flow | undefined, status: ExecutionStatus, branch: string, error: ExecutionResult['error']): ExecutionResult {
-  return {
-    executionId: frame.executionId,
-    flowId: frame.flowId,
-    flowVersion: frame.version ?? 0,
-    status,
-    branch,
-    variables: outputsOf(frame, flow),
-    trace: frame.trace,
-    ...(error ? { error } : {}),
-    ...contactIdOf(frame.variables),
-    startedAt: new Date(frame.startedAt).toISOString(),
-    durationMs: run.deps.clock.now() - frame.startedAt,
-  };
+  // Built key by key (no spreads: this runs once per execution), in the order the answer prints.
+  const result = { executionId: frame.executionId, flowId: frame.flowId, flowVersion: frame.version ?? 0, status, branch, variables: outputsOf(frame, flow), trace: frame.trace } as ExecutionResult;
+  if (error) result.error = error;
+  const { contactId } = contactIdOf(frame.variables);
+  if (contactId !== undefined) result.contactId = contactId;
+  result.startedAt = new Date(frame.startedAt).toISOString();
+  result.durationMs = run.deps.clock.now() - frame.startedAt;
+  return result;
 }
 
 /**

@@ -17,7 +17,7 @@
  *   request carrying an `Idempotency-Key`, and a retry starts only when its backoff and its whole
  *   timeout fit before the call deadline (never because the backoff alone fits).
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import * as z from 'zod';
 import { isFlowFailure, IvrflowError } from '../errors';
 import { countsForBreaker, type FailureType } from '../flow/failures';
@@ -203,7 +203,8 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
     }
 
     attempts++;
-    const result = await http.send({ ...request, headers: { ...request.headers, ...credentials }, timeoutMs: Math.min(options.timeoutMs, left) });
+    const headers = auth ? { ...request.headers, ...credentials } : request.headers;
+    const result = await http.send({ url: request.url, method: request.method, headers, ...(request.body === undefined ? {} : { body: request.body }), timeoutMs: Math.min(options.timeoutMs, left) });
     let type: CallFailureType | undefined;
     let message: string;
     if (result.kind === 'response') {
@@ -214,12 +215,9 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
       message = result.message;
     }
     const statusCode = result.kind === 'response' ? result.status : null;
-    const outcome: CallOutcome = {
-      ...(type === undefined ? {} : { failure: { type, message } }),
-      statusCode,
-      ...(result.kind === 'response' ? { response: result } : {}),
-      trace: { attempts, statusCode, bodySha256: result.kind === 'response' ? createHash('sha256').update(result.body).digest('hex') : null },
-    };
+    const outcome: CallOutcome = { statusCode, trace: { attempts, statusCode, bodySha256: result.kind === 'response' ? hash('sha256', result.body, 'hex') : null } };
+    if (type !== undefined) outcome.failure = { type, message };
+    if (result.kind === 'response') outcome.response = result;
 
     if (statusCode === 401 && !renewed && auth?.rejected?.()) {
       renewed = true;

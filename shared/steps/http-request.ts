@@ -351,8 +351,9 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     let auth: CallAuth | undefined;
     const callback = config.async ? newCallback(ctx.services.get(callbackEndpointService), ctx.rootExecutionId) : undefined;
     try {
-      const secrets = await secretVariables(config, ctx);
-      const connection = await connectionOf(config, ctx);
+      // Most steps read no secret and use no connection: no await for those.
+      const secrets = ctx.secretVariables ? await secretVariables(config, ctx) : {};
+      const connection = config.authentication && 'connection' in config.authentication ? await connectionOf(config, ctx) : undefined;
       request = prepare(config, ctx, secrets, callback ? { callback_url: callback.url } : {}, connection);
       auth = pipelineAuth(config, request, ctx, secrets, connection);
     } catch (err) {
@@ -382,7 +383,10 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       return failure(config, ctx, 'invalid_response', `the response body cannot be used: ${(err as Error).message}`, call.statusCode, call.trace);
     }
     if (call.failure) return failure(config, ctx, call.failure.type, call.failure.message, call.statusCode, call.trace);
-    return { branch: 'OnSuccess', status: 'SUCCEEDED', variables: { ...mapped(config, body, ctx), http_status_code: call.statusCode, http_error: null }, trace: call.trace };
+    const variables = mapped(config, body, ctx);
+    variables['http_status_code'] = call.statusCode;
+    variables['http_error'] = null;
+    return { branch: 'OnSuccess', status: 'SUCCEEDED', variables, trace: call.trace };
   },
   /** An async step's end: the callback's body (mapped with `async.callbackMapping`, else `responseMapping`) and OnSuccess, or OnTimeout. */
   resume(step, event, ctx): Promise<StepOutcome> {
