@@ -28,11 +28,11 @@
  *   builds it: the assets of a `cdk synth`, or esbuild with IvrflowFunction's options when the
  *   synth fails or takes over 60 s. Baseline: the limit.
  * - `cold-start:flow-executor` (ms; target ratio <= 1.3): a fresh `node` (with the function's
- *   NODE_OPTIONS, `--enable-source-maps`) loading the flow-executor bundle and answering one
- *   `GET /executions/{id}` for an unknown id (one GetItem to a loopback stand-in for DynamoDB),
- *   from spawn to its answer, vs the same runner with a handler that only imports the DynamoDB
- *   and Secrets Manager clients of the AWS SDK and builds them; `cold-start:flow-executor:no-source-maps`
- *   is the same without the flag (on both sides).
+ *   NODE_OPTIONS, none: stacks are source-mapped lazily by the logger) loading the flow-executor
+ *   bundle and answering one `GET /executions/{id}` for an unknown id (one GetItem to a loopback
+ *   stand-in for DynamoDB), from spawn to its answer, vs the same runner with a handler that only
+ *   imports the DynamoDB and Secrets Manager clients of the AWS SDK and builds them;
+ *   `cold-start:flow-executor:enable-source-maps` is the same with Node's flag (on both sides).
  * - `serve-throughput` (executions/s; target >= 2000/s per core) and `serve-cpu-per-execution`
  *   (ms of the serve process's CPU per execution; target <= 0.5 ms, i.e. 2000/s per core):
  *   autocannon, 20 connections for 5 s, POSTing executions of a one-HTTP-step flow to

@@ -11,6 +11,7 @@ import { serviceName } from './config/env';
 import type { TokenEvent } from './connections/token-provider';
 import { currentLogKeys } from './log-context';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from './metric-names';
+import { sourceMappedStack } from './source-maps';
 import type { ExecutionResult, TraceEntry } from './steps/types';
 import type { CircuitEvent } from './resilience/circuit-breaker';
 
@@ -18,8 +19,19 @@ import type { CircuitEvent } from './resilience/circuit-breaker';
  * Powertools' JSON line (`level`, `message`, `timestamp`, `service`, the Lambda context's
  * `cold_start`, `function_name`, `function_request_id`, ...) plus, inside a step, the execution's
  * keys (`executionId`, `flowId`, `flowVersion`, `contactId`, `stepId`: shared/log-context.ts).
+ * An error's stack and location point at the TypeScript sources: frames in the bundle are mapped
+ * through its `.map` file (shared/source-maps.ts), since the functions run without
+ * `--enable-source-maps`.
  */
 class IvrflowLogFormatter extends LogFormatter {
+  override formatError(error: Error): LogAttributes {
+    const formatted = super.formatError(error);
+    if (typeof error.stack !== 'string') return formatted;
+    const stack = sourceMappedStack(error.stack);
+    if (stack === error.stack) return formatted;
+    return { ...formatted, location: this.getCodeLocation(stack), stack: Array.isArray(formatted['stack']) ? stack.split('\n') : stack };
+  }
+
   formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
     const context = attributes.lambdaContext;
     return new LogItem({

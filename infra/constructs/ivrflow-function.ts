@@ -34,7 +34,6 @@ export class IvrflowFunction extends NodejsFunction {
       tracing: Tracing.ACTIVE,
       ...props,
       logGroup,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       bundling: {
         minify: true,
         sourceMap: true,
