@@ -163,9 +163,9 @@ const v4Net = ([net, prefix]: Range): V4Net => {
 };
 const v6Net = ([net, prefix]: Range): V6Net => ({ bytes: parseIPv6(net)!, prefix });
 
-const IPV4_NETS = IPV4_REFUSED.map(v4Net);
-const IPV6_NETS = IPV6_REFUSED.map(v6Net);
-const GLOBAL_UNICAST = v6Net(IPV6_GLOBAL_UNICAST);
+/** The refused ranges parsed, on the first check (not at cold start: most invocations make no outbound call). */
+let nets: { v4: V4Net[]; v6: V6Net[]; globalUnicast: V6Net } | undefined;
+const refusedNets = () => (nets ??= { v4: IPV4_REFUSED.map(v4Net), v6: IPV6_REFUSED.map(v6Net), globalUnicast: v6Net(IPV6_GLOBAL_UNICAST) });
 
 function inV6(address: Uint8Array, { bytes, prefix }: V6Net): boolean {
   let bits = prefix;
@@ -177,7 +177,7 @@ function inV6(address: Uint8Array, { bytes, prefix }: V6Net): boolean {
 }
 
 function isRefusedIPv4(address: number): boolean {
-  return IPV4_NETS.some(({ base, mask }) => (address & mask) >>> 0 === base);
+  return refusedNets().v4.some(({ base, mask }) => (address & mask) >>> 0 === base);
 }
 
 /** True when bytes `from` (inclusive) to `to` (exclusive) are all `value`. */
@@ -207,8 +207,9 @@ function embeddedIPv4(b: Uint8Array): number | undefined {
 function isRefusedIPv6(bytes: Uint8Array): boolean {
   const v4 = embeddedIPv4(bytes);
   if (v4 !== undefined) return isRefusedIPv4(v4);
-  if (!inV6(bytes, GLOBAL_UNICAST)) return true;
-  return IPV6_NETS.some((net) => inV6(bytes, net));
+  const { v6, globalUnicast } = refusedNets();
+  if (!inV6(bytes, globalUnicast)) return true;
+  return v6.some((net) => inV6(bytes, net));
 }
 
 /**
