@@ -32,7 +32,9 @@
  *   bundle and answering one `GET /executions/{id}` for an unknown id (one GetItem to a loopback
  *   stand-in for DynamoDB), from spawn to its answer, vs the same runner with a handler that only
  *   imports the DynamoDB and Secrets Manager clients of the AWS SDK and builds them;
- *   `cold-start:flow-executor:enable-source-maps` is the same with Node's flag (on both sides).
+ *   `cold-start:flow-executor:enable-source-maps` is the same with Node's flag (on both sides);
+ *   `cold-start:flow-executor:vs-sdk-first-request` (no target) has a baseline that also sends the
+ *   one GetItem, so it shows what the engine adds beyond the SDK's own first request.
  * - `serve-throughput` (executions/s; target >= 2000/s per core) and `serve-cpu-per-execution`
  *   (ms of the serve process's CPU per execution; target <= 0.5 ms, i.e. 2000/s per core):
  *   autocannon, 20 connections for 5 s, POSTing executions of a one-HTTP-step flow to

@@ -132,9 +132,17 @@ export function reportStoreFailure(event: StoreFailureEvent): void {
 /** How an execution ended, for its metrics (the lifecycle's ending kinds). */
 export type EndingKind = 'run' | 'continued' | 'abandoned' | 'engine_failure';
 
+/**
+ * The instance {@link publish} writes its documents with: one for the process, not one per
+ * document (building a Metrics reads a dozen environment variables; an execution publishes four
+ * documents). Safe to share: a document is built and flushed synchronously, and flushing clears
+ * its dimensions and values.
+ */
+const documents = newMetrics();
+
 /** One EMF document: `values` (name → value or values) under every set of `dimensionSets` (plus `service`). */
 function publish(dimensionSets: Array<Record<string, string>>, unit: Unit, values: Record<string, number | number[]>): void {
-  const doc = newMetrics();
+  const doc = documents;
   for (const set of dimensionSets) doc.addDimensions(set);
   for (const [name, value] of Object.entries(values)) for (const v of Array.isArray(value) ? value : [value]) doc.addMetric(name, unit, v);
   doc.publishStoredMetrics();
