@@ -9,18 +9,18 @@ export interface IvrflowFunctionProps extends Omit<NodejsFunctionProps, 'entry'>
   /** Path of the handler module (functions/<name>/handler.ts). */
   entry: string;
   /**
-   * Packages kept out of the bundle and copied whole into the asset's `node_modules` (list their
-   * dependencies too), for a dynamic `import()` that only a rare path runs. The AWS SDK stays
+   * Packages kept out of the bundle and copied into the asset's `node_modules` (the files their
+   * entries load: infra/copy-lazy-module.mjs; list their dependencies too), for a dynamic
+   * `import()` or `require()` that only a rare path runs. The AWS SDK stays
    * external as NodejsFunction's default.
    * @default none
    */
   lazyModules?: readonly string[];
 }
 
-/** The copy of a package folder into the bundle's node_modules, as one shell command (Node, so it runs wherever the bundling does). */
+/** The copy of a lazy module's files into the bundle's node_modules, as one shell command (infra/copy-lazy-module.mjs: what the package's entries load, not the whole folder). */
 function copyPackage(inputDir: string, outputDir: string, name: string): string {
-  const script = "const fs=require('fs');const [from,to]=process.argv.slice(1);fs.cpSync(from,to,{recursive:true,dereference:true});";
-  return `node -e "${script}" "${inputDir}/node_modules/${name}" "${outputDir}/node_modules/${name}"`;
+  return `node "${inputDir}/infra/copy-lazy-module.mjs" "${inputDir}" "${outputDir}" "${name}"`;
 }
 
 export class IvrflowFunction extends NodejsFunction {
