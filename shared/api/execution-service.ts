@@ -157,11 +157,16 @@ export class ExecutionService {
           { details },
         );
       }
-      if (!record || clock.now() + this.pollMs >= deadlineAt) {
-        throw new ConflictError('IDEMPOTENCY_IN_PROGRESS', `the first request with this Idempotency-Key (execution ${first.executionId}) has not finished; retry later`, { details });
-      }
+      const inProgress = () => new ConflictError('IDEMPOTENCY_IN_PROGRESS', `the first request with this Idempotency-Key (execution ${first.executionId}) has not finished; retry later`, { details });
+      if (!record || clock.now() + this.pollMs >= deadlineAt) throw inProgress();
       await clock.sleep(this.pollMs);
-      record = await this.lifecycle.bounded(state.getIdempotencyRecord(flowId, key), deadlineAt, 'reading the Idempotency-Key');
+      try {
+        record = await this.lifecycle.bounded(state.getIdempotencyRecord(flowId, key), deadlineAt, 'reading the Idempotency-Key');
+      } catch (err) {
+        // The store answered before: a poll that does not answer by the deadline leaves the key as last read, still in progress.
+        if (err instanceof StoreUnavailableError) throw inProgress();
+        throw err;
+      }
     }
   }
 

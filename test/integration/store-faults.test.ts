@@ -33,6 +33,18 @@ const order = {
   ],
 };
 
+/** A call whose backend answers after 1.5 s: its Idempotency-Key stays in progress that long. */
+const slowOrder = {
+  id: 'slow-order',
+  name: 'Places an order slowly',
+  deadlineMs: 3000,
+  inputs: ['base'],
+  steps: [
+    { id: 'place', type: 'HTTPRequest', configuration: { url: '{{base}}/slow', method: 'POST', timeout: 2500, body: { item: 1 } }, next: 'done' },
+    { id: 'done', type: 'End', configuration: { outcome: 'Placed' } },
+  ],
+};
+
 const execute = (flowId: string, body: Record<string, unknown> = {}, key?: string) => api(stack.api.url, 'POST', `/flows/${flowId}/executions`, body, key ? { 'Idempotency-Key': key } : {});
 const timed = async <T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> => {
   const t0 = Date.now();
@@ -66,9 +78,10 @@ beforeAll(async () => {
   stack = await startFunctions({ dynamodbEndpoint: ddb.endpoint, tables, flowCacheTtlMs: 600_000 });
   backend = await startScriptedServer((req) => {
     if (req.url.includes('kill')) ddb.signal('SIGKILL');
+    if (req.url.includes('slow')) return { status: 200, body: { ok: true }, delayMs: 1500 };
     return { status: 200, body: { ok: true } };
   });
-  for (const flow of [quick, order]) expect((await api(stack.api.url, 'PUT', `/flows/${flow.id}`, flow)).status).toBe(201);
+  for (const flow of [quick, order, slowOrder]) expect((await api(stack.api.url, 'PUT', `/flows/${flow.id}`, flow)).status).toBe(201);
   expect((await execute('quick')).status).toBe(200);
   // Each function has its own instance (as in Lambda): connect-invoke reads the flow once too.
   expect(await invokeConnect('quick')).toMatchObject({ ivrflow_status: 'SUCCEEDED' });
@@ -109,6 +122,24 @@ describe('DynamoDB Local paused (SIGSTOP): it accepts connections and never answ
     // Once it answers again, so does everything (the claim that landed late was released: the key runs).
     await new Promise((resolve) => setTimeout(resolve, 5000));
     expect(await execute('quick', {}, 'paused-1')).toMatchObject({ status: 200, body: { status: 'SUCCEEDED' } });
+  }, 30_000);
+
+  it('a repeat of a key in progress whose polls the store stops answering: 409 in progress within its deadline, not 503', async () => {
+    const body = { variables: { base: backend.url } };
+    const first = recordLines(() => execute('slow-order', body, 'slow-1'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The repeat reads the key (in progress) and polls it; the store stops answering while it polls.
+    const repeat = timed(() => execute('slow-order', body, 'slow-1'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    ddb.signal('SIGSTOP');
+    try {
+      const { value, ms } = await repeat;
+      expect(value).toMatchObject({ status: 409, body: { error: { code: 'IDEMPOTENCY_IN_PROGRESS' } } });
+      expect(ms).toBeLessThan(3000 + 200);
+    } finally {
+      ddb.signal('SIGCONT');
+    }
+    expect((await first).value).toMatchObject({ status: 200, body: { status: 'SUCCEEDED', branch: 'Placed' } });
   }, 30_000);
 });
 
