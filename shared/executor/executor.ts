@@ -40,7 +40,7 @@ import { getStepDefinition } from '../steps/registry';
 import type { ExecutionResult, ExecutionStatus, ResumeEvent, StepContext, StepOutcome, StepResult, SubFlowCall, TraceEntry } from '../steps/types';
 import { budgetError, newFrame, nullProto, setVariables } from './frames';
 import { SecretRedactor } from './redact';
-import { contactIdOf, resultOf, SNAPSHOT_VERSION, type ExecutionSnapshot, type Frame } from './snapshot';
+import { resultOf, SNAPSHOT_VERSION, type ExecutionSnapshot, type Frame } from './snapshot';
 
 export { resultOf };
 
@@ -151,8 +151,11 @@ function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
 class Run {
   readonly secrets = new SecretRedactor();
   readonly services: ServiceContainer;
-  private readonly flows = new Map<string, Flow>();
+  /** The flows this run has (a handful at most: the root and its sub-flows), the last one found first. */
+  private readonly flows: Flow[];
   private lastFlow: Flow | undefined;
+  /** When the last step moved on to the next one (clock ms), until that step starts. */
+  movedOnAt: number | undefined;
   /** Each frame's step context: the same for every step of a frame within one run. */
   private readonly contexts = new Map<Frame, StepContext>();
 
@@ -161,22 +164,19 @@ class Run {
     readonly deps: ExecutorDeps,
     known: readonly Flow[],
   ) {
-    for (const flow of known) this.remember(flow);
+    this.flows = [...known];
     for (const value of snapshot.secrets) this.secrets.add(value);
     this.services = new ServiceContainer(deps.services).provide(clockService, deps.clock).provide(httpService, deps.http);
     if (deps.circuits) this.services.provide(circuitsService, deps.circuits);
     for (const frame of snapshot.frames) if (Object.getPrototypeOf(frame.variables) !== null) frame.variables = nullProto(frame.variables);
   }
 
-  private remember(flow: Flow): void {
-    this.flows.set(`${flow.id}#${flow.version ?? ''}`, flow);
-  }
-
   /** A flow this run already has, without waiting (most steps are in the flow of the step before). */
   known(flowId: string, version: number | null | undefined): Flow | undefined {
+    const wanted = version ?? null;
     const last = this.lastFlow;
-    if (last && last.id === flowId && (last.version ?? null) === (version ?? null)) return last;
-    const hit = this.flows.get(`${flowId}#${version ?? ''}`);
+    if (last && last.id === flowId && (last.version ?? null) === wanted) return last;
+    const hit = this.flows.find((f) => f.id === flowId && (f.version ?? null) === wanted);
     if (hit) this.lastFlow = hit;
     return hit;
   }
@@ -186,7 +186,7 @@ class Run {
     const hit = this.known(flowId, version);
     if (hit) return hit;
     const flow = await this.deps.resolveFlow(flowId, version ?? undefined);
-    if (flow) this.remember(flow);
+    if (flow) this.flows.push(flow);
     return flow;
   }
 
@@ -196,9 +196,13 @@ class Run {
     return frames.length === 1 ? frames[0]!.stepId : frames.map((f) => f.stepId).join('/');
   }
 
-  /** What every log line of the step about to run carries: the execution (its root flow and contact) and the step's path. */
+  /** The keys of a log line written while this run advances: {@link logKeys} when the line is written. */
+  readonly logKeySource = (): LogKeys => this.logKeys();
+
+  /** What a log line written now carries: the execution (its root flow and contact) and the path of the step running. */
   logKeys(): LogKeys {
-    const root = this.snapshot.frames[0]!;
+    const root = this.snapshot.frames[0];
+    if (!root) return { executionId: this.snapshot.executionId, flowId: '', flowVersion: 0 };
     const contactId = root.variables['contact_id'];
     const stepId = this.stepPath();
     return typeof contactId === 'string' && contactId !== ''
@@ -264,8 +268,8 @@ function frameResult(run: Run, frame: Frame, flow: Flow | undefined, status: Exe
   // Built key by key (no spreads: this runs once per execution), in the order the answer prints.
   const result = { executionId: frame.executionId, flowId: frame.flowId, flowVersion: frame.version ?? 0, status, branch, variables: outputsOf(frame, flow), trace: frame.trace } as ExecutionResult;
   if (error) result.error = error;
-  const { contactId } = contactIdOf(frame.variables);
-  if (contactId !== undefined) result.contactId = contactId;
+  const contactId = frame.variables['contact_id'];
+  if (typeof contactId === 'string' && contactId !== '') result.contactId = contactId;
   result.startedAt = new Date(frame.startedAt).toISOString();
   result.durationMs = run.deps.clock.now() - frame.startedAt;
   return result;
@@ -347,6 +351,7 @@ function complete(run: Run, flow: Flow, step: Step, outcome: StepOutcome, starte
   if (now >= frame.deadlineAt && (next || outcome.status === 'FAILED')) return timedOut(run, flow, `the run's deadline passed at step '${step.id}'`);
   if (!next) return endFrame(run, outcome.status === 'FAILED' ? 'FAILED' : 'SUCCEEDED', outcome.branch, undefined, flow);
   frame.stepId = next.target;
+  run.movedOnAt = now;
   return undefined;
 }
 
@@ -389,7 +394,7 @@ function runAndSettle(run: Run, frame: Frame, flow: Flow, step: Step, startedAt:
     return endOnBudget(run, err, startedAt);
   };
   try {
-    const result = withLogKeys(run.logKeys(), () => runStep(step, run.context(frame, flow), event));
+    const result = runStep(step, run.context(frame, flow), event);
     const settled = isPromise(result) ? result.then((r) => settle(run, flow, step, r, startedAt)) : settle(run, flow, step, result, startedAt);
     return settled?.catch(onBudget);
   } catch (err) {
@@ -402,7 +407,7 @@ async function finishCall(run: Run, child: ExecutionResult): Promise<void> {
   const frame = run.top;
   const flow = (await run.flow(frame.flowId, frame.version))!;
   const step = stepOf(flow, frame.stepId)!;
-  const outcome = await withLogKeys(run.logKeys(), () => runStep(step, run.context(frame, flow), { kind: 'child', result: child }));
+  const outcome = await runStep(step, run.context(frame, flow), { kind: 'child', result: child });
   await settle(run, flow, step, outcome, frame.pending?.startedAt ?? run.deps.clock.now());
 }
 
@@ -418,7 +423,9 @@ function stepIn(run: Run, frame: Frame, flow: Flow | undefined): Promise<void> |
   if (!flow) throw new Error(`flow '${frame.flowId}' version ${frame.version ?? 'latest'} of a running execution is gone`);
   const step = stepOf(flow, frame.stepId);
   if (!step) throw new Error(`step '${frame.stepId}' of flow '${flow.id}' is gone`);
-  const now = deps.clock.now();
+  // The step before just moved on to this one: its end is this step's start (one clock reading per step).
+  const now = run.movedOnAt ?? deps.clock.now();
+  run.movedOnAt = undefined;
   if (now >= frame.deadlineAt) return timedOut(run, flow, `the run's deadline passed before step '${step.id}'`);
   if (++frame.executed > flow.maxSteps) {
     return endFrame(run, 'FAILED', 'MaxStepsExceeded', { code: 'MAX_STEPS_EXCEEDED', message: `the run executed ${flow.maxSteps} steps (maxSteps) without ending` }, flow);
@@ -482,10 +489,12 @@ async function call(run: Run, request: SubFlowCall, parentFlow: Flow): Promise<v
  */
 export async function advance(snapshot: ExecutionSnapshot, deps: ExecutorDeps, options: AdvanceOptions = {}): Promise<ExecutionSnapshot> {
   const run = new Run(snapshot, deps, options.flows ?? []);
-  for (let steps = options.stepLimit ?? Infinity; snapshot.status === 'RUNNING' && steps > 0; steps--) {
-    const pending = step(run);
-    if (pending) await pending;
-  }
+  await withLogKeys(run.logKeySource, async () => {
+    for (let steps = options.stepLimit ?? Infinity; snapshot.status === 'RUNNING' && steps > 0; steps--) {
+      const pending = step(run);
+      if (pending) await pending;
+    }
+  });
   return snapshot;
 }
 
@@ -515,7 +524,7 @@ export async function resume(snapshot: ExecutionSnapshot, event: WaitEvent, deps
   snapshot.settled = { ...snapshot.settled, [wait.waitId]: { by: timedOut ? 'timeout' : 'payload', ...(wait.callback?.connection ? { connection: wait.callback.connection } : {}) } };
   const state = wait.state ? { state: wait.state } : {};
   const resumed: ResumeEvent = timedOut ? { kind: 'timeout', waitId: wait.waitId, until: wait.until, ...state } : { kind: 'resume', waitId: event.waitId, payload: event.payload, ...state };
-  await runAndSettle(run, frame, flow, step, startedAt, resumed);
+  await withLogKeys(run.logKeySource, () => runAndSettle(run, frame, flow, step, startedAt, resumed));
   return advance(snapshot, deps, options);
 }
 

@@ -13,20 +13,30 @@ import type { Frame } from './snapshot';
 /** A record without a prototype (variables: no `__proto__` or `constructor` can be reached through them). */
 export const nullProto = (source: Readonly<Record<string, unknown>> = {}): Record<string, unknown> => Object.assign(Object.create(null) as Record<string, unknown>, source);
 
-/** Variable sizes per frame object, for the variables budget (rebuilt once after a snapshot is loaded). */
-const frameSizes = new WeakMap<Frame, { sizes: Map<string, number>; total: number }>();
+/** A frame's variable sizes, for the variables budget. */
+interface VariableSizes {
+  sizes: Map<string, number>;
+  total: number;
+}
 
-function sizesOf(frame: Frame): { sizes: Map<string, number>; total: number } {
-  let entry = frameSizes.get(frame);
-  if (!entry) {
-    entry = { sizes: new Map(), total: 0 };
-    for (const [name, value] of Object.entries(frame.variables)) {
-      const size = Math.max(0, jsonSizeWithin(value, MAX_VARIABLES_BYTES));
-      entry.sizes.set(name, size);
-      entry.total += size;
-    }
-    frameSizes.set(frame, entry);
+/**
+ * Where a frame object keeps its {@link VariableSizes}: a non-enumerable symbol property, which
+ * JSON, structured clones, the DynamoDB marshaller and zod all leave out (a frame is plain JSON
+ * in the snapshot); rebuilt once for a frame loaded from a stored snapshot. Not a WeakMap: an
+ * entry per execution in a WeakMap cost more than the rest of a short run.
+ */
+const SIZES = Symbol('variableSizes');
+
+function sizesOf(frame: Frame): VariableSizes {
+  const own = (frame as Frame & { [SIZES]?: VariableSizes })[SIZES];
+  if (own) return own;
+  const entry: VariableSizes = { sizes: new Map(), total: 0 };
+  for (const name in frame.variables) {
+    const size = Math.max(0, jsonSizeWithin(frame.variables[name], MAX_VARIABLES_BYTES));
+    entry.sizes.set(name, size);
+    entry.total += size;
   }
+  Object.defineProperty(frame, SIZES, { value: entry });
   return entry;
 }
 

@@ -170,10 +170,13 @@ describe('log lines inside a step', () => {
     const { withLogKeys } = await import('#shared/log-context');
     const out = captured();
     const step = (executionId: string, delayMs: number) =>
-      withLogKeys({ executionId, flowId: 'f', flowVersion: 2, contactId: `c-${executionId}`, stepId: 'lookup' }, async () => {
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-        observability.logger.warn('inside', { n: executionId });
-      });
+      withLogKeys(
+        () => ({ executionId, flowId: 'f', flowVersion: 2, contactId: `c-${executionId}`, stepId: 'lookup' }),
+        async () => {
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          observability.logger.warn('inside', { n: executionId });
+        },
+      );
     await Promise.all([step('e-a', 20), step('e-b', 5)]);
     observability.logger.warn('outside');
     const lines = out
