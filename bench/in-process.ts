@@ -44,7 +44,7 @@ export async function interpreterFigure(): Promise<void> {
     const ours = await runFlow(flow, { variables: INTERPRETER_INPUT }, deps);
     check('the interpreter flow', { status: ours.status, steps: ours.trace.length, variables: ours.variables }, { status: 'SUCCEEDED', steps: 10, variables: INTERPRETER_EXPECTED });
     check('the state machine', await machine.run(INTERPRETER_INPUT).result, INTERPRETER_EXPECTED);
-    const m = await interleaved({ iterations: 300, ivrflow: () => runFlow(flow, { variables: INTERPRETER_INPUT }, deps), baseline: () => machine.run(INTERPRETER_INPUT).result });
+    const m = await interleaved({ iterations: 1000, ivrflow: () => runFlow(flow, { variables: INTERPRETER_INPUT }, deps), baseline: () => machine.run(INTERPRETER_INPUT).result });
     http.close();
     emit({ name, ivrflow: m.ivrflowUs, baseline: m.baselineUs, unit: 'µs/execution', rounds: m.rounds, target });
   } catch (err) {
