@@ -144,12 +144,13 @@ export class ExecutionService {
    */
   private async awaitFirst(flowId: string, key: string, first: IdempotencyRecord, deadlineAt: number): Promise<ExecutionResult> {
     const { clock, state } = this.props;
+    const details = { executionId: first.executionId };
+    const inProgress = () => new ConflictError('IDEMPOTENCY_IN_PROGRESS', `the first request with this Idempotency-Key (execution ${first.executionId}) has not finished; retry later`, { details });
     for (let record: IdempotencyRecord | undefined = first; ;) {
       if (record?.status === 'COMPLETED') {
         const result = await this.lifecycle.bounded(state.getExecution(record.executionId), deadlineAt, 'reading the first answer');
         if (result) return result;
       }
-      const details = { executionId: first.executionId };
       if (record?.status === 'IN_PROGRESS' && record.lockExpiresAt * 1000 <= clock.now()) {
         throw new ConflictError(
           'IDEMPOTENCY_IN_DOUBT',
@@ -157,7 +158,6 @@ export class ExecutionService {
           { details },
         );
       }
-      const inProgress = () => new ConflictError('IDEMPOTENCY_IN_PROGRESS', `the first request with this Idempotency-Key (execution ${first.executionId}) has not finished; retry later`, { details });
       if (!record || clock.now() + this.pollMs >= deadlineAt) throw inProgress();
       await clock.sleep(this.pollMs);
       try {

@@ -109,6 +109,23 @@ async function latest(services: DefinitionsServices, flowId: string): Promise<Fl
 }
 
 /**
+ * Puts every definition of one phase (connections, workflow configurations), each on its own;
+ * the phase fails after all were tried.
+ * @throws DefinitionsDeployError listing every refused definition of the phase
+ */
+async function putAll<T extends { file: string }>(definitions: readonly T[], phase: string, put: (definition: T) => Promise<void>): Promise<void> {
+  const refused: DefinitionProblem[] = [];
+  for (const definition of definitions) {
+    try {
+      await put(definition);
+    } catch (err) {
+      refused.push(problemOf(definition.file, err));
+    }
+  }
+  if (refused.length > 0) throw new DefinitionsDeployError(phase, refused);
+}
+
+/**
  * Deploys a bundle: connections, then flows (sub-flows first; an unchanged flow is skipped), then
  * workflow configurations. Each phase runs to its end; when one of its definitions was refused, the
  * next phase does not start (it depends on this one). Every change is audited as `auditor`'s
@@ -121,16 +138,10 @@ async function latest(services: DefinitionsServices, flowId: string): Promise<Fl
 export async function deployDefinitions(services: DefinitionsServices, bundle: DefinitionsBundle, auditor: Auditor = LOCAL_ACTOR): Promise<DefinitionsSummary> {
   const summary: DefinitionsSummary = { connections: [], flows: [], workflowConfigurations: [] };
 
-  const refusedConnections: DefinitionProblem[] = [];
-  for (const { file, name, body } of bundle.connections) {
-    try {
-      await services.connectionService.put(name, body, auditor);
-      summary.connections.push(name);
-    } catch (err) {
-      refusedConnections.push(problemOf(file, err));
-    }
-  }
-  if (refusedConnections.length > 0) throw new DefinitionsDeployError('connection(s)', refusedConnections);
+  await putAll(bundle.connections, 'connection(s)', async ({ name, body }) => {
+    await services.connectionService.put(name, body, auditor);
+    summary.connections.push(name);
+  });
 
   const refusedFlows: DefinitionProblem[] = [];
   const missing = new Map<string, DefinitionProblem>();
@@ -158,15 +169,9 @@ export async function deployDefinitions(services: DefinitionsServices, bundle: D
   for (const { file } of left) refusedFlows.push(missing.get(file)!);
   if (refusedFlows.length > 0) throw new DefinitionsDeployError('flow(s)', refusedFlows);
 
-  const refusedConfigurations: DefinitionProblem[] = [];
-  for (const { file, configurationId, body } of bundle.workflowConfigurations) {
-    try {
-      await services.workflowConfigurationService.put(configurationId, body, auditor);
-      summary.workflowConfigurations.push(configurationId);
-    } catch (err) {
-      refusedConfigurations.push(problemOf(file, err));
-    }
-  }
-  if (refusedConfigurations.length > 0) throw new DefinitionsDeployError('workflow configuration(s)', refusedConfigurations);
+  await putAll(bundle.workflowConfigurations, 'workflow configuration(s)', async ({ configurationId, body }) => {
+    await services.workflowConfigurationService.put(configurationId, body, auditor);
+    summary.workflowConfigurations.push(configurationId);
+  });
   return summary;
 }

@@ -40,7 +40,7 @@ import { getStepDefinition } from '../steps/registry';
 import type { ExecutionResult, ExecutionStatus, ResumeEvent, StepContext, StepOutcome, StepResult, SubFlowCall, TraceEntry } from '../steps/types';
 import { budgetError, newFrame, nullProto, setVariables } from './frames';
 import { SecretRedactor } from './redact';
-import { resultOf, SNAPSHOT_VERSION, type ExecutionSnapshot, type Frame } from './snapshot';
+import { contactIdIn, resultOf, SNAPSHOT_VERSION, type ExecutionSnapshot, type Frame } from './snapshot';
 
 export { resultOf };
 
@@ -154,8 +154,6 @@ class Run {
   /** The flows this run has (a handful at most: the root and its sub-flows), the last one found first. */
   private readonly flows: Flow[];
   private lastFlow: Flow | undefined;
-  /** When the last step moved on to the next one (clock ms), until that step starts. */
-  movedOnAt: number | undefined;
   /** Each frame's step context: the same for every step of a frame within one run. */
   private readonly contexts = new Map<Frame, StepContext>();
 
@@ -201,11 +199,10 @@ class Run {
 
   /** What a log line written now carries: the execution (its root flow and contact) and the path of the step running. */
   logKeys(): LogKeys {
-    const root = this.snapshot.frames[0];
-    if (!root) return { executionId: this.snapshot.executionId, flowId: '', flowVersion: 0 };
-    const contactId = root.variables['contact_id'];
+    const root = this.snapshot.frames[0]!;
+    const contactId = contactIdIn(root.variables);
     const stepId = this.stepPath();
-    return typeof contactId === 'string' && contactId !== ''
+    return contactId !== undefined
       ? { executionId: this.snapshot.executionId, flowId: root.flowId, flowVersion: root.version ?? 0, contactId, stepId }
       : { executionId: this.snapshot.executionId, flowId: root.flowId, flowVersion: root.version ?? 0, stepId };
   }
@@ -268,8 +265,8 @@ function frameResult(run: Run, frame: Frame, flow: Flow | undefined, status: Exe
   // Built key by key (no spreads: this runs once per execution), in the order the answer prints.
   const result = { executionId: frame.executionId, flowId: frame.flowId, flowVersion: frame.version ?? 0, status, branch, variables: outputsOf(frame, flow), trace: frame.trace } as ExecutionResult;
   if (error) result.error = error;
-  const contactId = frame.variables['contact_id'];
-  if (typeof contactId === 'string' && contactId !== '') result.contactId = contactId;
+  const contactId = contactIdIn(frame.variables);
+  if (contactId !== undefined) result.contactId = contactId;
   result.startedAt = new Date(frame.startedAt).toISOString();
   result.durationMs = run.deps.clock.now() - frame.startedAt;
   return result;
@@ -351,7 +348,6 @@ function complete(run: Run, flow: Flow, step: Step, outcome: StepOutcome, starte
   if (now >= frame.deadlineAt && (next || outcome.status === 'FAILED')) return timedOut(run, flow, `the run's deadline passed at step '${step.id}'`);
   if (!next) return endFrame(run, outcome.status === 'FAILED' ? 'FAILED' : 'SUCCEEDED', outcome.branch, undefined, flow);
   frame.stepId = next.target;
-  run.movedOnAt = now;
   return undefined;
 }
 
@@ -423,9 +419,7 @@ function stepIn(run: Run, frame: Frame, flow: Flow | undefined): Promise<void> |
   if (!flow) throw new Error(`flow '${frame.flowId}' version ${frame.version ?? 'latest'} of a running execution is gone`);
   const step = stepOf(flow, frame.stepId);
   if (!step) throw new Error(`step '${frame.stepId}' of flow '${flow.id}' is gone`);
-  // The step before just moved on to this one: its end is this step's start (one clock reading per step).
-  const now = run.movedOnAt ?? deps.clock.now();
-  run.movedOnAt = undefined;
+  const now = deps.clock.now();
   if (now >= frame.deadlineAt) return timedOut(run, flow, `the run's deadline passed before step '${step.id}'`);
   if (++frame.executed > flow.maxSteps) {
     return endFrame(run, 'FAILED', 'MaxStepsExceeded', { code: 'MAX_STEPS_EXCEEDED', message: `the run executed ${flow.maxSteps} steps (maxSteps) without ending` }, flow);

@@ -93,7 +93,7 @@ function buildSchemas() {
     /** Incremented by every stored change; stores write conditionally on it. */
     rev: z.number().int().nonnegative(),
   });
-  return { ExecutionStatusSchema, FrameSchema, WaitSchema, SettledSchema, SnapshotSchema };
+  return { FrameSchema, WaitSchema, SettledSchema, SnapshotSchema };
 }
 type Schemas = ReturnType<typeof buildSchemas>;
 let schemas: Schemas | undefined;
@@ -118,10 +118,16 @@ export function parseSnapshot(value: unknown): ExecutionSnapshot {
   return (schemas ??= buildSchemas()).SnapshotSchema.parse(value);
 }
 
+/** The call's contact id: a frame's `contact_id` variable when it is a non-empty text, else undefined. */
+export function contactIdIn(variables: Readonly<Record<string, unknown>>): string | undefined {
+  const contactId = variables['contact_id'];
+  return typeof contactId === 'string' && contactId !== '' ? contactId : undefined;
+}
+
 /** `{ contactId }` when a frame's variables hold a `contact_id` text, else nothing. */
 export function contactIdOf(variables: Readonly<Record<string, unknown>>): { contactId?: string } {
-  const contactId = variables['contact_id'];
-  return typeof contactId === 'string' && contactId !== '' ? { contactId } : {};
+  const contactId = contactIdIn(variables);
+  return contactId === undefined ? {} : { contactId };
 }
 
 /**

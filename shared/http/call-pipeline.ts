@@ -204,7 +204,7 @@ export async function callBackend(ctx: StepContext, options: CallOptions): Promi
 
     attempts++;
     const headers = auth ? { ...request.headers, ...credentials } : request.headers;
-    const result = await http.send({ url: request.url, method: request.method, headers, ...(request.body === undefined ? {} : { body: request.body }), timeoutMs: Math.min(options.timeoutMs, left) });
+    const result = await http.send({ ...request, headers, timeoutMs: Math.min(options.timeoutMs, left) });
     let type: CallFailureType | undefined;
     let message: string;
     if (result.kind === 'response') {

@@ -163,9 +163,7 @@ export function soleReference(text: string): string | undefined {
  * (cached), each registered as a secret.
  * @throws CredentialUnavailableError when a secret or its key is missing, or the store fails
  */
-async function secretVariables(config: HttpRequestConfig, ctx: StepContext): Promise<Record<string, string>> {
-  const bindings = ctx.secretVariables;
-  if (!bindings) return {};
+async function secretVariables(config: HttpRequestConfig, bindings: NonNullable<StepContext['secretVariables']>, ctx: StepContext): Promise<Record<string, string>> {
   const names = new Set(credentialTemplates(config).flatMap((t) => [...compileTemplate(t.text).variables]));
   const values: Record<string, string> = {};
   for (const name of names) {
@@ -221,12 +219,10 @@ function prepare(config: HttpRequestConfig, ctx: StepContext, secrets: Record<st
   return { url, pathShape, method: config.method, headers, ...(body === undefined ? {} : { body }) };
 }
 
-/** The step's connection, when it authenticates with one. @throws TemplateError when it does not exist */
-async function connectionOf(config: HttpRequestConfig, ctx: StepContext): Promise<Connection | undefined> {
-  const auth = config.authentication;
-  if (!auth || !('connection' in auth)) return undefined;
-  const connection = await ctx.services.get(connectionsService).get(auth.connection);
-  if (!connection) throw new TemplateError(`connection '${auth.connection}' does not exist; no request was sent`);
+/** The connection a step authenticates with. @throws TemplateError when it does not exist */
+async function connectionNamed(name: string, ctx: StepContext): Promise<Connection> {
+  const connection = await ctx.services.get(connectionsService).get(name);
+  if (!connection) throw new TemplateError(`connection '${name}' does not exist; no request was sent`);
   return connection;
 }
 
@@ -346,14 +342,15 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     const config = step.configuration;
     if (config.when !== undefined && !evaluate(config.when, ctx.variables, ctx.functions)) return { branch: 'Default', status: 'SKIPPED' };
     const noResponse = { attempts: 0, statusCode: null, bodySha256: null };
+    const connectionName = config.authentication && 'connection' in config.authentication ? config.authentication.connection : undefined;
 
     let request: PreparedRequest;
     let auth: CallAuth | undefined;
     const callback = config.async ? newCallback(ctx.services.get(callbackEndpointService), ctx.rootExecutionId) : undefined;
     try {
       // Most steps read no secret and use no connection: no await for those.
-      const secrets = ctx.secretVariables ? await secretVariables(config, ctx) : {};
-      const connection = config.authentication && 'connection' in config.authentication ? await connectionOf(config, ctx) : undefined;
+      const secrets = ctx.secretVariables ? await secretVariables(config, ctx.secretVariables, ctx) : {};
+      const connection = connectionName === undefined ? undefined : await connectionNamed(connectionName, ctx);
       request = prepare(config, ctx, secrets, callback ? { callback_url: callback.url } : {}, connection);
       auth = pipelineAuth(config, request, ctx, secrets, connection);
     } catch (err) {
@@ -362,8 +359,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
       throw err;
     }
 
-    const connection = config.authentication && 'connection' in config.authentication ? config.authentication.connection : undefined;
-    if (callback && config.async) await registerWait(ctx, callback.waitId, ctx.clock.now() + config.timeout + config.async.maxWaitMs, connection);
+    if (callback && config.async) await registerWait(ctx, callback.waitId, ctx.clock.now() + config.timeout + config.async.maxWaitMs, connectionName);
     const call = await callBackend(ctx, {
       request,
       timeoutMs: config.timeout,
@@ -374,7 +370,7 @@ export const httpRequestStep = defineStep<HttpRequestConfig>({
     if (callback && config.async && call.statusCode === 202 && !call.failure) {
       // Accepted: the result comes to the callback URL; the execution waits for it (or its timeout).
       const state: SuspendedCall = call.trace;
-      return { suspend: { waitId: callback.waitId, until: ctx.clock.now() + config.async.maxWaitMs, onTimeout: 'OnTimeout', callback: connection ? { connection } : {}, state: { ...state } } };
+      return { suspend: { waitId: callback.waitId, until: ctx.clock.now() + config.async.maxWaitMs, onTimeout: 'OnTimeout', callback: connectionName ? { connection: connectionName } : {}, state: { ...state } } };
     }
     let body: unknown;
     try {
