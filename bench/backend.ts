@@ -20,6 +20,18 @@ export interface Backend {
   close(): Promise<void>;
 }
 
+/** Listens on an ephemeral 127.0.0.1 port. @returns the server's base URL and a `close` that ends its connections too */
+export async function listenOnLoopback(server: Server): Promise<{ url: string; close: () => Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 /** Starts the backend on an ephemeral loopback port. */
 export async function startBackend(): Promise<Backend> {
   let connections = 0;
@@ -34,16 +46,13 @@ export async function startBackend(): Promise<Backend> {
     } else res.writeHead(503, { 'content-length': 0 }).end();
   });
   server.on('connection', () => connections++);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { url, close } = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url,
     get connections() {
       return connections;
     },
     requests,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close,
   };
 }

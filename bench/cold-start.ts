@@ -10,10 +10,10 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENV } from '#shared/config/env';
+import { listenOnLoopback } from './backend';
 import type { Bundle } from './bundling';
 import { ROOT } from './bundling';
 import { emit, median, progress, ROUNDS, unmeasured } from './harness';
@@ -86,15 +86,7 @@ async function startFakeDynamoDb(): Promise<{ url: string; operations: Record<st
     req.resume();
     req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': 2 }).end('{}'));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    operations,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { ...(await listenOnLoopback(server)), operations };
 }
 
 /** The environment of a deployed flow-executor (table names, secret prefix, public URL, service name), with fake credentials and the local DynamoDB endpoint. */

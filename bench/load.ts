@@ -16,9 +16,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { listenOnLoopback } from './backend';
 
 const { values } = parseArgs({ options: { callers: { type: 'string', default: '200' }, calls: { type: 'string', default: '2000' }, 'deadline-ms': { type: 'string', default: '3000' } } });
 const callers = Number(values.callers);
@@ -43,15 +43,7 @@ async function startFlakyBackend(): Promise<{ url: string; counts: Record<string
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'FOUND', data: [{ id: 'ACC-1' }] })), 20);
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    counts,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { ...(await listenOnLoopback(server)), counts };
 }
 
 const flow = {

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS, type FunctionSpec } from '../../functions/manifest';
 // @ts-expect-error -- a plain Node script without declarations (it runs during `cdk synth`)
-import { copyLazyModule } from '../../infra/copy-lazy-module.mjs';
+import { copyLazyModule, lazyModuleFiles } from '../../infra/copy-lazy-module.mjs';
 
 const copy = copyLazyModule as (projectDir: string, assetDir: string, name: string) => string[];
+const filesOf = lazyModuleFiles as (projectDir: string, name: string) => string[];
 const ROOT = join(import.meta.dirname, '../..');
 /** Every lazy module of any function (flow-api has all of them: schema validator, phone numbers, SVG renderer). */
 const LAZY: string[] = [...new Set((Object.values(FUNCTIONS) as FunctionSpec[]).flatMap((spec) => spec.lazyModules ?? []))];
@@ -63,5 +64,11 @@ process.stdout.write(JSON.stringify({ e164: phone.format('E.164'), valid: valida
     const answer = JSON.parse(out) as { from: string[] };
     expect(answer).toEqual({ e164: '+12125551234', valid: true, invalid: false, svg: true, from: expect.any(Array) as unknown });
     for (const path of answer.from) expect(path.startsWith(`${asset}/node_modules/`)).toBe(true);
+  });
+
+  it('fails the bundling for a package that is not installed, and the command without its arguments', () => {
+    expect(() => filesOf(ROOT, 'no-such-package-ivrflow')).toThrow(/no-such-package-ivrflow/);
+    const run = () => execFileSync(process.execPath, [join(ROOT, 'infra/copy-lazy-module.mjs'), ROOT], { stdio: 'pipe', encoding: 'utf8' });
+    expect(run).toThrow(/usage: node infra\/copy-lazy-module.mjs/);
   });
 });
