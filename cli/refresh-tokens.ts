@@ -7,7 +7,8 @@
  * `ivrflow serve` prints. Exit code 0 when no token failed, 1 otherwise.
  */
 import { tokenRefresherRoot } from '../functions/token-refresher/root';
-import { dynamoDbClient, secretsManagerClient } from '#shared/config/aws-clients';
+import { dynamoDbClient } from '#shared/config/aws-clients';
+import { secretsManagerClient } from '#shared/config/secrets-manager-client';
 import { configFromEnv } from '#shared/config/runtime';
 import { ENV } from '#shared/config/env';
 import { describeRefresh, refreshTokens } from '#shared/connections/refresher';
@@ -24,7 +25,7 @@ export async function refreshTokensCommand(values: { dynamodbEndpoint?: string; 
   const secretsManager = values.secretsEndpoint ? secretsManagerClient({ ...LOCAL_AWS, endpoint: values.secretsEndpoint }) : secretsManagerClient();
   try {
     // Events are summarised below, not logged one by one.
-    const services = tokenRefresherRoot(config, { dynamodb, secretsManager, onTokenEvent: () => undefined });
+    const services = tokenRefresherRoot(config, { dynamodb, secretsManager: () => Promise.resolve(secretsManager), onTokenEvent: () => undefined });
     const summary = await refreshTokens(services.tokenRegistry, services.tokens);
     out(values.json ? JSON.stringify(summary) : describeRefresh(summary));
     return summary.failed.length > 0 ? 1 : 0;

@@ -7,7 +7,6 @@
 import type { ServiceConfig } from '#shared/config/runtime';
 import { SecretNames } from '#shared/connections/secret-names';
 import type { LocalFunctionSet, LocalHandler } from '#shared/local/stack';
-import { SecretsManagerSecretStore } from '#shared/stores/secrets/secrets-manager-store';
 import { createAgentEventsHandler } from './agent-events/handler';
 import { agentEventsRoot } from './agent-events/root';
 import { createBasicAuthorizerHandler } from './basic-authorizer/handler';
@@ -20,6 +19,7 @@ import { createFlowExecutorHandler } from './flow-executor/handler';
 import { FUNCTIONS, type FunctionKey } from './manifest';
 import { lazy, type Adapters } from './roots/adapters';
 import { executionRoot } from './roots/execution';
+import { secretStoreOf } from './roots/parts';
 import { createTokenRefresherHandler } from './token-refresher/handler';
 import { tokenRefresherRoot } from './token-refresher/root';
 import { createWaitSweeperHandler } from './wait-sweeper/handler';
@@ -45,7 +45,7 @@ export const localFunctions: LocalFunctionSet<LocalRoots> = {
       tokenRefresher: createTokenRefresherHandler(lazy(() => tokenRefresherRoot(config, adapters))),
       waitSweeper: createWaitSweeperHandler(execution()),
       basicAuthorizer: createBasicAuthorizerHandler(
-        lazy(() => new SecretsManagerSecretStore({ client: adapters.secretsManager })),
+        lazy(() => secretStoreOf(adapters.secretsManager)),
         () => new SecretNames(config.secretPrefix).caller('basic'),
       ) as LocalHandler,
       definitionsDeployer: createDefinitionsDeployerHandler(lazy(() => definitionsDeployerRoot(config, adapters))) as LocalHandler,

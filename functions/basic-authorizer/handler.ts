@@ -12,7 +12,7 @@ import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerResu
 import { ENV, requiredEnv } from '#shared/config/env';
 import { logger, metrics } from '#shared/observability';
 import { BasicCredentialsChecker } from '#shared/platforms/basic-auth';
-import { secretsManagerClient } from '#shared/config/aws-clients';
+import { secretsManagerClient } from '#shared/config/secrets-manager-client';
 import { SecretsManagerSecretStore } from '#shared/stores/secrets/secrets-manager-store';
 import { lazy } from '../roots/adapters';
 import type { SecretStore } from '#shared/stores/secret-store';

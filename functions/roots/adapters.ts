@@ -7,7 +7,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { systemClock, systemRandomness, type Clock, type Randomness } from '#shared/clock';
-import { dynamoDbClient, secretsManagerClient } from '#shared/config/aws-clients';
+import { dynamoDbClient } from '#shared/config/aws-clients';
 import { configFromEnv, type ServiceConfig } from '#shared/config/runtime';
 import type { TokenEvent } from '#shared/connections/token-provider';
 import { NodeHttpClient, type HttpClient } from '#shared/http/client';
@@ -18,7 +18,8 @@ import type { CircuitEvent } from '#shared/resilience/circuit-breaker';
 /** The SDK clients and process-level adapters a composition root is built from; those left out take the defaults of {@link resolved}. */
 export interface Adapters {
   dynamodb: DynamoDBClient;
-  secretsManager: SecretsManagerClient;
+  /** The Secrets Manager client, built (and its SDK package loaded) on the first call; called again, the same client. */
+  secretsManager: () => Promise<SecretsManagerClient>;
   /** @default a NodeHttpClient with the config's network policy */
   http?: HttpClient;
   clock?: Clock;
@@ -55,7 +56,12 @@ export function lazy<T>(build: () => T): () => T {
   };
 }
 
-/** A deployed function's root: its configuration from the environment, the AWS SDK clients with the store timeouts; built on first use. */
+/**
+ * A deployed function's root: its configuration from the environment, the AWS SDK clients with the
+ * store timeouts; built on first use. The Secrets Manager client (and `@aws-sdk/client-secrets-manager`)
+ * only once a secret is first read or written.
+ */
 export function fromEnvironment<T>(build: (config: ServiceConfig, adapters: Adapters) => T): () => T {
-  return lazy(() => build(configFromEnv(), { dynamodb: dynamoDbClient(), secretsManager: secretsManagerClient() }));
+  const secretsManager = lazy(() => import('#shared/config/secrets-manager-client').then((m) => m.secretsManagerClient()));
+  return lazy(() => build(configFromEnv(), { dynamodb: dynamoDbClient(), secretsManager }));
 }

@@ -14,7 +14,8 @@ import { DynamoCircuitStore } from '#shared/stores/dynamodb/circuit-store';
 import { DynamoConnectionStore } from '#shared/stores/dynamodb/connection-store';
 import { DynamoTokenRegistry } from '#shared/stores/dynamodb/token-registry';
 import { DynamoWorkflowConfigurationStore } from '#shared/stores/dynamodb/workflow-configuration-store';
-import { SecretsManagerSecretStore } from '#shared/stores/secrets/secrets-manager-store';
+import type { SecretStore } from '#shared/stores/secret-store';
+import { DeferredSecretStore } from '#shared/stores/secrets/deferred-secret-store';
 import type { Adapters } from './adapters';
 
 type Resolved = Required<Adapters>;
@@ -31,9 +32,17 @@ export function circuitsOf(config: ServiceConfig, a: Resolved, instanceId: strin
   return { circuits, circuitStore };
 }
 
+/** The secret store on Secrets Manager, its adapter and client loaded on the first secret read or write. */
+export function secretStoreOf(secretsManager: Adapters['secretsManager']): SecretStore {
+  return new DeferredSecretStore(async () => {
+    const [{ SecretsManagerSecretStore }, client] = await Promise.all([import('#shared/stores/secrets/secrets-manager-store'), secretsManager()]);
+    return new SecretsManagerSecretStore({ client });
+  });
+}
+
 /** Secrets Manager, the deployment's secret names, and the OAuth2 token provider over the State table's token records. */
-export function tokensOf(config: ServiceConfig, a: Resolved, instanceId: string): { secrets: SecretsManagerSecretStore; names: SecretNames; tokenRegistry: DynamoTokenRegistry; tokens: TokenProvider } {
-  const secrets = new SecretsManagerSecretStore({ client: a.secretsManager });
+export function tokensOf(config: ServiceConfig, a: Resolved, instanceId: string): { secrets: SecretStore; names: SecretNames; tokenRegistry: DynamoTokenRegistry; tokens: TokenProvider } {
+  const secrets = secretStoreOf(a.secretsManager);
   const names = new SecretNames(config.secretPrefix);
   const tokenRegistry = new DynamoTokenRegistry({ tableName: config.stateTable, client: a.dynamodb });
   const tokens = new TokenProvider({ registry: tokenRegistry, secrets, names, http: a.http, clock: a.clock, instanceId, onEvent: a.onTokenEvent });

@@ -20,13 +20,15 @@ import { ExecutionLifecycle, type LifecycleProps } from './execution-lifecycle';
 import { ExecutionPolls } from './execution-polls';
 
 /** The body of `POST /flows/{flowId}/executions`. */
-export const ExecutionRequestBody = z
-  .object({
-    variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names must be identifiers'), z.unknown()).default({}),
-    contactId: z.string().min(1).max(256).optional(),
-    deadlineMs: z.number().int().min(100).max(30000).optional().describe("The caller's own limit, ms"),
-  })
-  .strict();
+export const ExecutionRequestBody = z.lazy(() =>
+  z
+    .object({
+      variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names must be identifiers'), z.unknown()).default({}),
+      contactId: z.string().min(1).max(256).optional(),
+      deadlineMs: z.number().int().min(100).max(30000).optional().describe("The caller's own limit, ms"),
+    })
+    .strict(),
+);
 
 /** Idempotency keys: printable ASCII, 1–255 characters (IETF draft "The Idempotency-Key HTTP Header Field"). */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;

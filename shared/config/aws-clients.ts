@@ -9,7 +9,6 @@
  * chain (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, ...).
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { translateUnavailable } from '../stores/aws-clients';
 
 /** How long a store request may wait for its connection, ms. */
@@ -19,16 +18,12 @@ export const STORE_REQUEST_TIMEOUT_MS = 2000;
 /** Attempts of one store request (the SDK's retries), so one call is bounded by about twice the timeouts. */
 export const STORE_MAX_ATTEMPTS = 2;
 
-const TIMEOUTS = { maxAttempts: STORE_MAX_ATTEMPTS, requestHandler: { connectionTimeout: STORE_CONNECTION_TIMEOUT_MS, requestTimeout: STORE_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true } } as const;
+/** The store timeouts and attempts, as SDK client options (the Secrets Manager client takes the same, shared/config/secrets-manager-client.ts). */
+export const STORE_CLIENT_OPTIONS = { maxAttempts: STORE_MAX_ATTEMPTS, requestHandler: { connectionTimeout: STORE_CONNECTION_TIMEOUT_MS, requestTimeout: STORE_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true } } as const;
 
 /** A DynamoDB client with the store timeouts and the {@link StoreUnavailableError} translation. */
 export function dynamoDbClient(config: DynamoDBClientConfig = {}): DynamoDBClient {
-  const client = new DynamoDBClient({ ...TIMEOUTS, ...config });
+  const client = new DynamoDBClient({ ...STORE_CLIENT_OPTIONS, ...config });
   translateUnavailable(client);
   return client;
-}
-
-/** A Secrets Manager client with the store timeouts. */
-export function secretsManagerClient(config: SecretsManagerClientConfig = {}): SecretsManagerClient {
-  return new SecretsManagerClient({ ...TIMEOUTS, ...config });
 }

@@ -17,76 +17,91 @@ import { bodyCredentialLiterals, queryCredentialLiterals } from '../http/credent
 import { RequestName } from '../ids';
 import { Template, VariableName } from '../steps/common';
 
-const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
+const HeaderName = z.lazy(() => z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name'));
 /** A credential as written in a PUT body: never returned, never echoed in a message. */
-const SecretValue = z.string().min(1).max(8192);
+const SecretValue = z.lazy(() => z.string().min(1).max(8192));
 /**
  * A Standard Webhooks signing secret ("Standard Webhooks" specification, "Signature scheme"):
  * `whsec_` and the base64 of 24 to 64 random bytes. Callbacks are signed with HMAC-SHA256 under it.
  */
-const WebhookSecret = z.string().refine((v) => {
-  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(v);
-  if (!m || m[1]!.length % 4 !== 0) return false;
-  const bytes = Buffer.from(m[1]!, 'base64').length;
-  return bytes >= 24 && bytes <= 64;
-}, 'must be whsec_ followed by the base64 of 24 to 64 random bytes (Standard Webhooks)');
+const WebhookSecret = z.lazy(() =>
+  z.string().refine((v) => {
+    const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(v);
+    if (!m || m[1]!.length % 4 !== 0) return false;
+    const bytes = Buffer.from(m[1]!, 'base64').length;
+    return bytes >= 24 && bytes <= 64;
+  }, 'must be whsec_ followed by the base64 of 24 to 64 random bytes (Standard Webhooks)'),
+);
 /** RFC 6749 §3.3 scope-token: printable ASCII without space, `"` and `\`. */
-const ScopeToken = z
-  .string()
-  .min(1)
-  .max(256)
-  .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'a scope is printable ASCII without spaces, " or \\ (RFC 6749 §3.3)');
-const HttpUrl = z
-  .string()
-  .max(2048)
-  .refine((text) => {
-    try {
-      const url = new URL(text);
-      return (url.protocol === 'https:' || url.protocol === 'http:') && url.username === '' && url.password === '';
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute http(s) URL without credentials');
+const ScopeToken = z.lazy(() =>
+  z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'a scope is printable ASCII without spaces, " or \\ (RFC 6749 §3.3)'),
+);
+const HttpUrl = z.lazy(() =>
+  z
+    .string()
+    .max(2048)
+    .refine((text) => {
+      try {
+        const url = new URL(text);
+        return (url.protocol === 'https:' || url.protocol === 'http:') && url.username === '' && url.password === '';
+      } catch {
+        return false;
+      }
+    }, 'must be an absolute http(s) URL without credentials'),
+);
 
 /** A named request of a connection: method, path template (appended to `baseUrl`), headers, body, response mapping and timeout (ms). */
-export const ConnectionRequest = z
-  .object({
-    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']).default('GET'),
-    path: Template.refine((p) => p.startsWith('/'), 'must start with /').describe('Appended to baseUrl; {{ }} values come from the requestPayload and are percent-encoded'),
-    headers: z.record(HeaderName, Template).optional(),
-    body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
-    responseMapping: z.record(VariableName, z.string().min(1).max(4096)).optional().describe('name → JSONPath or expression over $ (the body); the step then sets requestBody to the mapped object'),
-    timeoutMs: z.number().int().min(1).max(30000).optional(),
-  })
-  .strict();
+export const ConnectionRequest = z.lazy(() =>
+  z
+    .object({
+      method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']).default('GET'),
+      path: Template.refine((p) => p.startsWith('/'), 'must start with /').describe('Appended to baseUrl; {{ }} values come from the requestPayload and are percent-encoded'),
+      headers: z.record(HeaderName, Template).optional(),
+      body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
+      responseMapping: z.record(VariableName, z.string().min(1).max(4096)).optional().describe('name → JSONPath or expression over $ (the body); the step then sets requestBody to the mapped object'),
+      timeoutMs: z.number().int().min(1).max(30000).optional(),
+    })
+    .strict(),
+);
 /** A named request of a connection, defaults applied. */
 export type ConnectionRequest = z.infer<typeof ConnectionRequest>;
 
-const OAuth2Input = z
-  .object({
-    type: z.literal('oauth2'),
-    tokenEndpoint: HttpUrl,
-    clientId: z.string().min(1).max(256),
-    clientSecret: SecretValue.optional(),
-    scopes: z.array(ScopeToken).max(50).optional(),
-    clientAuthentication: z.enum(['basic', 'body']).default('basic').describe('RFC 6749 §2.3.1: HTTP Basic or client_id/client_secret in the form body'),
-  })
-  .strict();
-const ApiKeyInput = z.object({ type: z.literal('apiKey'), headerName: HeaderName.default('X-API-Key'), apiKey: SecretValue.optional() }).strict();
-const BasicInput = z.object({ type: z.literal('basic'), username: z.string().min(1).max(256), password: SecretValue.optional() }).strict();
-const NoneInput = z.object({ type: z.literal('none') }).strict();
+const OAuth2Input = z.lazy(() =>
+  z
+    .object({
+      type: z.literal('oauth2'),
+      tokenEndpoint: HttpUrl,
+      clientId: z.string().min(1).max(256),
+      clientSecret: SecretValue.optional(),
+      scopes: z.array(ScopeToken).max(50).optional(),
+      clientAuthentication: z.enum(['basic', 'body']).default('basic').describe('RFC 6749 §2.3.1: HTTP Basic or client_id/client_secret in the form body'),
+    })
+    .strict(),
+);
+const ApiKeyInput = z.lazy(() => z.object({ type: z.literal('apiKey'), headerName: HeaderName.default('X-API-Key'), apiKey: SecretValue.optional() }).strict());
+const BasicInput = z.lazy(() => z.object({ type: z.literal('basic'), username: z.string().min(1).max(256), password: SecretValue.optional() }).strict());
+const NoneInput = z.lazy(() => z.object({ type: z.literal('none') }).strict());
+
+/** A connection's `timeoutMs` when its body leaves it out, ms. */
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 5000;
 
 /** The body of `PUT /connections/{name}`. A credential left out keeps the value already stored. */
-export const ConnectionInput = z
-  .object({
-    baseUrl: HttpUrl,
-    allowedHosts: z.array(z.string().min(1).max(253)).min(1).max(100).optional().describe('Hosts the connection may reach (`*.example.com` allowed); default: the host of baseUrl'),
-    timeoutMs: z.number().int().min(1).max(30000).default(5000),
-    authentication: z.discriminatedUnion('type', [OAuth2Input, ApiKeyInput, BasicInput, NoneInput]),
-    webhookSigningSecret: WebhookSecret.optional(),
-    requests: z.record(RequestName, ConnectionRequest).optional(),
-  })
-  .strict();
+export const ConnectionInput = z.lazy(() =>
+  z
+    .object({
+      baseUrl: HttpUrl,
+      allowedHosts: z.array(z.string().min(1).max(253)).min(1).max(100).optional().describe('Hosts the connection may reach (`*.example.com` allowed); default: the host of baseUrl'),
+      timeoutMs: z.number().int().min(1).max(30000).default(DEFAULT_CONNECTION_TIMEOUT_MS),
+      authentication: z.discriminatedUnion('type', [OAuth2Input, ApiKeyInput, BasicInput, NoneInput]),
+      webhookSigningSecret: WebhookSecret.optional(),
+      requests: z.record(RequestName, ConnectionRequest).optional(),
+    })
+    .strict(),
+);
 /** A `PUT /connections/{name}` body, parsed (defaults applied; credentials included). */
 export type ConnectionInput = z.infer<typeof ConnectionInput>;
 

@@ -23,16 +23,18 @@ export const DEFINITIONS_LAYOUT = { flows: 'flows', connections: 'connections', 
 const PLACEHOLDER = /\$\{([A-Z_]+)\}/g;
 
 /** A JSON object as read from a file (the services check its shape when it is deployed). */
-const Body = z.record(z.string(), z.unknown());
+const Body = z.lazy(() => z.record(z.string(), z.unknown()));
 
 /** The definitions of a folder, each with the file it came from (relative to the folder, `/`-separated) for messages. */
-export const DefinitionsBundle = z
-  .object({
-    connections: z.array(z.object({ file: z.string(), name: z.string().min(1), body: Body }).strict()),
-    flows: z.array(z.object({ file: z.string(), flowId: z.string().min(1), body: Body }).strict()),
-    workflowConfigurations: z.array(z.object({ file: z.string(), configurationId: z.string().min(1), body: Body }).strict()),
-  })
-  .strict();
+export const DefinitionsBundle = z.lazy(() =>
+  z
+    .object({
+      connections: z.array(z.object({ file: z.string(), name: z.string().min(1), body: Body }).strict()),
+      flows: z.array(z.object({ file: z.string(), flowId: z.string().min(1), body: Body }).strict()),
+      workflowConfigurations: z.array(z.object({ file: z.string(), configurationId: z.string().min(1), body: Body }).strict()),
+    })
+    .strict(),
+);
 /** The definitions of a folder: connections (without credentials), flows, workflow configurations. */
 export type DefinitionsBundle = z.infer<typeof DefinitionsBundle>;
 

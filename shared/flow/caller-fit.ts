@@ -10,7 +10,7 @@
  *
  * Pure: no I/O, no clock. Sub-flows, workflow flows and connection timeouts come from the options.
  */
-import { ConnectionInput } from '../connections/connection';
+import { DEFAULT_CONNECTION_TIMEOUT_MS } from '../connections/connection';
 import { BadRequestError, type Diagnostic } from '../errors';
 import { backoffDelayMs, isRetryableRequest, RetryPolicy } from '../resilience/retry';
 import type { HttpRequestConfig } from '../steps/http-request';
@@ -108,8 +108,6 @@ function callerLabel(caller: Caller): string {
 export const MAX_LISTED_PATHS = 1000;
 /** The most `CALLER_DEADLINE_EXCEEDED` diagnostics per report (worst paths first); the last names how many more paths exceed the limit. */
 export const MAX_PATH_DIAGNOSTICS = 10;
-/** The timeout assumed for an IntegrationHubExecute request whose connection is unknown, ms: a connection's own default (`timeoutMs` of `PUT /connections/{name}`). */
-export const DEFAULT_CONNECTION_TIMEOUT_MS: number = ConnectionInput.shape.timeoutMs.parse(undefined);
 
 /** One simple path from the start step to where the run ends, and its worst-case time. */
 export interface PathFigure {

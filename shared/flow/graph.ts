@@ -106,23 +106,27 @@ const TraceEntryShape: z.ZodType<TraceShape> = z.lazy(() =>
   }),
 );
 
-const ExecutionShape = z.object({
-  executionId: z.string().optional(),
-  flowId: z.string().min(1),
-  status: z.string(),
-  trace: z.array(TraceEntryShape),
-  truncated: z.boolean().optional(),
-});
+const ExecutionShape = z.lazy(() =>
+  z.object({
+    executionId: z.string().optional(),
+    flowId: z.string().min(1),
+    status: z.string(),
+    trace: z.array(TraceEntryShape),
+    truncated: z.boolean().optional(),
+  }),
+);
 
-const CoverageShape = z.object({
-  flows: z.record(
-    z.string(),
-    z.object({
-      steps: z.object({ missed: z.array(z.string()).optional() }).optional(),
-      branches: z.object({ missed: z.array(z.object({ step: z.string(), branch: z.string(), target: z.string() })).optional() }).optional(),
-    }),
-  ),
-});
+const CoverageShape = z.lazy(() =>
+  z.object({
+    flows: z.record(
+      z.string(),
+      z.object({
+        steps: z.object({ missed: z.array(z.string()).optional() }).optional(),
+        branches: z.object({ missed: z.array(z.object({ step: z.string(), branch: z.string(), target: z.string() })).optional() }).optional(),
+      }),
+    ),
+  }),
+);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const EXECUTION_SHAPES = 'an execution record (GET /executions/{executionId}) or `ivrflow run --json` output';

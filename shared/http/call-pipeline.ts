@@ -31,13 +31,15 @@ import type { StepContext, TraceEntry } from '../steps/types';
 import type { HttpResponse } from './client';
 
 /** A step's `circuitBreaker` setting: the circuit key template, the consecutive failed calls that open it and its cooldown (ms). */
-export const CircuitBreakerConfig = z
-  .object({
-    key: Template.optional().describe('Circuit key template; default: method + host + path template of the URL'),
-    failureThreshold: z.number().int().min(1).max(100).default(3).describe('Consecutive failures (5xx, timeouts, connection errors) that open the circuit'),
-    cooldownMs: z.number().int().min(100).max(3_600_000).default(30000).describe('How long the circuit stays open before one probe, ms'),
-  })
-  .strict();
+export const CircuitBreakerConfig = z.lazy(() =>
+  z
+    .object({
+      key: Template.optional().describe('Circuit key template; default: method + host + path template of the URL'),
+      failureThreshold: z.number().int().min(1).max(100).default(3).describe('Consecutive failures (5xx, timeouts, connection errors) that open the circuit'),
+      cooldownMs: z.number().int().min(100).max(3_600_000).default(30000).describe('How long the circuit stays open before one probe, ms'),
+    })
+    .strict(),
+);
 /** A step's `circuitBreaker` setting, defaults applied. */
 export type CircuitBreakerConfig = z.infer<typeof CircuitBreakerConfig>;
 

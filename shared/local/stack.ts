@@ -11,7 +11,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import type { Clock } from '../clock';
-import { secretsManagerClient } from '../config/aws-clients';
+import { secretsManagerClient } from '../config/secrets-manager-client';
 import { DEFAULT_SECRET_PREFIX } from '../connections/secret-names';
 import type { ServiceConfig } from '../config/runtime';
 import type { TokenEvent } from '../connections/token-provider';
@@ -34,7 +34,8 @@ export type LocalHandler = (event: unknown, context: Context) => Promise<unknown
 /** What the local functions are built from (the local endpoints' clients, and the tests' overrides). */
 export interface LocalAdapters {
   dynamodb: DynamoDBClient;
-  secretsManager: SecretsManagerClient;
+  /** The local Secrets Manager's client (the stack builds it at once; the deployed functions on first use). */
+  secretsManager: () => Promise<SecretsManagerClient>;
   http?: HttpClient;
   clock?: Clock;
   onTokenEvent?: (event: TokenEvent) => void;
@@ -112,7 +113,7 @@ export async function startLocalStack<R>(options: LocalStackOptions<R>): Promise
   config.publicUrl = api.url;
   const adapters: LocalAdapters = {
     dynamodb,
-    secretsManager,
+    secretsManager: () => Promise.resolve(secretsManager),
     ...(options.http ? { http: options.http } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.onTokenEvent ? { onTokenEvent: options.onTokenEvent } : {}),

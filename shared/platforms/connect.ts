@@ -24,33 +24,35 @@ import { FlowId } from '../ids';
 import { answerBytes, answerOf, DEFAULT_MAX_ANSWER_BYTES, errorAnswer } from './answers';
 
 /** The `ContactFlowEvent` fields ivrflow reads (`@types/aws-lambda`'s type lags the documentation: LanguageCode, nested parameters). */
-export const ConnectContactFlowEvent = z.object({
-  Name: z.literal('ContactFlowEvent').optional(),
-  Details: z.object({
-    ContactData: z
-      .object({
-        ContactId: z.string().min(1).max(256),
-        InitialContactId: z.string().max(256).optional(),
-        Channel: z.string().max(64).optional(),
-        CustomerEndpoint: z
-          .object({ Address: z.string().max(256).optional() })
-          .passthrough()
-          .nullish(),
-        SystemEndpoint: z
-          .object({ Address: z.string().max(256).optional() })
-          .passthrough()
-          .nullish(),
-        Queue: z
-          .object({ Name: z.string().max(256).optional() })
-          .passthrough()
-          .nullish(),
-        LanguageCode: z.string().max(64).optional(),
-        Attributes: z.record(z.string(), z.unknown()).optional(),
-      })
-      .passthrough(),
-    Parameters: z.record(z.string(), z.unknown()).default({}),
+export const ConnectContactFlowEvent = z.lazy(() =>
+  z.object({
+    Name: z.literal('ContactFlowEvent').optional(),
+    Details: z.object({
+      ContactData: z
+        .object({
+          ContactId: z.string().min(1).max(256),
+          InitialContactId: z.string().max(256).optional(),
+          Channel: z.string().max(64).optional(),
+          CustomerEndpoint: z
+            .object({ Address: z.string().max(256).optional() })
+            .passthrough()
+            .nullish(),
+          SystemEndpoint: z
+            .object({ Address: z.string().max(256).optional() })
+            .passthrough()
+            .nullish(),
+          Queue: z
+            .object({ Name: z.string().max(256).optional() })
+            .passthrough()
+            .nullish(),
+          LanguageCode: z.string().max(64).optional(),
+          Attributes: z.record(z.string(), z.unknown()).optional(),
+        })
+        .passthrough(),
+      Parameters: z.record(z.string(), z.unknown()).default({}),
+    }),
   }),
-});
+);
 /** A `ContactFlowEvent` as ivrflow reads it (defaults applied; other fields passed through). */
 export type ConnectContactFlowEvent = z.infer<typeof ConnectContactFlowEvent>;
 

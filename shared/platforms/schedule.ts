@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 
-const ScheduledEvent = z.union([z.object({}).strict(), z.object({ 'detail-type': z.literal('Scheduled Event'), source: z.enum(['aws.events', 'aws.scheduler']) }).passthrough()]);
+const ScheduledEvent = z.lazy(() => z.union([z.object({}).strict(), z.object({ 'detail-type': z.literal('Scheduled Event'), source: z.enum(['aws.events', 'aws.scheduler']) }).passthrough()]));
 
 /** The answer of a scheduled function to an event that is not a schedule's. */
 export interface InvalidEventAnswer {

@@ -6,16 +6,18 @@
 import * as z from 'zod';
 
 /** A step's retry policy: retries after the first attempt (0–5), the backoff, the status codes and timeouts that are retried, and the delays (ms). */
-export const RetryPolicy = z
-  .object({
-    maxRetries: z.number().int().min(0).max(5).default(0).describe('Retries after the first attempt (0–5)'),
-    backoff: z.enum(['exponential', 'fixed']).default('exponential'),
-    retryOnStatusCodes: z.array(z.number().int().min(100).max(599)).max(20).default([502, 503, 504]),
-    retryOnTimeout: z.boolean().default(true).describe('Retry when an attempt times out'),
-    initialDelayMs: z.number().int().min(0).max(10000).default(100).describe('Base delay, ms'),
-    maxDelayMs: z.number().int().min(0).max(30000).default(1000).describe('Cap of one delay, ms'),
-  })
-  .strict();
+export const RetryPolicy = z.lazy(() =>
+  z
+    .object({
+      maxRetries: z.number().int().min(0).max(5).default(0).describe('Retries after the first attempt (0–5)'),
+      backoff: z.enum(['exponential', 'fixed']).default('exponential'),
+      retryOnStatusCodes: z.array(z.number().int().min(100).max(599)).max(20).default([502, 503, 504]),
+      retryOnTimeout: z.boolean().default(true).describe('Retry when an attempt times out'),
+      initialDelayMs: z.number().int().min(0).max(10000).default(100).describe('Base delay, ms'),
+      maxDelayMs: z.number().int().min(0).max(30000).default(1000).describe('Cap of one delay, ms'),
+    })
+    .strict(),
+);
 /** A retry policy, defaults applied. */
 export type RetryPolicy = z.infer<typeof RetryPolicy>;
 

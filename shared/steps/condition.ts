@@ -11,16 +11,18 @@ import { defineStep } from './types';
 import { StepId, Expression } from './common';
 
 /** The configuration of a `Condition` step: `conditions` checked in order, each an expression and the step it leads to, and an optional `defaultStepId`. */
-export const ConditionConfig = z
-  .object({
-    conditions: z
-      .array(z.object({ expression: Expression, nextStepId: StepId }).strict())
-      .min(1)
-      .max(100)
-      .describe('Checked in order; the first true expression wins'),
-    defaultStepId: StepId.optional().describe("Taken when no condition is true (else the step's `next`)"),
-  })
-  .strict();
+export const ConditionConfig = z.lazy(() =>
+  z
+    .object({
+      conditions: z
+        .array(z.object({ expression: Expression, nextStepId: StepId }).strict())
+        .min(1)
+        .max(100)
+        .describe('Checked in order; the first true expression wins'),
+      defaultStepId: StepId.optional().describe("Taken when no condition is true (else the step's `next`)"),
+    })
+    .strict(),
+);
 /** The configuration of a `Condition` step. */
 export type ConditionConfig = z.infer<typeof ConditionConfig>;
 

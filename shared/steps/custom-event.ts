@@ -20,17 +20,19 @@ import { Template } from './common';
 import { defineStep, type StepContext, type StepOutcome } from './types';
 
 /** The configuration of a `CustomEvent` step: `targetAgent`, `eventName`, `persistInMemory` and `data`. */
-export const CustomEventConfig = z
-  .object({
-    targetAgent: Template.default('{{AgentId}}').describe('The agent id; default the AgentId variable'),
-    eventName: Template.describe('1–100 characters, case-sensitive; a newer event of the same name replaces an unread one'),
-    persistInMemory: z.boolean().default(false).describe('Keep the event (24 h) for an agent that has not joined yet'),
-    data: z
-      .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
-      .default('')
-      .describe('The payload: a template, or a JSON value rendered leaf by leaf and sent as its JSON text (at most 32 KiB)'),
-  })
-  .strict();
+export const CustomEventConfig = z.lazy(() =>
+  z
+    .object({
+      targetAgent: Template.default('{{AgentId}}').describe('The agent id; default the AgentId variable'),
+      eventName: Template.describe('1–100 characters, case-sensitive; a newer event of the same name replaces an unread one'),
+      persistInMemory: z.boolean().default(false).describe('Keep the event (24 h) for an agent that has not joined yet'),
+      data: z
+        .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+        .default('')
+        .describe('The payload: a template, or a JSON value rendered leaf by leaf and sent as its JSON text (at most 32 KiB)'),
+    })
+    .strict(),
+);
 /** The configuration of a `CustomEvent` step, defaults applied. */
 export type CustomEventConfig = z.infer<typeof CustomEventConfig>;
 

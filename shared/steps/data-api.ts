@@ -20,18 +20,20 @@ import { Expression, VariableName } from './common';
 import { defineStep, type StepContext, type StepOutcome } from './types';
 
 /** The configuration of a `DataAPI` step, one of its operations: `evaluate`, `assign` or `validate`. */
-export const DataApiConfig = z.discriminatedUnion('operation', [
-  z.object({ operation: z.literal('evaluate'), expression: Expression, outputVariable: VariableName.default('result') }).strict(),
-  z.object({ operation: z.literal('assign'), variables: z.record(VariableName, z.unknown()) }).strict(),
-  z
-    .object({
-      operation: z.literal('validate'),
-      schema: z.record(z.string(), z.unknown()).describe('A JSON Schema'),
-      input: Expression.optional().describe('What to validate; default: all variables'),
-      outputVariable: VariableName.default('is_valid'),
-    })
-    .strict(),
-]);
+export const DataApiConfig = z.lazy(() =>
+  z.discriminatedUnion('operation', [
+    z.object({ operation: z.literal('evaluate'), expression: Expression, outputVariable: VariableName.default('result') }).strict(),
+    z.object({ operation: z.literal('assign'), variables: z.record(VariableName, z.unknown()) }).strict(),
+    z
+      .object({
+        operation: z.literal('validate'),
+        schema: z.record(z.string(), z.unknown()).describe('A JSON Schema'),
+        input: Expression.optional().describe('What to validate; default: all variables'),
+        outputVariable: VariableName.default('is_valid'),
+      })
+      .strict(),
+  ]),
+);
 /** The configuration of a `DataAPI` step, defaults applied. */
 export type DataApiConfig = z.infer<typeof DataApiConfig>;
 

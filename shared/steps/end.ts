@@ -12,13 +12,15 @@ import { VariableName } from './common';
 import { defineStep } from './types';
 
 /** The configuration of an `End` step: its `outcome` (default `Default`), `status` (default SUCCEEDED) and optional `outputs`. */
-export const EndConfig = z
-  .object({
-    outcome: z.string().min(1).max(128).default('Default'),
-    status: z.enum(['SUCCEEDED', 'FAILED']).default('SUCCEEDED'),
-    outputs: z.record(VariableName, z.unknown()).optional(),
-  })
-  .strict();
+export const EndConfig = z.lazy(() =>
+  z
+    .object({
+      outcome: z.string().min(1).max(128).default('Default'),
+      status: z.enum(['SUCCEEDED', 'FAILED']).default('SUCCEEDED'),
+      outputs: z.record(VariableName, z.unknown()).optional(),
+    })
+    .strict(),
+);
 /** The configuration of an `End` step, defaults applied. */
 export type EndConfig = z.infer<typeof EndConfig>;
 

@@ -49,7 +49,7 @@ import { defineStep, type StepContext, type StepOutcome, type StepResult } from 
 
 export { CircuitBreakerConfig, defaultCircuitKey, SECRET_HEADERS } from '../http/call-pipeline';
 
-const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
+const HeaderName = z.lazy(() => z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name'));
 
 /** The retry policy of a step that sets none: the schema's defaults, parsed once. */
 let DEFAULT_RETRY_POLICY: RetryPolicy | undefined;
@@ -57,60 +57,64 @@ let DEFAULT_RETRY_POLICY: RetryPolicy | undefined;
 export const MAX_ASYNC_WAIT_MS = 120_000;
 
 /** How an `HTTPRequest` authenticates: `none`, `basic`, `apiKey` or `oauth2` (credentials as `{{ references }}`), or `{ connection }`, a stored connection's. */
-export const Authentication = z.union([
-  z.discriminatedUnion('type', [
-    z.object({ type: z.literal('none') }).strict(),
-    z.object({ type: z.literal('basic'), username: Template, password: Template.describe('A {{ reference }}, never a literal secret') }).strict(),
-    z
-      .object({
-        type: z.literal('apiKey'),
-        headerName: HeaderName.default('X-API-Key'),
-        headerValue: Template.describe('A {{ reference }}, never a literal secret'),
-      })
-      .strict(),
-    z
-      .object({
-        type: z.literal('oauth2'),
-        tokenEndpoint: z.string().url().max(2048).describe('The token endpoint (client credentials grant, RFC 6749 §4.4)'),
-        clientId: Template,
-        clientSecret: Template.describe("A {{ reference }} to a variable bound in the flow's secrets"),
-        scopes: z.array(z.string().min(1).max(256)).max(50).optional(),
-        clientAuthentication: z.enum(['basic', 'body']).default('basic').describe('RFC 6749 §2.3.1: HTTP Basic or client_id/client_secret in the form body'),
-      })
-      .strict(),
+export const Authentication = z.lazy(() =>
+  z.union([
+    z.discriminatedUnion('type', [
+      z.object({ type: z.literal('none') }).strict(),
+      z.object({ type: z.literal('basic'), username: Template, password: Template.describe('A {{ reference }}, never a literal secret') }).strict(),
+      z
+        .object({
+          type: z.literal('apiKey'),
+          headerName: HeaderName.default('X-API-Key'),
+          headerValue: Template.describe('A {{ reference }}, never a literal secret'),
+        })
+        .strict(),
+      z
+        .object({
+          type: z.literal('oauth2'),
+          tokenEndpoint: z.string().url().max(2048).describe('The token endpoint (client credentials grant, RFC 6749 §4.4)'),
+          clientId: Template,
+          clientSecret: Template.describe("A {{ reference }} to a variable bound in the flow's secrets"),
+          scopes: z.array(z.string().min(1).max(256)).max(50).optional(),
+          clientAuthentication: z.enum(['basic', 'body']).default('basic').describe('RFC 6749 §2.3.1: HTTP Basic or client_id/client_secret in the form body'),
+        })
+        .strict(),
+    ]),
+    z.object({ connection: ConnectionName.describe("A stored connection: its credentials authenticate the call, and the URL must be on the connection's hosts") }).strict(),
   ]),
-  z.object({ connection: ConnectionName.describe("A stored connection: its credentials authenticate the call, and the URL must be on the connection's hosts") }).strict(),
-]);
+);
 /** How an `HTTPRequest` authenticates, defaults applied. */
 export type Authentication = z.infer<typeof Authentication>;
 
 /** The configuration of an `HTTPRequest` step: the request (URL, method, headers, body, timeout in ms), retries, authentication, response mapping, circuit breaker and `async`. */
-export const HttpRequestConfig = z
-  .object({
-    url: Template.describe("Absolute http(s) URL, or with authentication.connection a path ('/...') on the connection's baseUrl; {{ }} values are percent-encoded"),
-    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']).default('GET'),
-    headers: z.record(HeaderName, Template).optional(),
-    body: z
-      .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
-      .optional()
-      .describe('JSON body: a string template (values JSON-escaped; must parse) or a JSON value rendered leaf by leaf'),
-    timeout: z.number().int().min(1).max(30000).default(5000).describe('Per-attempt timeout, ms (clipped to the time left)'),
-    retryPolicy: RetryPolicy.optional(),
-    authentication: Authentication.optional(),
-    responseMapping: z.record(VariableName, z.string().min(1).max(4096)).optional().describe('variable → JSONPath or expression over $ (the body)'),
-    defaultResponse: z.unknown().optional().describe('Used as the body when it is empty or not JSON, and on failures'),
-    when: Expression.optional().describe('Skip the step (branch Default) unless this is true'),
-    circuitBreaker: CircuitBreakerConfig.optional().describe('Use the shared circuit breaker for this call'),
-    async: z
-      .object({
-        maxWaitMs: z.number().int().min(1000).max(MAX_ASYNC_WAIT_MS).default(MAX_ASYNC_WAIT_MS).describe('How long to wait for the callback after a 202, ms; then OnTimeout'),
-        callbackMapping: z.record(VariableName, z.string().min(1).max(4096)).optional().describe('variable → JSONPath or expression over $ (the callback body); default: responseMapping'),
-      })
-      .strict()
-      .optional()
-      .describe('A backend that answers 202 Accepted delivers its result later to {{callback_url}}; the execution waits (WAITING) meanwhile'),
-  })
-  .strict();
+export const HttpRequestConfig = z.lazy(() =>
+  z
+    .object({
+      url: Template.describe("Absolute http(s) URL, or with authentication.connection a path ('/...') on the connection's baseUrl; {{ }} values are percent-encoded"),
+      method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']).default('GET'),
+      headers: z.record(HeaderName, Template).optional(),
+      body: z
+        .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+        .optional()
+        .describe('JSON body: a string template (values JSON-escaped; must parse) or a JSON value rendered leaf by leaf'),
+      timeout: z.number().int().min(1).max(30000).default(5000).describe('Per-attempt timeout, ms (clipped to the time left)'),
+      retryPolicy: RetryPolicy.optional(),
+      authentication: Authentication.optional(),
+      responseMapping: z.record(VariableName, z.string().min(1).max(4096)).optional().describe('variable → JSONPath or expression over $ (the body)'),
+      defaultResponse: z.unknown().optional().describe('Used as the body when it is empty or not JSON, and on failures'),
+      when: Expression.optional().describe('Skip the step (branch Default) unless this is true'),
+      circuitBreaker: CircuitBreakerConfig.optional().describe('Use the shared circuit breaker for this call'),
+      async: z
+        .object({
+          maxWaitMs: z.number().int().min(1000).max(MAX_ASYNC_WAIT_MS).default(MAX_ASYNC_WAIT_MS).describe('How long to wait for the callback after a 202, ms; then OnTimeout'),
+          callbackMapping: z.record(VariableName, z.string().min(1).max(4096)).optional().describe('variable → JSONPath or expression over $ (the callback body); default: responseMapping'),
+        })
+        .strict()
+        .optional()
+        .describe('A backend that answers 202 Accepted delivers its result later to {{callback_url}}; the execution waits (WAITING) meanwhile'),
+    })
+    .strict(),
+);
 /** The configuration of an `HTTPRequest` step, defaults applied. */
 export type HttpRequestConfig = z.infer<typeof HttpRequestConfig>;
 

@@ -46,23 +46,25 @@ const IHE_BRANCHES = ['OnSuccess', 'OnError', 'OnTimeout'] as const;
 import { defineStep, type StepContext, type StepOutcome } from './types';
 
 /** The configuration of an `IntegrationHubExecute` step: the connection, its request, the payload, the output variables' names, retries and circuit breaker. */
-export const IntegrationHubExecuteConfig = z
-  .object({
-    connectName: ConnectionName.describe('The connection to use'),
-    requestName: RequestName.describe('The request of the connection to run'),
-    requestPayload: z
-      .union([Template, z.record(z.string(), z.unknown())])
-      .optional()
-      .describe("A JSON object (or a template rendering to one) whose fields fill the request's {{ }} templates"),
-    requestBodyVarName: VariableName.default('requestBody'),
-    requestErrorDetailsVarName: VariableName.default('requestErrorDetails'),
-    requestHeadersListVarName: VariableName.default('requestHeadersList'),
-    requestProxyVarName: VariableName.default('requestProxy'),
-    retryPolicy: RetryPolicy.optional(),
-    circuitBreaker: CircuitBreakerConfig.optional(),
-    when: Expression.optional().describe('Skip the step (branch Default) unless this is true'),
-  })
-  .strict();
+export const IntegrationHubExecuteConfig = z.lazy(() =>
+  z
+    .object({
+      connectName: ConnectionName.describe('The connection to use'),
+      requestName: RequestName.describe('The request of the connection to run'),
+      requestPayload: z
+        .union([Template, z.record(z.string(), z.unknown())])
+        .optional()
+        .describe("A JSON object (or a template rendering to one) whose fields fill the request's {{ }} templates"),
+      requestBodyVarName: VariableName.default('requestBody'),
+      requestErrorDetailsVarName: VariableName.default('requestErrorDetails'),
+      requestHeadersListVarName: VariableName.default('requestHeadersList'),
+      requestProxyVarName: VariableName.default('requestProxy'),
+      retryPolicy: RetryPolicy.optional(),
+      circuitBreaker: CircuitBreakerConfig.optional(),
+      when: Expression.optional().describe('Skip the step (branch Default) unless this is true'),
+    })
+    .strict(),
+);
 /** The configuration of an `IntegrationHubExecute` step, defaults applied. */
 export type IntegrationHubExecuteConfig = z.infer<typeof IntegrationHubExecuteConfig>;
 

@@ -13,14 +13,16 @@ import { VariableName } from './common';
 import { defineStep } from './types';
 
 /** The configuration of a `SubFlow` step: the flow (and version, default the latest), the variables passed in and those copied back. */
-export const SubFlowConfig = z
-  .object({
-    flowId: z.string().min(1).max(128),
-    version: z.number().int().min(1).optional().describe('Default: the latest version'),
-    passThroughVariables: z.array(VariableName).max(200).default([]),
-    returnVariables: z.array(VariableName).max(200).default([]),
-  })
-  .strict();
+export const SubFlowConfig = z.lazy(() =>
+  z
+    .object({
+      flowId: z.string().min(1).max(128),
+      version: z.number().int().min(1).optional().describe('Default: the latest version'),
+      passThroughVariables: z.array(VariableName).max(200).default([]),
+      returnVariables: z.array(VariableName).max(200).default([]),
+    })
+    .strict(),
+);
 /** The configuration of a `SubFlow` step, defaults applied. */
 export type SubFlowConfig = z.infer<typeof SubFlowConfig>;
 

@@ -27,19 +27,21 @@ import { Template, VariableName } from './common';
 import { defineStep, type StepContext, type StepOutcome, type StepResult } from './types';
 
 /** The configuration of a `WorkflowExecute` step: the configuration and workflow ids, the payload, the time limit (`timeoutMilliSec`, ms) and the output variables' names. */
-export const WorkflowExecuteConfig = z
-  .object({
-    configurationId: Template.describe('The workflow configuration'),
-    workflowId: Template.describe('A workflow of that configuration'),
-    workflowPayload: z
-      .union([z.string(), z.record(z.string(), z.unknown())])
-      .default('{}')
-      .describe("The workflow's input variables: a JSON object, as text, a {{ reference }} or an object"),
-    timeoutMilliSec: z.number().int().min(1).max(30000).default(6000).describe('How long the workflow may run, ms'),
-    workflowResultOutputVarName: VariableName.default('workflowResultOutput'),
-    workflowErrorOutputVarName: VariableName.default('workflowErrorOutput'),
-  })
-  .strict();
+export const WorkflowExecuteConfig = z.lazy(() =>
+  z
+    .object({
+      configurationId: Template.describe('The workflow configuration'),
+      workflowId: Template.describe('A workflow of that configuration'),
+      workflowPayload: z
+        .union([z.string(), z.record(z.string(), z.unknown())])
+        .default('{}')
+        .describe("The workflow's input variables: a JSON object, as text, a {{ reference }} or an object"),
+      timeoutMilliSec: z.number().int().min(1).max(30000).default(6000).describe('How long the workflow may run, ms'),
+      workflowResultOutputVarName: VariableName.default('workflowResultOutput'),
+      workflowErrorOutputVarName: VariableName.default('workflowErrorOutput'),
+    })
+    .strict(),
+);
 /** The configuration of a `WorkflowExecute` step, defaults applied. */
 export type WorkflowExecuteConfig = z.infer<typeof WorkflowExecuteConfig>;
 

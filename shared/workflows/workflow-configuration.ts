@@ -9,16 +9,18 @@ import { ConfigurationId, ConnectionName } from '../ids';
 import { defineService } from '../services';
 
 /** The body of `PUT /workflow-configurations/{configurationId}`. */
-export const WorkflowConfigurationInput = z
-  .object({
-    enabled: z.boolean().default(true).describe('A disabled configuration makes Workflow Execute take OnIntegrationDisabled'),
-    connection: ConnectionName.optional().describe('The CRM connection the workflows belong to (must exist)'),
-    workflows: z
-      .record(ConfigurationId, z.object({ flowId: ConfigurationId.describe('A flow of flowType Workflow') }).strict())
-      .refine((w) => Object.keys(w).length <= 100, 'at most 100 workflows')
-      .describe('workflowId → the flow that runs it'),
-  })
-  .strict();
+export const WorkflowConfigurationInput = z.lazy(() =>
+  z
+    .object({
+      enabled: z.boolean().default(true).describe('A disabled configuration makes Workflow Execute take OnIntegrationDisabled'),
+      connection: ConnectionName.optional().describe('The CRM connection the workflows belong to (must exist)'),
+      workflows: z
+        .record(ConfigurationId, z.object({ flowId: ConfigurationId.describe('A flow of flowType Workflow') }).strict())
+        .refine((w) => Object.keys(w).length <= 100, 'at most 100 workflows')
+        .describe('workflowId → the flow that runs it'),
+    })
+    .strict(),
+);
 /** A `PUT /workflow-configurations/{configurationId}` body, parsed (defaults applied). */
 export type WorkflowConfigurationInput = z.infer<typeof WorkflowConfigurationInput>;
 

@@ -31,7 +31,7 @@ export function diagnosticsOf(issues: readonly z.core.$ZodIssue[], schema?: { ty
 /**
  * The keys an object may have at `path` of `input` parsed by `schema`, or undefined when the
  * schema there is not one object (a union whose form the input does not pick, a record...).
- * Optional, default and nullable wrappers are looked through; records and arrays step into their
+ * Optional, default, nullable and lazy wrappers are looked through; records and arrays step into their
  * value; a discriminated union takes the form the input's discriminator names.
  */
 export function validKeysAt(schema: z.ZodType, path: readonly PropertyKey[], input: unknown): string[] | undefined {
@@ -45,7 +45,7 @@ export function validKeysAt(schema: z.ZodType, path: readonly PropertyKey[], inp
       else if (type instanceof z.ZodUnion) {
         const discriminator: unknown = (type.def as { discriminator?: unknown }).discriminator;
         const tag: unknown = typeof discriminator === 'string' ? own(value, discriminator) : undefined;
-        const options = type.options as z.ZodType[];
+        const options: z.ZodType[] = (type.options as z.ZodType[]).map((o) => (o instanceof z.ZodLazy ? (o.unwrap() as z.ZodType) : o));
         type = tag === undefined ? undefined : options.find((o) => o instanceof z.ZodObject && (o.shape as Record<string, z.ZodType>)[discriminator as string]?.safeParse(tag).success);
         if (!type) return undefined;
       } else break;
@@ -225,7 +225,7 @@ function withoutIssues(value: unknown, issues: readonly z.core.$ZodIssue[]): unk
   return root;
 }
 
-const FlowShell = FlowSchema.extend({ steps: z.array(z.unknown()).min(1).max(1000) });
+const FlowShell = z.lazy(() => FlowSchema.unwrap().extend({ steps: z.array(z.unknown()).min(1).max(1000) }));
 const PARSE = { reportInput: true } as const;
 
 /** A step that parsed (maybe once the keys with problems were dropped), with its index in `steps`. */

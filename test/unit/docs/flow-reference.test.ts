@@ -26,6 +26,7 @@ function section(title: string): string {
 
 /** The keys of an object schema, or of every form of a discriminated union. */
 function keysOf(schema: z.ZodType): string[] {
+  if (schema instanceof z.ZodLazy) return keysOf(schema.unwrap() as z.ZodType);
   if (schema instanceof z.ZodObject) return Object.keys(schema.shape);
   if (schema instanceof z.ZodUnion) return [...new Set((schema.options as z.ZodType[]).flatMap(keysOf))];
   throw new Error('not an object schema');
@@ -83,7 +84,7 @@ describe('docs/flow-reference.md', () => {
     const [connection, forms, request] = text.split('\n\n').filter((p) => p.startsWith('| '));
     expect(rows(connection!).map((r) => r[0])).toEqual(keysOf(ConnectionInput).map((k) => `\`${k}\``));
     expect(rows(request!).map((r) => r[0])).toEqual(keysOf(ConnectionRequest).map((k) => `\`${k}\``));
-    const authentication = ConnectionInput.shape.authentication.options;
+    const authentication = ConnectionInput.unwrap().shape.authentication.options.map((o) => o.unwrap());
     expect(rows(forms!).map((r) => r[0])).toEqual(authentication.map((o) => `\`${String(o.shape.type.value)}\``));
     for (const form of authentication) {
       const row = rows(forms!).find((r) => r[0] === `\`${String(form.shape.type.value)}\``)!;
