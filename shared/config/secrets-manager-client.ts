@@ -3,7 +3,7 @@
  * shared/config/aws-clients.ts. A module of its own so that a function loads
  * `@aws-sdk/client-secrets-manager` only when it first reads or writes a secret
  * (functions/roots/adapters.ts imports it on first use): a flow without credentials, a read of an
- * execution record or a webhook never pays for it in its cold start.
+ * execution record or an unsigned callback never pays for it in its cold start.
  */
 import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { STORE_CLIENT_OPTIONS } from './aws-clients';

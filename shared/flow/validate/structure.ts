@@ -28,6 +28,11 @@ export function diagnosticsOf(issues: readonly z.core.$ZodIssue[], schema?: { ty
   return issues.flatMap((i) => mapIssue(i, [], schema ? { schema } : {}));
 }
 
+/** The schema a `z.lazy` stands for, built once (zod caches it; `unwrap()` would build another). */
+function builtOf(type: z.ZodLazy): z.ZodType {
+  return type._zod.innerType as z.ZodType;
+}
+
 /**
  * The keys an object may have at `path` of `input` parsed by `schema`, or undefined when the
  * schema there is not one object (a union whose form the input does not pick, a record...).
@@ -40,12 +45,12 @@ export function validKeysAt(schema: z.ZodType, path: readonly PropertyKey[], inp
   for (let i = 0; ; i++) {
     for (;;) {
       if (type instanceof z.ZodOptional || type instanceof z.ZodNullable || type instanceof z.ZodDefault) type = type.unwrap() as z.ZodType;
-      else if (type instanceof z.ZodLazy) type = type.unwrap() as z.ZodType;
+      else if (type instanceof z.ZodLazy) type = builtOf(type);
       else if (type instanceof z.ZodPipe) type = type.in as z.ZodType;
       else if (type instanceof z.ZodUnion) {
         const discriminator: unknown = (type.def as { discriminator?: unknown }).discriminator;
         const tag: unknown = typeof discriminator === 'string' ? own(value, discriminator) : undefined;
-        const options: z.ZodType[] = (type.options as z.ZodType[]).map((o) => (o instanceof z.ZodLazy ? (o.unwrap() as z.ZodType) : o));
+        const options: z.ZodType[] = (type.options as z.ZodType[]).map((o) => (o instanceof z.ZodLazy ? builtOf(o) : o));
         type = tag === undefined ? undefined : options.find((o) => o instanceof z.ZodObject && (o.shape as Record<string, z.ZodType>)[discriminator as string]?.safeParse(tag).success);
         if (!type) return undefined;
       } else break;
@@ -225,7 +230,7 @@ function withoutIssues(value: unknown, issues: readonly z.core.$ZodIssue[]): unk
   return root;
 }
 
-const FlowShell = z.lazy(() => FlowSchema.unwrap().extend({ steps: z.array(z.unknown()).min(1).max(1000) }));
+const FlowShell = z.lazy(() => FlowSchema._zod.innerType.extend({ steps: z.array(z.unknown()).min(1).max(1000) }));
 const PARSE = { reportInput: true } as const;
 
 /** A step that parsed (maybe once the keys with problems were dropped), with its index in `steps`. */

@@ -1,8 +1,9 @@
 /**
- * A {@link SecretStore} whose adapter is loaded on first use: each call waits for `load()` once
- * and passes through. A function whose first request reads no secret (an execution record, a flow
- * without credentials) then loads no Secrets Manager code in its cold start
- * (functions/roots/parts.ts). A `load()` that fails is tried again on the next call.
+ * A {@link SecretStore} whose adapter is loaded on first use: the first call starts `load()`, and
+ * every call waits for it and passes through. A function whose first request reads no secret (an
+ * execution record, a flow without credentials) then loads no Secrets Manager code in its cold
+ * start (functions/roots/parts.ts). A load that fails fails every call with its error (in a
+ * Lambda sandbox a module that cannot load will not load later either).
  */
 import type { SecretDescription, SecretJson, SecretStore } from '../secret-store';
 
@@ -11,27 +12,23 @@ export class DeferredSecretStore implements SecretStore {
 
   constructor(private readonly load: () => Promise<SecretStore>) {}
 
-  getSecretJson(secretId: string, options?: { fresh?: boolean }): Promise<SecretJson | undefined> {
-    return this.target().then((s) => s.getSecretJson(secretId, options));
+  async getSecretJson(secretId: string, options?: { fresh?: boolean }): Promise<SecretJson | undefined> {
+    return (await this.target()).getSecretJson(secretId, options);
   }
 
-  putSecretJson(secretId: string, value: SecretJson): Promise<void> {
-    return this.target().then((s) => s.putSecretJson(secretId, value));
+  async putSecretJson(secretId: string, value: SecretJson): Promise<void> {
+    return (await this.target()).putSecretJson(secretId, value);
   }
 
-  deleteSecret(secretId: string): Promise<boolean> {
-    return this.target().then((s) => s.deleteSecret(secretId));
+  async deleteSecret(secretId: string): Promise<boolean> {
+    return (await this.target()).deleteSecret(secretId);
   }
 
-  describe(secretId: string): Promise<SecretDescription | undefined> {
-    return this.target().then((s) => s.describe(secretId));
+  async describe(secretId: string): Promise<SecretDescription | undefined> {
+    return (await this.target()).describe(secretId);
   }
 
   private target(): Promise<SecretStore> {
-    this.store ??= this.load().catch((err: unknown) => {
-      this.store = undefined;
-      throw err;
-    });
-    return this.store;
+    return (this.store ??= this.load());
   }
 }
