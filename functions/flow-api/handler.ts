@@ -15,7 +15,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { auditorOf, httpErrors, intQuery, json, readJsonBody, router, type ApiEvent, type ApiResult } from '#shared/api/http';
-import { GRAPH_FORMATS, type GraphFormat } from '#shared/api/flow-service';
+import { GRAPH_FORMATS, type GraphFormat } from '#shared/api/flow-graph-service';
 import { BadRequestError } from '#shared/errors';
 import { circuitKeyParam, configurationIdParam, connectionNameParam, flowIdParam } from '#shared/api/params';
 import { fromEnvironment } from '../roots/adapters';
@@ -31,7 +31,7 @@ export function createFlowApiHandler(services: () => FlowApiRoot) {
     },
     'GET /flows/{flowId}': async (event) => json(200, await services().flowService.get(flowIdParam(event), intQuery(event, 'version', { min: 1, max: 1e9 }))),
     'GET /flows/{flowId}/graph': async (event) => {
-      const { contentType, body } = await services().flowService.graph(flowIdParam(event), graphFormatQuery(event), intQuery(event, 'version', { min: 1, max: 1e9 }));
+      const { contentType, body } = await services().graphService.graph(flowIdParam(event), graphFormatQuery(event), intQuery(event, 'version', { min: 1, max: 1e9 }));
       return { statusCode: 200, headers: { 'content-type': contentType }, body };
     },
     'GET /flows/{flowId}/versions': async (event) => json(200, await services().flowService.versions(flowIdParam(event), intQuery(event, 'limit', { min: 1, max: 100 }) ?? 25, event.queryStringParameters?.['cursor'])),

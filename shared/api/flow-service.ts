@@ -1,14 +1,13 @@
 /**
  * The Flow API's core (docs/architecture.md, "Flow definitions in DynamoDB" and "Validation"):
- * deploy (validate, then store the next version), read, list, delete, validate-only with caller
- * fit (docs/caller-fit.md) and the flow's graph (docs/graph.md). HTTP-free: handlers and the local
- * server call it.
+ * deploy (validate, then store the next version), read, list, delete, and validate-only with
+ * caller fit (docs/caller-fit.md). HTTP-free: handlers and the local server call it. The flow's
+ * graph (docs/graph.md) is flow-graph-service.ts, over this service: a function that deploys
+ * definitions and draws nothing (the definitions-deployer) bundles no renderer.
  */
 import type { Clock } from '../clock';
 import { BadRequestError, FlowValidationError, NotFoundError, VersionConflictError, type Diagnostic } from '../errors';
 import { callerFit, parseCaller, type Caller, type CallerFitReport } from '../flow/caller-fit';
-import { dotOf, mermaidOf } from '../flow/graph';
-import { svgOf } from '../flow/graph-svg';
 import type { Flow } from '../flow/schema';
 import { preview, validateFlow } from '../flow/validate';
 import { connectionHosts, type Connection } from '../connections/connection';
@@ -29,11 +28,6 @@ export interface FlowServiceProps {
   workflowConfigurations?: WorkflowConfigurationReader;
 }
 
-/** The formats of `GET /flows/{flowId}/graph`, and the media type each is served as. */
-export const GRAPH_FORMATS = { mermaid: 'text/vnd.mermaid; charset=utf-8', dot: 'text/vnd.graphviz; charset=utf-8', svg: 'image/svg+xml' } as const;
-/** A format of `GET /flows/{flowId}/graph`. */
-export type GraphFormat = keyof typeof GRAPH_FORMATS;
-
 /** At most this many flows are read for one flow's sub-flows and workflows (recursively); past it calls are drawn and figured unresolved. */
 export const MAX_CALLED_FLOWS = 50;
 
@@ -46,7 +40,7 @@ export interface CheckResult {
 }
 
 /** The flows a flow calls, as caller fit and the graph read them. */
-interface CalledFlows {
+export interface CalledFlows {
   flows: Map<string, Flow>;
   workflowFlowId: (configurationId: string, workflowId: string) => string | undefined;
   connections: Map<string, Connection>;
@@ -153,26 +147,11 @@ export class FlowService {
   }
 
   /**
-   * A stored flow drawn as a flowchart (docs/graph.md), the latest version of each flow it calls
-   * (SubFlow, and WorkflowExecute through its workflow configuration) as a nested cluster.
-   * @param format `mermaid` (GitHub renders it), `dot` (Graphviz) or `svg` (rendered in-process by Graphviz compiled to WASM)
-   * @returns the drawing and its media type ({@link GRAPH_FORMATS})
-   * @throws NotFoundError (404) when the flow or that version does not exist
-   */
-  async graph(flowId: string, format: GraphFormat, version?: number): Promise<{ contentType: string; body: string }> {
-    const flow = await this.get(flowId, version);
-    const { flows, workflowFlowId } = await this.calledFlows(flow);
-    const options = { flows, workflowFlowId };
-    const body = format === 'mermaid' ? mermaidOf(flow, options) : format === 'dot' ? dotOf(flow, options) : await svgOf(dotOf(flow, options));
-    return { contentType: GRAPH_FORMATS[format], body };
-  }
-
-  /**
    * The stored flows `flow` calls, recursively (latest versions; at most {@link MAX_CALLED_FLOWS}),
    * the workflow configurations its WorkflowExecute steps name literally, and the connections its
    * IntegrationHubExecute steps name.
    */
-  private async calledFlows(flow: Flow): Promise<CalledFlows> {
+  async calledFlows(flow: Flow): Promise<CalledFlows> {
     const flows = new Map<string, Flow>();
     const connections = new Map<string, Connection>();
     const workflows = new Map<string, string>();

@@ -1,10 +1,11 @@
 /**
  * What each function's bundle pulls in, from esbuild's metafile with IvrflowFunction's bundling
  * options (bench/bundling.ts): the small functions (token-refresher, agent-events,
- * basic-authorizer) load none of the engine's heavy libraries, and the flow-executor leaves the
- * Graphviz renderer out (it ships beside the bundles that render SVG and loads lazily); loaded,
- * the flow-executor's bundle has not required the Secrets Manager SDK (it loads on the first secret). Sizes
- * are `npm run bench`'s business; this checks membership only.
+ * basic-authorizer) load none of the engine's heavy libraries; the flow-executor leaves the
+ * Graphviz renderer out (it ships beside the bundles that render SVG and loads lazily), and the
+ * definitions-deployer every graph renderer; the flow-executor's bundle, loaded, has not required
+ * the Secrets Manager SDK (it loads on the first secret). Sizes are `npm run bench`'s business;
+ * this checks membership only.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -45,6 +46,12 @@ describe('function bundles (esbuild, IvrflowFunction options)', () => {
     // The detection sees packages at all: every handler is a middy handler.
     expect(packages).toContain('@middy/core');
     expect(HEAVY.filter((name) => packages.has(name))).toEqual([]);
+  });
+
+  it('definitions-deployer leaves the graph renderers out (it deploys, flow-api draws)', async () => {
+    const packages = await bundledPackages('definitions-deployer');
+    expect(packages).toContain('zod');
+    expect(['ts-graphviz', '@ts-graphviz/ast', '@hpcc-js/wasm-graphviz'].filter((name) => packages.has(name))).toEqual([]);
   });
 
   it('flow-executor leaves the Graphviz WASM renderer out', async () => {
