@@ -130,8 +130,8 @@ export const FUNCTIONS = {
     // What the Flow API's deploys touch: definitions, connections' credentials (a PUT keeps the stored ones) and their token records.
     access: { definitions: 'manage', state: 'operator', secrets: 'connections' },
     tables: true,
-    // It builds the flow-api root (validation, and a graph route that may render SVG).
-    lazyModules: [...SCHEMA_VALIDATOR, ...PHONE_NUMBERS, ...SVG_RENDERER],
+    // It builds flow-api's definitions services (functions/roots/definitions.ts): validation, no graph.
+    lazyModules: [...SCHEMA_VALIDATOR, ...PHONE_NUMBERS],
   },
 } as const satisfies Record<string, FunctionSpec>;
 
