@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { FUNCTIONS, type FunctionSpec } from '../../functions/manifest';
-import { ivrflowBuildOptions } from '../../bench/bundling';
+import { ivrflowBuildOptions, ROOT } from '../../bench/bundling';
 
 /** The packages whose files are in a bundle (the innermost `node_modules/<name>` of each input). */
 function packagesOf(metafile: Metafile): Set<string> {
@@ -66,7 +66,7 @@ describe('function bundles (esbuild, IvrflowFunction options)', () => {
       await build(ivrflowBuildOptions(specOf('flow-executor'), dir));
       // The SDK is external (the Lambda runtime's); here it comes from the repository's node_modules.
       const script = `require(${JSON.stringify(join(dir, 'index.js'))}); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`;
-      const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { env: { PATH: process.env['PATH'], NODE_PATH: join(process.cwd(), 'node_modules') }, encoding: 'utf8' })) as string[];
+      const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { env: { PATH: process.env['PATH'], NODE_PATH: join(ROOT, 'node_modules') }, encoding: 'utf8' })) as string[];
       expect(loaded.some((file) => file.includes('/@aws-sdk/client-dynamodb/'))).toBe(true);
       expect(loaded.filter((file) => file.includes('/@aws-sdk/client-secrets-manager/'))).toEqual([]);
     } finally {
